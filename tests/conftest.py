@@ -1,0 +1,36 @@
+"""Shared fixtures.
+
+Tests that check generated output against third-party reference data read it from
+`../shared` beside the checkout. A user's clone has no such folder: those tests skip
+with a reason. CI sets LLMOPS_REQUIRE_SHARED=1, which turns the skip into a failure so a
+missing folder can never turn the checks off silently.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _shared_root() -> Path:
+    return Path(os.environ.get("LLMOPS_SHARED_DIR", REPO_ROOT.parent / "shared"))
+
+
+def require_shared(relative: str) -> Path:
+    """Path of a file or folder under ../shared; skip (or fail in CI) when it is absent."""
+    path = _shared_root() / relative
+    if not path.exists():
+        reason = f"reference data {path} is absent (a clone without ../shared)"
+        if os.environ.get("LLMOPS_REQUIRE_SHARED") == "1":
+            pytest.fail(f"{reason}; LLMOPS_REQUIRE_SHARED=1 makes this an error", pytrace=False)
+        pytest.skip(reason)
+    return path
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO_ROOT
