@@ -1,0 +1,33 @@
+"""Serving: vLLM models on Kubernetes.
+
+`from components.serving import VllmModel, VllmModelArgs, EngineSpec`. The Pulumi-bound
+classes load on first use, so pure users of `components.serving.vllm_args` (the
+config validator, the capacity model) do not pay for importing the Pulumi SDKs.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from components.serving.vllm_args import DEFAULT_IMAGE, Dtype, EngineSpec, Quantization, serve_args
+
+if TYPE_CHECKING:
+    from components.serving.vllm_model import VllmModel, VllmModelArgs
+
+__all__ = [
+    "DEFAULT_IMAGE",
+    "Dtype",
+    "EngineSpec",
+    "Quantization",
+    "VllmModel",
+    "VllmModelArgs",
+    "serve_args",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("VllmModel", "VllmModelArgs"):
+        from components.serving import vllm_model
+
+        return getattr(vllm_model, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

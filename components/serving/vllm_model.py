@@ -1,0 +1,275 @@
+"""`VllmModel`: one model served by vLLM as a Deployment, a Service and a PodDisruptionBudget.
+
+Failure detection is the point of the probe settings below; the numbers and their
+reasons are next to each probe.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.serving.vllm_args import DEFAULT_IMAGE, PORT, EngineSpec, serve_args, spec_problems
+
+GPU_RESOURCE = "nvidia.com/gpu"
+HF_HOME = "/root/.cache/huggingface"
+
+# Readiness: a replica whose /health fails twice, one second apart, leaves the
+# Service's endpoints. Worst case from the fault: up to 1 s until the next probe,
+# then 1 s to the second failure, so about 2 s (plus a few hundred ms for the
+# endpoint change to reach kube-proxy). A crashed process is faster still: the
+# kubelet marks the pod NotReady as soon as the container exits.
+READINESS_PERIOD_S = 1
+READINESS_FAILURES = 2
+# Liveness: a process that stops answering (deadlocked server, wedged CUDA context)
+# is restarted after two failed probes two seconds apart with a 1 s timeout each,
+# so within about 5 s of the fault; a period of 2 s halves the probe traffic of the
+# readiness check while staying inside that budget.
+LIVENESS_PERIOD_S = 2
+LIVENESS_FAILURES = 2
+PROBE_TIMEOUT_S = 1
+# Startup: while weights load and CUDA graphs compile, the other probes are held
+# off; the startup probe polls every 5 s for up to `startup_timeout_s`.
+STARTUP_PERIOD_S = 5
+
+
+@dataclass
+class VllmModelArgs:
+    """Arguments of VllmModel."""
+
+    engine: EngineSpec
+    """What vLLM serves and how (model, parallelism, context length, dtype, ...)."""
+    namespace: pulumi.Input[str]
+    """Kubernetes namespace of the Deployment, Service and PDB."""
+    replicas: int = 1
+    """Pods serving the model; default: one (no redundancy, cheapest)."""
+    image: str = DEFAULT_IMAGE
+    """Serving image; default: the pinned vllm/vllm-openai release the flags are checked against."""
+    cpu: str = "4"
+    """CPU request per pod; no CPU limit, since throttling the tokenizer adds latency."""
+    memory: str = "16Gi"
+    """Memory request and limit per pod; weights pass through host memory while loading."""
+    shm_size: str = "2Gi"
+    """Size of the in-memory /dev/shm; NCCL and the tensor-parallel workers need more than Docker's 64 MiB."""
+    node_selector: Mapping[str, str] = field(default_factory=dict)
+    """Labels a node must carry; default: any node with a free GPU."""
+    tolerate_gpu_taint: bool = True
+    """Tolerate the nvidia.com/gpu=true:NoSchedule taint that llmops puts on GPU nodes; default: on."""
+    startup_timeout_s: int = 1200
+    """How long a pod may take to download/load weights before it is restarted; default: 20 minutes."""
+    hf_token_secret: str | None = None
+    """Existing Secret with key HF_TOKEN, for gated models; default: anonymous downloads."""
+    model_cache_claim: pulumi.Input[str] | None = None
+    """PersistentVolumeClaim holding the shared model cache; default: a per-pod emptyDir (downloads at each start)."""
+    labels: Mapping[str, str] = field(default_factory=dict)
+    """Extra labels on every object; default: only llmops' own."""
+
+
+class VllmModelArgsError(ValueError):
+    """Invalid VllmModelArgs; lists every problem."""
+
+
+def selector_labels(name: str) -> dict[str, str]:
+    """Labels that select the model's pods; ServiceMonitors and PodMonitors select on these too."""
+    return {"app.kubernetes.io/name": "vllm", "app.kubernetes.io/instance": name}
+
+
+def validate_args(name: str, args: VllmModelArgs) -> list[str]:
+    """Every problem with `args`, as 'field: value problem. Fix: ...' lines."""
+    problems = [f"engine.{f}: {v!r} {what}. Fix: {fix}" for f, v, what, fix in spec_problems(args.engine)]
+    if len(name) > 40 or not name.replace("-", "").isalnum() or not name[0].isalpha() or name != name.lower():
+        problems.append(
+            f"name: {name!r} is not usable as a Kubernetes name (lower-case letters, digits, '-', "
+            "at most 40 characters). Fix: rename the model"
+        )
+    if args.replicas < 0:
+        problems.append(f"replicas: {args.replicas} must be >= 0. Fix: use 0 to scale the model down")
+    if args.startup_timeout_s < STARTUP_PERIOD_S:
+        problems.append(
+            f"startup_timeout_s: {args.startup_timeout_s} is shorter than one startup probe period "
+            f"({STARTUP_PERIOD_S} s). Fix: allow the minutes weight loading takes, e.g. 1200"
+        )
+    return problems
+
+
+class VllmModel(pulumi.ComponentResource):
+    """A vLLM OpenAI-compatible server for one model, with fast failure detection."""
+
+    endpoint: pulumi.Output[str]
+    """OpenAI-compatible base URL inside the cluster (http://<service>.<namespace>.svc.cluster.local:8000/v1)."""
+    service_name: pulumi.Output[str]
+    """Name of the Service in front of the replicas."""
+    deployment: k8s.apps.v1.Deployment
+    """The Deployment, for users who need to patch what the args do not cover."""
+
+    def __init__(self, name: str, args: VllmModelArgs, opts: pulumi.ResourceOptions | None = None):
+        problems = validate_args(name, args)
+        if problems:
+            raise VllmModelArgsError(f"VllmModel {name!r}: invalid arguments:\n  - " + "\n  - ".join(problems))
+        super().__init__("llmops:serving:VllmModel", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+
+        select = selector_labels(name)
+        labels = {
+            **args.labels,
+            **select,
+            "app.kubernetes.io/component": "serving",
+            "app.kubernetes.io/managed-by": "llmops",
+            "llmops.io/model": name,
+        }
+
+        def meta(kind_suffix: str = "") -> k8s.meta.v1.ObjectMetaArgs:
+            return k8s.meta.v1.ObjectMetaArgs(name=name + kind_suffix, namespace=args.namespace, labels=labels)
+
+        self.deployment = k8s.apps.v1.Deployment(
+            f"{name}-deployment",
+            metadata=meta(),
+            spec=k8s.apps.v1.DeploymentSpecArgs(
+                replicas=args.replicas,
+                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=select),
+                # A rollout replaces pods one at a time without a surge pod: a surge
+                # would need a spare GPU, which a right-sized pool does not have.
+                strategy=k8s.apps.v1.DeploymentStrategyArgs(
+                    type="RollingUpdate",
+                    rolling_update=k8s.apps.v1.RollingUpdateDeploymentArgs(max_surge=0, max_unavailable=1),
+                ),
+                template=k8s.core.v1.PodTemplateSpecArgs(
+                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels),
+                    spec=self._pod_spec(name, args, select),
+                ),
+            ),
+            opts=child,
+        )
+
+        service = k8s.core.v1.Service(
+            f"{name}-service",
+            metadata=meta(),
+            spec=k8s.core.v1.ServiceSpecArgs(
+                type="ClusterIP",
+                selector=select,
+                ports=[k8s.core.v1.ServicePortArgs(name="http", port=PORT, target_port="http", protocol="TCP")],
+            ),
+            opts=child,
+        )
+
+        # Voluntary disruptions (node drains, spot rebalance) take one replica at a time.
+        k8s.policy.v1.PodDisruptionBudget(
+            f"{name}-pdb",
+            metadata=meta(),
+            spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
+                max_unavailable=1,
+                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=select),
+            ),
+            opts=child,
+        )
+
+        self.service_name = service.metadata.apply(lambda m: m.name)
+        self.endpoint = pulumi.Output.concat(
+            "http://", self.service_name, ".", args.namespace, f".svc.cluster.local:{PORT}/v1"
+        )
+        self.register_outputs({"endpoint": self.endpoint, "service_name": self.service_name})
+
+    @staticmethod
+    def _pod_spec(name: str, args: VllmModelArgs, select: Mapping[str, str]) -> k8s.core.v1.PodSpecArgs:
+        gpus = args.engine.gpus
+        env = [
+            k8s.core.v1.EnvVarArgs(name="HF_HOME", value=HF_HOME),
+            # No usage reports leave the cluster.
+            k8s.core.v1.EnvVarArgs(name="VLLM_NO_USAGE_STATS", value="1"),
+            k8s.core.v1.EnvVarArgs(name="DO_NOT_TRACK", value="1"),
+        ]
+        if args.hf_token_secret:
+            env.append(
+                k8s.core.v1.EnvVarArgs(
+                    name="HF_TOKEN",
+                    value_from=k8s.core.v1.EnvVarSourceArgs(
+                        secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name=args.hf_token_secret, key="HF_TOKEN")
+                    ),
+                )
+            )
+        cache_volume = (
+            k8s.core.v1.VolumeArgs(
+                name="model-cache",
+                persistent_volume_claim=k8s.core.v1.PersistentVolumeClaimVolumeSourceArgs(
+                    claim_name=args.model_cache_claim
+                ),
+            )
+            if args.model_cache_claim is not None
+            else k8s.core.v1.VolumeArgs(name="model-cache", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs())
+        )
+        health = k8s.core.v1.HTTPGetActionArgs(path="/health", port="http")
+        tolerations: Sequence[k8s.core.v1.TolerationArgs] = (
+            [k8s.core.v1.TolerationArgs(key=GPU_RESOURCE, operator="Exists", effect="NoSchedule")]
+            if args.tolerate_gpu_taint
+            else []
+        )
+        container = k8s.core.v1.ContainerArgs(
+            name="vllm",
+            image=args.image,
+            command=["vllm", "serve"],
+            args=serve_args(args.engine, port=PORT),
+            ports=[k8s.core.v1.ContainerPortArgs(name="http", container_port=PORT, protocol="TCP")],
+            env=env,
+            resources=k8s.core.v1.ResourceRequirementsArgs(
+                requests={"cpu": args.cpu, "memory": args.memory, GPU_RESOURCE: str(gpus)},
+                limits={"memory": args.memory, GPU_RESOURCE: str(gpus)},
+            ),
+            volume_mounts=[
+                k8s.core.v1.VolumeMountArgs(name="dshm", mount_path="/dev/shm"),
+                k8s.core.v1.VolumeMountArgs(name="model-cache", mount_path=HF_HOME),
+            ],
+            startup_probe=k8s.core.v1.ProbeArgs(
+                http_get=health,
+                period_seconds=STARTUP_PERIOD_S,
+                timeout_seconds=PROBE_TIMEOUT_S,
+                failure_threshold=max(1, math.ceil(args.startup_timeout_s / STARTUP_PERIOD_S)),
+            ),
+            readiness_probe=k8s.core.v1.ProbeArgs(
+                http_get=health,
+                period_seconds=READINESS_PERIOD_S,
+                timeout_seconds=PROBE_TIMEOUT_S,
+                failure_threshold=READINESS_FAILURES,
+                success_threshold=1,
+            ),
+            liveness_probe=k8s.core.v1.ProbeArgs(
+                http_get=health,
+                period_seconds=LIVENESS_PERIOD_S,
+                timeout_seconds=PROBE_TIMEOUT_S,
+                failure_threshold=LIVENESS_FAILURES,
+            ),
+            # Give the endpoint removal a moment to reach every node before vLLM
+            # stops accepting connections, so a rollout or drain drops no request.
+            lifecycle=k8s.core.v1.LifecycleArgs(
+                pre_stop=k8s.core.v1.LifecycleHandlerArgs(exec_=k8s.core.v1.ExecActionArgs(command=["sleep", "3"]))
+            ),
+            security_context=k8s.core.v1.SecurityContextArgs(
+                allow_privilege_escalation=False,
+                capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
+            ),
+        )
+        return k8s.core.v1.PodSpecArgs(
+            containers=[container],
+            node_selector=dict(args.node_selector) or None,
+            tolerations=list(tolerations) or None,
+            # Replicas on different nodes, so one lost spot machine takes one replica.
+            topology_spread_constraints=[
+                k8s.core.v1.TopologySpreadConstraintArgs(
+                    max_skew=1,
+                    topology_key="kubernetes.io/hostname",
+                    when_unsatisfiable="ScheduleAnyway",
+                    label_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=dict(select)),
+                )
+            ],
+            termination_grace_period_seconds=30,
+            volumes=[
+                k8s.core.v1.VolumeArgs(
+                    name="dshm",
+                    empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(medium="Memory", size_limit=args.shm_size),
+                ),
+                cache_volume,
+            ],
+        )

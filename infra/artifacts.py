@@ -1,0 +1,141 @@
+"""What `llmops plan` writes and prints: plan.json, one manifest per Kubernetes object, a tree."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import yaml
+from rich.console import Console
+from rich.table import Table
+from rich.tree import Tree
+
+from infra.plan import SECRET_MASK, Plan, PlannedResource, dumps
+
+HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
+_K8S_TYPE = re.compile(r"^kubernetes:(?P<group>[^:]+)/(?P<version>[^:/]+):(?P<kind>\w+)$")
+# Kubernetes resources that are not single objects (the provider, chart wrappers, yaml groups).
+_NOT_OBJECTS = re.compile(r"^kubernetes:(helm\.sh/v\d:Chart|yaml(/v2)?:|kustomize)")
+
+
+def manifests(plan: Plan) -> dict[str, dict[str, Any]]:
+    """File name -> document: every Kubernetes object, and each Helm release as chart, repo, version, values."""
+    files: dict[str, dict[str, Any]] = {}
+    for resource in plan.resources:
+        document = manifest_of(resource)
+        if document is None:
+            continue
+        kind = str(document.get("kind", "Object")).lower()
+        meta = document.get("metadata") or {}
+        namespace = meta.get("namespace") or "_cluster"
+        name = meta.get("name") or resource.name
+        files[_safe(f"{kind}.{namespace}.{name}.yaml")] = document
+    return files
+
+
+def manifest_of(resource: PlannedResource) -> dict[str, Any] | None:
+    if not resource.custom or resource.type.startswith("pulumi:providers:") or _NOT_OBJECTS.match(resource.type):
+        return None
+    inputs = resource.inputs
+    if resource.type == HELM_RELEASE:
+        repo = (inputs.get("repositoryOpts") or {}).get("repo")
+        return {
+            "apiVersion": "llmops.io/helm-release",
+            "kind": "HelmRelease",
+            "metadata": {"name": inputs.get("name", resource.name), "namespace": inputs.get("namespace")},
+            "chart": inputs.get("chart"),
+            "repo": repo,
+            "version": inputs.get("version"),
+            "values": inputs.get("values") or {},
+        }
+    match = _K8S_TYPE.match(resource.type)
+    if match is None:
+        return None
+    group, version, kind = match["group"], match["version"], match["kind"]
+    document: dict[str, Any] = {
+        "apiVersion": inputs.get("apiVersion", version if group == "core" else f"{group}/{version}"),
+        "kind": inputs.get("kind", kind),
+    }
+    document.update({k: v for k, v in inputs.items() if not k.startswith("__") and k not in document})
+    if kind == "Secret":
+        for key in ("data", "stringData"):
+            if key in document:
+                document[key] = {k: SECRET_MASK for k in document[key]}
+    return document
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name)
+
+
+def write(plan: Plan, out_dir: Path, extra: dict[str, Any] | None = None) -> Path:
+    """Write <out>/<stack>/plan.json and manifests/ atomically: all of it, or the old files untouched."""
+    target = out_dir / plan.stack
+    out_dir.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{plan.stack}-", dir=out_dir))
+    try:
+        data = plan.to_json()
+        if extra:
+            data.update(extra)
+        (staging / "plan.json").write_text(dumps(data))
+        manifest_dir = staging / "manifests"
+        manifest_dir.mkdir()
+        for file_name, document in manifests(plan).items():
+            (manifest_dir / file_name).write_text(yaml.safe_dump(document, sort_keys=False))
+        if target.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{plan.stack}-old-", dir=out_dir))
+            os.replace(target, old / "previous")
+            os.replace(staging, target)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return target
+
+
+def render(plan: Plan, console: Console) -> None:
+    """The resource tree (components with their children), then counts per package and type."""
+    children: dict[str | None, list[PlannedResource]] = {}
+    known = {r.urn for r in plan.resources}
+    for resource in plan.resources:
+        parent = resource.parent if resource.parent in known else None
+        children.setdefault(parent, []).append(resource)
+
+    title = f"[bold]llmops plan[/bold] stack [cyan]{plan.stack}[/cyan]" + (" (preview: unknowns)" if plan.preview else "")
+    tree = Tree(title)
+
+    def add(node: Tree, resource: PlannedResource) -> None:
+        style = "bold" if not resource.custom else ""
+        label = f"[{style}]{resource.name}[/{style}] [dim]{resource.type}[/dim]" if style else (
+            f"{resource.name} [dim]{resource.type}[/dim]"
+        )
+        branch = node.add(label)
+        for child in children.get(resource.urn, []):
+            add(branch, child)
+
+    for resource in children.get(None, []):
+        add(tree, resource)
+    console.print(tree)
+
+    table = Table(title="resources", show_lines=False)
+    table.add_column("package")
+    table.add_column("type")
+    table.add_column("count", justify="right")
+    for type_token, count in plan.by_type().items():
+        package = type_token.removeprefix("pulumi:providers:").split(":", 1)[0]
+        table.add_row(package, type_token, str(count))
+    table.add_row("[bold]total[/bold]", "", f"[bold]{len(plan.resources)}[/bold]")
+    console.print(table)
+    if plan.outputs:
+        outputs = Table(title="stack outputs")
+        outputs.add_column("name")
+        outputs.add_column("value")
+        for key, value in plan.outputs.items():
+            outputs.add_row(key, value if isinstance(value, str) else dumps(value).strip())
+        console.print(outputs)

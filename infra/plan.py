@@ -1,0 +1,196 @@
+"""The offline plan: run the real program under Pulumi's mock engine and record what it declares.
+
+No Pulumi CLI, no credentials, no network. Every resource registration the
+program makes goes through `_RecordingMonitor`, which keeps the resource's type,
+name, parent and inputs exactly as the SDK serialised them, with secrets masked
+and unknowns marked. The mocks answer the invokes the program needs (availability
+zones, AMI ids) with fixed, plausible values.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+from google.protobuf import json_format
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import settings as pulumi_settings
+
+from infra.config import NAMESPACE, RawStack, StackConfig, parse, to_pulumi_config
+
+SECRET_MASK = "[secret]"
+UNKNOWN = "[unknown]"
+
+# Sentinels of Pulumi's wire format (sdk/python/lib/pulumi/runtime/rpc.py).
+_SIG_KEY = "4dabf18193072939515e22adb298388d"
+_SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
+_RESOURCE_SIG = "5cf8f73096256a8f31e491e813e4eb8e"
+_OUTPUT_SIG = "d0e6a833031e9bbcd3f4e8bde6ca49a4"
+_UNKNOWN_VALUE = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+
+# Invokes the program makes, answered with stable values so the plan is reproducible.
+# Keys are invoke tokens; values take the invoke's arguments.
+INVOKE_ANSWERS: dict[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = {}
+
+
+@dataclass
+class PlannedResource:
+    urn: str
+    type: str
+    name: str
+    parent: str | None
+    custom: bool
+    inputs: dict[str, Any]
+
+    @property
+    def package(self) -> str:
+        """Provider package of the type token: aws, gcp, azure-native, kubernetes, llmops, ..."""
+        token = self.type.removeprefix("pulumi:providers:")
+        return token.split(":", 1)[0]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"urn": self.urn, "type": self.type, "name": self.name, "parent": self.parent, "inputs": self.inputs}
+
+
+@dataclass
+class Plan:
+    stack: str
+    preview: bool
+    config: StackConfig
+    resources: list[PlannedResource] = field(default_factory=list)
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+    def by_type(self) -> dict[str, int]:
+        return dict(sorted(Counter(r.type for r in self.resources).items()))
+
+    def by_package(self) -> dict[str, int]:
+        return dict(sorted(Counter(r.package for r in self.resources).items()))
+
+    def of_type(self, type_token: str) -> list[PlannedResource]:
+        return [r for r in self.resources if r.type == type_token]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "stack": self.stack,
+            "preview": self.preview,
+            "summary": {"resources": len(self.resources), "by_package": self.by_package(), "by_type": self.by_type()},
+            "resources": [r.to_json() for r in self.resources],
+            "outputs": self.outputs,
+        }
+
+
+def clean_value(value: Any) -> Any:
+    """A wire-format value made readable: secrets masked, unknowns marked, references as URNs."""
+    if isinstance(value, dict):
+        sig = value.get(_SIG_KEY)
+        if sig == _SECRET_SIG:
+            return SECRET_MASK
+        if sig == _RESOURCE_SIG:
+            return value.get("urn", UNKNOWN)
+        if sig == _OUTPUT_SIG:
+            if value.get("secret"):
+                return SECRET_MASK
+            return clean_value(value["value"]) if "value" in value else UNKNOWN
+        if sig is not None:  # assets and archives: keep the kind, drop the payload
+            return {k: v for k, v in value.items() if k != _SIG_KEY and isinstance(v, str) and len(v) < 200}
+        # protobuf maps carry no order; sorted keys make plans diff cleanly between runs
+        return {k: clean_value(value[k]) for k in sorted(value)}
+    if isinstance(value, list):
+        return [clean_value(v) for v in value]
+    if value == _UNKNOWN_VALUE:
+        return UNKNOWN
+    if isinstance(value, float) and value.is_integer():
+        # protobuf Struct carries every number as a double
+        return int(value)
+    return value
+
+
+class _PlanMocks(pulumi_mocks.Mocks):
+    def __init__(self, preview: bool):
+        self.preview = preview
+
+    def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        if self.preview:
+            # A preview knows no provider-computed value: ids and outputs are unknown,
+            # which is what the program must cope with on every `pulumi preview`.
+            return "", {}
+        return f"{args.name}-id", dict(args.inputs)
+
+    def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        answer = INVOKE_ANSWERS.get(args.token)
+        if answer is None:
+            raise LookupError(
+                f"the offline plan has no answer for invoke {args.token!r}; add one to infra.plan.INVOKE_ANSWERS"
+            )
+        return answer(args.args), None
+
+
+class _RecordingMonitor(pulumi_mocks.MockMonitor):
+    """The mock monitor, keeping each registration's raw inputs (secrets still marked)."""
+
+    def __init__(self, mocks: pulumi_mocks.Mocks):
+        super().__init__(mocks)
+        self.records: list[PlannedResource] = []
+
+    def RegisterResource(self, request: Any) -> Any:
+        response = super().RegisterResource(request)
+        if request.type != "pulumi:pulumi:Stack":
+            inputs = json_format.MessageToDict(request.object, preserving_proto_field_name=True)
+            self.records.append(
+                PlannedResource(
+                    urn=response.urn,
+                    type=request.type,
+                    name=request.name,
+                    parent=request.parent or None,
+                    custom=bool(request.custom),
+                    inputs=clean_value(inputs),
+                )
+            )
+        return response
+
+
+def run_plan(raw: RawStack, stack: str, *, preview: bool = False) -> Plan:
+    """Validate the stack's config, then run the program under mocks and return what it declared."""
+    config = parse(raw)  # raises ConfigError before anything is registered
+
+    from infra import program
+
+    mocks = _PlanMocks(preview)
+    monitor = _RecordingMonitor(mocks)
+    pulumi_settings.ROOT.set(None)  # a fresh root Stack resource for every plan in this process
+    pulumi.runtime.set_mocks(mocks, project=NAMESPACE, stack=stack, preview=preview, monitor=monitor)
+    pulumi.runtime.set_all_config(to_pulumi_config(raw), secret_keys=sorted(raw.secret_keys))
+
+    outputs: dict[str, Any] = {}
+
+    def program_then_outputs() -> pulumi.Output[bool]:
+        program.run()
+        root = pulumi_settings.get_root_resource()
+        exported = dict(getattr(root, "outputs", {}) or {})
+        return pulumi.Output.from_input(asyncio.ensure_future(_collect_outputs(exported, outputs)))
+
+    # pulumi.runtime.test runs the function and waits for every outstanding registration.
+    pulumi.runtime.test(program_then_outputs)()
+    return Plan(stack=stack, preview=preview, config=config, resources=monitor.records, outputs=outputs)
+
+
+async def _collect_outputs(exported: Mapping[str, Any], into: dict[str, Any]) -> bool:
+    """Stack outputs as the CLI would show them: secrets masked, unknowns marked."""
+    for key, value in exported.items():
+        output = pulumi.Output.from_input(value)
+        if not await output.is_known():
+            into[key] = UNKNOWN
+        elif await output.is_secret():
+            into[key] = SECRET_MASK
+        else:
+            into[key] = clean_value(await output.future())
+    return True
+
+
+def dumps(data: Any) -> str:
+    return json.dumps(data, indent=2, sort_keys=False, default=str) + "\n"
