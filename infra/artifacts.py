@@ -23,7 +23,7 @@ _NOT_OBJECTS = re.compile(r"^kubernetes:(helm\.sh/v\d:Chart|yaml(/v2)?:|kustomiz
 
 
 def manifests(plan: Plan) -> dict[str, dict[str, Any]]:
-    """File name -> document: every Kubernetes object, and each Helm release as chart, repo, version, values."""
+    """File name -> document: each Kubernetes object; each Helm release as chart, repo, version, values."""
     files: dict[str, dict[str, Any]] = {}
     for resource in plan.resources:
         document = manifest_of(resource)
@@ -38,7 +38,11 @@ def manifests(plan: Plan) -> dict[str, dict[str, Any]]:
 
 
 def manifest_of(resource: PlannedResource) -> dict[str, Any] | None:
-    if not resource.custom or resource.type.startswith("pulumi:providers:") or _NOT_OBJECTS.match(resource.type):
+    if (
+        not resource.custom
+        or resource.type.startswith("pulumi:providers:")
+        or _NOT_OBJECTS.match(resource.type)
+    ):
         return None
     inputs = resource.inputs
     if resource.type == HELM_RELEASE:
@@ -107,13 +111,17 @@ def render(plan: Plan, console: Console) -> None:
         parent = resource.parent if resource.parent in known else None
         children.setdefault(parent, []).append(resource)
 
-    title = f"[bold]llmops plan[/bold] stack [cyan]{plan.stack}[/cyan]" + (" (preview: unknowns)" if plan.preview else "")
+    title = f"[bold]llmops plan[/bold] stack [cyan]{plan.stack}[/cyan]" + (
+        " (preview: unknowns)" if plan.preview else ""
+    )
     tree = Tree(title)
 
     def add(node: Tree, resource: PlannedResource) -> None:
         style = "bold" if not resource.custom else ""
-        label = f"[{style}]{resource.name}[/{style}] [dim]{resource.type}[/dim]" if style else (
-            f"{resource.name} [dim]{resource.type}[/dim]"
+        label = (
+            f"[{style}]{resource.name}[/{style}] [dim]{resource.type}[/dim]"
+            if style
+            else (f"{resource.name} [dim]{resource.type}[/dim]")
         )
         branch = node.add(label)
         for child in children.get(resource.urn, []):

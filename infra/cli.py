@@ -49,11 +49,16 @@ def _fail(message: str) -> typer.Exit:
 
 @app.command()
 def plan(
-    stack: Annotated[str, typer.Option("--stack", "-s", help="stack name: stacks/Pulumi.<stack>.yaml")] = "local",
+    stack: Annotated[
+        str, typer.Option("--stack", "-s", help="stack name: stacks/Pulumi.<stack>.yaml")
+    ] = "local",
     out: Annotated[Path, typer.Option("--out", help="output folder; writes <out>/<stack>/")] = Path("build"),
-    as_json: Annotated[bool, typer.Option("--json", help="print plan.json to stdout instead of the tree")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="print plan.json to stdout instead of the tree")
+    ] = False,
     preview: Annotated[
-        bool, typer.Option("--preview", help="leave provider-computed values unknown, as `pulumi preview` does")
+        bool,
+        typer.Option("--preview", help="leave provider-computed values unknown, as `pulumi preview` does"),
     ] = False,
     project_dir: Annotated[
         Path | None, typer.Option("--project-dir", help="llmops project folder; default: found from here")

@@ -23,7 +23,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from enum import Enum
+from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -111,7 +111,8 @@ def _show(value: Any) -> str:
 
 
 def _fail(message: str, fix: str) -> PydanticCustomError:
-    return PydanticCustomError("llmops", message, {"fix": fix})
+    # The message travels in the context: pydantic formats the template with it.
+    return PydanticCustomError("llmops", "{message}", {"message": message, "fix": fix})
 
 
 # --------------------------------------------------------------------------- value types
@@ -171,7 +172,9 @@ def _cidr(value: str) -> str:
     try:
         ipaddress.ip_network(value, strict=True)
     except ValueError as exc:
-        raise _fail(f"is not a CIDR block ({exc})", "write it like '203.0.113.0/24' or '198.51.100.7/32'") from None
+        raise _fail(
+            f"is not a CIDR block ({exc})", "write it like '203.0.113.0/24' or '198.51.100.7/32'"
+        ) from None
     if value in ("0.0.0.0/0", "::/0"):
         raise _fail(
             "opens the Kubernetes API to the whole internet",
@@ -200,26 +203,16 @@ ModelSource = Annotated[str, AfterValidator(_model_source)]
 _FLAG_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 
 
-def _extra_args(value: dict[str, Any]) -> dict[str, Any]:
-    for key in value:
-        if not _FLAG_NAME.match(key):
-            raise _fail(
-                f"has a key {key!r} that is not a vllm serve option name",
-                f"write options without leading dashes in kebab case, e.g. {key.lstrip('-').replace('_', '-')!r}",
-            )
-    return value
-
-
 # --------------------------------------------------------------------------- enums
 
 
-class Cloud(str, Enum):
+class Cloud(StrEnum):
     AWS = "aws"
     GCP = "gcp"
     AZURE = "azure"
 
 
-class Capacity(str, Enum):
+class Capacity(StrEnum):
     SPOT = "spot"
     ON_DEMAND = "on-demand"
     MIXED = "mixed"
@@ -258,7 +251,9 @@ class K3sClusterConfig(_Strict):
     kind: Literal["k3s"]
     cloud: Cloud = Field(Cloud.AWS, description="where the K3s servers run")
     servers: Literal[1, 3] = Field(1, description="1 server, or 3 for embedded-etcd high availability")
-    version: str | None = Field(None, description="K3s version such as 'v1.33.5+k3s1'; default: the pinned one")
+    version: str | None = Field(
+        None, description="K3s version such as 'v1.33.5+k3s1'; default: the pinned one"
+    )
     server_instance_type: str = Field("m7i.large", description="on-demand CPU instance type for the servers")
     allowed_cidrs: list[Cidr] = Field(
         default_factory=list, description="networks allowed to reach the Kubernetes API on 6443"
@@ -293,10 +288,14 @@ class PoolConfig(_Strict):
     min: int = Field(0, ge=0)
     max: int = Field(1, ge=0)
     desired: int | None = Field(None, ge=0, description="default: min")
-    disk_gb: int = Field(200, ge=50, le=16384, description="root disk size; images and weights cache live here")
+    disk_gb: int = Field(
+        200, ge=50, le=16384, description="root disk size; images and weights cache live here"
+    )
     labels: dict[str, str] = Field(default_factory=dict)
     schedules: list[ScheduleConfig] = Field(default_factory=list)
-    fallback_pool: str | None = Field(None, description="pool that takes the load when this (spot) pool is gone")
+    fallback_pool: str | None = Field(
+        None, description="pool that takes the load when this (spot) pool is gone"
+    )
 
 
 class ModelConfig(_Strict):
@@ -322,10 +321,12 @@ class ModelConfig(_Strict):
     memory: Quantity = "16Gi"
     shm_size: Quantity = "2Gi"
     startup_timeout_s: int = Field(1200, ge=60, le=7200)
-    hf_token_secret: Name | None = Field(None, description="existing Secret with key HF_TOKEN, for gated models")
+    hf_token_secret: Name | None = Field(
+        None, description="existing Secret with key HF_TOKEN, for gated models"
+    )
     image: str | None = Field(None, description="serving image; default: the pinned vllm/vllm-openai")
-    extra_args: Annotated[dict[str, str | int | float | bool], AfterValidator(_extra_args)] = Field(
-        default_factory=dict
+    extra_args: dict[str, str | int | float | bool] = Field(
+        default_factory=dict, description="further vllm serve options, names without leading dashes"
     )
 
     @property
@@ -352,11 +353,13 @@ class StackConfig(_Strict):
     """Everything under the `llmops` namespace of one stack file."""
 
     namespace: Name = Field("llmops", description="Kubernetes namespace for the serving workloads")
-    cluster: ClusterConfig
+    cluster: ClusterConfig = Field(
+        description="kind: existing (a cluster your kubeconfig reaches) or kind: k3s (one this stack builds)"
+    )
     pools: list[PoolConfig] = Field(default_factory=list)
     models: list[ModelConfig] = Field(default_factory=list)
-    observability: ObservabilityConfig = Field(default_factory=ObservabilityConfig)
-    budget: BudgetConfig = Field(default_factory=BudgetConfig)
+    observability: ObservabilityConfig = Field(default_factory=lambda: ObservabilityConfig.model_validate({}))
+    budget: BudgetConfig = Field(default_factory=lambda: BudgetConfig.model_validate({}))
 
 
 TOP_LEVEL_KEYS: tuple[str, ...] = tuple(
@@ -398,7 +401,7 @@ def parse(raw: RawStack) -> StackConfig:
 def _unknown_key(path: str, key: str, allowed: Iterable[str], prefix: str = "") -> Problem:
     allowed = sorted(allowed)
     close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
-    fix = f"did you mean {prefix}{close[0]!r}?" if close else "remove it, or check the spelling"
+    fix = f"did you mean {prefix + close[0]!r}?" if close else "remove it, or check the spelling"
     listing = ", ".join(allowed)
     return Problem(f"{prefix}{path}", _MISSING, f"unknown key (allowed here: {listing})", fix)
 
@@ -494,7 +497,9 @@ def _translate(err: Any, given: Mapping[str, Any]) -> Problem:
             kind
         ]
         bound = next(iter(ctx.values()))
-        return Problem(path, value, f"must be {symbol} {bound}", f"set {clean_loc[-1]} to a value {symbol} {bound}")
+        return Problem(
+            path, value, f"must be {symbol} {bound}", f"set {clean_loc[-1]} to a value {symbol} {bound}"
+        )
     if kind in ("int_parsing", "int_type", "int_from_float"):
         return Problem(path, value, "is not a whole number", f"write {clean_loc[-1]} as an integer, e.g. 1")
     if kind in ("float_parsing", "float_type"):
@@ -509,7 +514,9 @@ def _translate(err: Any, given: Mapping[str, Any]) -> Problem:
         return Problem(path, value, "is not a mapping", f"write {clean_loc[-1]} as 'key: value' lines")
     if kind == "too_short":
         n = ctx.get("min_length", 1)
-        return Problem(path, value, f"needs at least {n} item(s)", f"add at least {n} entry to {clean_loc[-1]}")
+        return Problem(
+            path, value, f"needs at least {n} item(s)", f"add at least {n} entry to {clean_loc[-1]}"
+        )
     if kind == "llmops":
         return Problem(path, value, err["msg"], ctx.get("fix", "see docs/configuration.md"))
     return Problem(path, value, err["msg"], "see docs/configuration.md for what this key accepts")
@@ -584,7 +591,12 @@ def check_semantics(config: StackConfig) -> list[Problem]:
             problems.append(_unknown_reference(f"{at}.fallbackPool", pool.fallback_pool, pool_names, "pool"))
         if pool.fallback_pool == pool.name:
             problems.append(
-                Problem(f"{at}.fallbackPool", pool.name, "names the pool itself", "name another pool, or remove it")
+                Problem(
+                    f"{at}.fallbackPool",
+                    pool.name,
+                    "names the pool itself",
+                    "name another pool, or remove it",
+                )
             )
         for j, schedule in enumerate(pool.schedules):
             problems += _check_size(f"{at}.schedules[{j}]", schedule.min, schedule.max, schedule.desired)
@@ -611,11 +623,20 @@ def check_semantics(config: StackConfig) -> list[Problem]:
                     f"{at}.pool",
                     _MISSING,
                     "is required when the stack creates pools",
-                    f"add pool: one of {', '.join(pool_names)}",
+                    f"add pool: one of {', '.join(sorted(set(pool_names)))}",
                 )
             )
         for flag in model.extra_args:
-            if flag in MANAGED_FLAGS:
+            if not _FLAG_NAME.match(flag):
+                problems.append(
+                    Problem(
+                        f"{at}.extraArgs.{flag}",
+                        model.extra_args[flag],
+                        "is not a vllm serve option name",
+                        f"write it in kebab case, no leading dashes, e.g. {_kebab(flag)!r}",
+                    )
+                )
+            elif flag in MANAGED_FLAGS:
                 field = MANAGED_FLAGS[flag]
                 problems.append(
                     Problem(
@@ -628,6 +649,10 @@ def check_semantics(config: StackConfig) -> list[Problem]:
                     )
                 )
     return problems
+
+
+def _kebab(flag: str) -> str:
+    return flag.lstrip("-").replace("_", "-").lower()
 
 
 def _duplicates(key: str, names: list[str]) -> list[Problem]:
@@ -643,9 +668,14 @@ def _duplicates(key: str, names: list[str]) -> list[Problem]:
 
 
 def _unknown_reference(path: str, value: str, known: list[str], what: str) -> Problem:
-    close = difflib.get_close_matches(value, known, n=1, cutoff=0.6)
-    listing = ", ".join(known) if known else "none defined"
-    fix = f"did you mean {close[0]!r}?" if close else f"name one of the stack's {what}s, or define it under pools"
+    # Pool names are short; one changed character in three is still a likely typo.
+    close = difflib.get_close_matches(value, known, n=1, cutoff=0.5)
+    listing = ", ".join(sorted(set(known))) if known else "none defined"
+    fix = (
+        f"did you mean {close[0]!r}?"
+        if close
+        else f"name one of the stack's {what}s, or define it under pools"
+    )
     return Problem(path, value, f"is not a {what} of this stack ({what}s: {listing})", fix)
 
 
@@ -653,13 +683,19 @@ def _check_size(at: str, low: int | None, high: int | None, desired: int | None)
     problems = []
     if low is not None and high is not None and low > high:
         problems.append(
-            Problem(f"{at}.min", low, f"is larger than max ({high})", f"set min <= {high}, or raise max to {low}")
+            Problem(
+                f"{at}.min", low, f"is larger than max ({high})", f"set min <= {high}, or raise max to {low}"
+            )
         )
     if desired is not None:
         if low is not None and desired < low:
-            problems.append(Problem(f"{at}.desired", desired, f"is below min ({low})", f"set desired >= {low}"))
+            problems.append(
+                Problem(f"{at}.desired", desired, f"is below min ({low})", f"set desired >= {low}")
+            )
         if high is not None and desired > high:
-            problems.append(Problem(f"{at}.desired", desired, f"is above max ({high})", f"set desired <= {high}"))
+            problems.append(
+                Problem(f"{at}.desired", desired, f"is above max ({high})", f"set desired <= {high}")
+            )
     return problems
 
 
@@ -689,7 +725,9 @@ def read_stack_file(stacks_dir: Path, stack: str) -> RawStack:
             source, [Problem("(file)", _MISSING, f"is not valid YAML{where}: {exc}", "fix the YAML syntax")]
         ) from None
     if not isinstance(document, dict):
-        raise ConfigError(source, [Problem("(file)", _MISSING, "is not a YAML mapping", "start with 'config:'")])
+        raise ConfigError(
+            source, [Problem("(file)", _MISSING, "is not a YAML mapping", "start with 'config:'")]
+        )
     config = document.get("config") or {}
     if not isinstance(config, dict):
         raise ConfigError(source, [Problem("config", config, "is not a mapping", "write 'key: value' lines")])

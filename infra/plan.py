@@ -54,7 +54,13 @@ class PlannedResource:
         return token.split(":", 1)[0]
 
     def to_json(self) -> dict[str, Any]:
-        return {"urn": self.urn, "type": self.type, "name": self.name, "parent": self.parent, "inputs": self.inputs}
+        return {
+            "urn": self.urn,
+            "type": self.type,
+            "name": self.name,
+            "parent": self.parent,
+            "inputs": self.inputs,
+        }
 
 
 @dataclass
@@ -78,7 +84,11 @@ class Plan:
         return {
             "stack": self.stack,
             "preview": self.preview,
-            "summary": {"resources": len(self.resources), "by_package": self.by_package(), "by_type": self.by_type()},
+            "summary": {
+                "resources": len(self.resources),
+                "by_package": self.by_package(),
+                "by_type": self.by_type(),
+            },
             "resources": [r.to_json() for r in self.resources],
             "outputs": self.outputs,
         }
@@ -125,7 +135,8 @@ class _PlanMocks(pulumi_mocks.Mocks):
         answer = INVOKE_ANSWERS.get(args.token)
         if answer is None:
             raise LookupError(
-                f"the offline plan has no answer for invoke {args.token!r}; add one to infra.plan.INVOKE_ANSWERS"
+                f"the offline plan has no answer for invoke {args.token!r}; "
+                "add one to infra.plan.INVOKE_ANSWERS"
             )
         return answer(args.args), None
 

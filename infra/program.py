@@ -10,7 +10,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.serving import EngineSpec, VllmModel, VllmModelArgs
+from components.serving import DEFAULT_IMAGE, EngineSpec, VllmModel, VllmModelArgs
 from infra.config import ExistingClusterConfig, ModelConfig, StackConfig, load_from_pulumi
 
 POOL_LABEL = "llmops.io/pool"
@@ -29,7 +29,7 @@ def run(config: StackConfig | None = None) -> None:
         ),
         opts=k8s_opts,
     )
-    namespace_name = namespace.metadata.apply(lambda m: m.name)
+    namespace_name = namespace.metadata.apply(lambda m: m.name or config.namespace)
 
     endpoints: dict[str, pulumi.Output[str]] = {}
     for model in config.models:
@@ -50,7 +50,9 @@ def cluster_provider(config: StackConfig) -> k8s.Provider:
     if isinstance(cluster, ExistingClusterConfig):
         # The provider reads the file itself (a path or inline YAML); without one it
         # falls back to $KUBECONFIG and ~/.kube/config, as kubectl does.
-        return k8s.Provider("cluster", kubeconfig=cluster.kubeconfig, context=cluster.context)
+        # Inline kubeconfigs carry credentials: keep them out of state and plan output.
+        kubeconfig = pulumi.Output.secret(cluster.kubeconfig) if cluster.kubeconfig else None
+        return k8s.Provider("cluster", kubeconfig=kubeconfig, context=cluster.context)
     raise NotImplementedError(f"cluster.kind {cluster.kind!r} is not built by this version of llmops")
 
 
@@ -82,5 +84,5 @@ def model_args(model: ModelConfig, namespace: pulumi.Input[str]) -> VllmModelArg
         node_selector=node_selector,
         startup_timeout_s=model.startup_timeout_s,
         hf_token_secret=model.hf_token_secret,
-        **({"image": model.image} if model.image else {}),
+        image=model.image or DEFAULT_IMAGE,
     )

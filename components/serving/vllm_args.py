@@ -9,21 +9,21 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 VLLM_VERSION = "0.33.0"
 DEFAULT_IMAGE = f"vllm/vllm-openai:v{VLLM_VERSION}"
 PORT = 8000
 
 
-class Dtype(str, Enum):
+class Dtype(StrEnum):
     AUTO = "auto"
     BFLOAT16 = "bfloat16"
     FLOAT16 = "float16"
     FLOAT32 = "float32"
 
 
-class Quantization(str, Enum):
+class Quantization(StrEnum):
     AWQ = "awq"
     GPTQ = "gptq"
     FP8 = "fp8"
@@ -141,11 +141,18 @@ def spec_problems(spec: EngineSpec) -> list[tuple[str, object, str, str]]:
             )
         )
     if spec.max_model_len is not None and spec.max_model_len < 128:
-        problems.append(("max_model_len", spec.max_model_len, "must be >= 128", "raise it, or leave it unset"))
+        problems.append(
+            ("max_model_len", spec.max_model_len, "must be >= 128", "raise it, or leave it unset")
+        )
     for flag in spec.extra_args:
         if flag in MANAGED_FLAGS:
             problems.append(
-                (f"extra_args[{flag!r}]", spec.extra_args[flag], "is set by llmops", "use the matching field instead")
+                (
+                    f"extra_args[{flag!r}]",
+                    spec.extra_args[flag],
+                    "is set by llmops",
+                    "use the matching field instead",
+                )
             )
         elif flag.startswith("-") or "_" in flag:
             problems.append(

@@ -64,7 +64,7 @@ class VllmModelArgs:
     hf_token_secret: str | None = None
     """Existing Secret with key HF_TOKEN, for gated models; default: anonymous downloads."""
     model_cache_claim: pulumi.Input[str] | None = None
-    """PersistentVolumeClaim holding the shared model cache; default: a per-pod emptyDir (downloads at each start)."""
+    """PVC holding the shared model cache; default: a per-pod emptyDir (downloads at every start)."""
     labels: Mapping[str, str] = field(default_factory=dict)
     """Extra labels on every object; default: only llmops' own."""
 
@@ -109,7 +109,9 @@ class VllmModel(pulumi.ComponentResource):
     def __init__(self, name: str, args: VllmModelArgs, opts: pulumi.ResourceOptions | None = None):
         problems = validate_args(name, args)
         if problems:
-            raise VllmModelArgsError(f"VllmModel {name!r}: invalid arguments:\n  - " + "\n  - ".join(problems))
+            raise VllmModelArgsError(
+                f"VllmModel {name!r}: invalid arguments:\n  - " + "\n  - ".join(problems)
+            )
         super().__init__("llmops:serving:VllmModel", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
 
@@ -123,7 +125,9 @@ class VllmModel(pulumi.ComponentResource):
         }
 
         def meta(kind_suffix: str = "") -> k8s.meta.v1.ObjectMetaArgs:
-            return k8s.meta.v1.ObjectMetaArgs(name=name + kind_suffix, namespace=args.namespace, labels=labels)
+            return k8s.meta.v1.ObjectMetaArgs(
+                name=name + kind_suffix, namespace=args.namespace, labels=labels
+            )
 
         self.deployment = k8s.apps.v1.Deployment(
             f"{name}-deployment",
@@ -151,7 +155,9 @@ class VllmModel(pulumi.ComponentResource):
             spec=k8s.core.v1.ServiceSpecArgs(
                 type="ClusterIP",
                 selector=select,
-                ports=[k8s.core.v1.ServicePortArgs(name="http", port=PORT, target_port="http", protocol="TCP")],
+                ports=[
+                    k8s.core.v1.ServicePortArgs(name="http", port=PORT, target_port="http", protocol="TCP")
+                ],
             ),
             opts=child,
         )
@@ -167,7 +173,7 @@ class VllmModel(pulumi.ComponentResource):
             opts=child,
         )
 
-        self.service_name = service.metadata.apply(lambda m: m.name)
+        self.service_name = service.metadata.apply(lambda m: m.name or name)
         self.endpoint = pulumi.Output.concat(
             "http://", self.service_name, ".", args.namespace, f".svc.cluster.local:{PORT}/v1"
         )
@@ -187,7 +193,9 @@ class VllmModel(pulumi.ComponentResource):
                 k8s.core.v1.EnvVarArgs(
                     name="HF_TOKEN",
                     value_from=k8s.core.v1.EnvVarSourceArgs(
-                        secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name=args.hf_token_secret, key="HF_TOKEN")
+                        secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(
+                            name=args.hf_token_secret, key="HF_TOKEN"
+                        )
                     ),
                 )
             )
@@ -244,7 +252,9 @@ class VllmModel(pulumi.ComponentResource):
             # Give the endpoint removal a moment to reach every node before vLLM
             # stops accepting connections, so a rollout or drain drops no request.
             lifecycle=k8s.core.v1.LifecycleArgs(
-                pre_stop=k8s.core.v1.LifecycleHandlerArgs(exec_=k8s.core.v1.ExecActionArgs(command=["sleep", "3"]))
+                pre_stop=k8s.core.v1.LifecycleHandlerArgs(
+                    exec_=k8s.core.v1.ExecActionArgs(command=["sleep", "3"])
+                )
             ),
             security_context=k8s.core.v1.SecurityContextArgs(
                 allow_privilege_escalation=False,

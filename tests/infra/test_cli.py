@@ -1,0 +1,81 @@
+"""`llmops plan` end to end: what it prints, writes, and refuses."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from infra.cli import app
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+def test_plan_writes_plan_json_and_manifests(runner: CliRunner, repo_root: Path, tmp_path: Path) -> None:
+    result = runner.invoke(
+        app, ["plan", "--stack", "local", "--out", str(tmp_path), "--project-dir", str(repo_root)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "qwen2-5-0-5b-deployment" in result.output
+    assert "llmops:serving:VllmModel" in result.output
+    plan = json.loads((tmp_path / "local" / "plan.json").read_text())
+    assert plan["stack"] == "local"
+    for resource in plan["resources"]:
+        assert set(resource) >= {"urn", "type", "name", "parent", "inputs"}
+    manifests = sorted(p.name for p in (tmp_path / "local" / "manifests").iterdir())
+    assert manifests == [
+        "deployment.llmops.qwen2-5-0-5b.yaml",
+        "namespace._cluster.llmops.yaml",
+        "poddisruptionbudget.llmops.qwen2-5-0-5b.yaml",
+        "service.llmops.qwen2-5-0-5b.yaml",
+    ]
+
+
+def test_plan_json_flag_prints_the_plan(runner: CliRunner, repo_root: Path, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["plan", "--json", "--out", str(tmp_path), "--project-dir", str(repo_root)])
+    assert result.exit_code == 0, result.output
+    printed = json.loads(result.stdout)
+    assert printed["summary"]["by_package"] == {"kubernetes": 5, "llmops": 1}
+
+
+def test_unknown_stack_exits_2_and_writes_nothing(runner: CliRunner, repo_root: Path, tmp_path: Path) -> None:
+    result = runner.invoke(
+        app, ["plan", "--stack", "nope", "--out", str(tmp_path), "--project-dir", str(repo_root)]
+    )
+    assert result.exit_code == 2
+    assert "unknown stack 'nope'" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_bad_config_exits_2_with_every_problem(runner: CliRunner, tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    (project / "stacks").mkdir(parents=True)
+    (project / "Pulumi.yaml").write_text("name: llmops\nruntime: python\n")
+    (project / "stacks" / "Pulumi.bad.yaml").write_text(
+        "config:\n  llmops:cluster: {kind: eks}\n  llmops:modles: []\n"
+    )
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["plan", "--stack", "bad", "--out", str(out), "--project-dir", str(project)])
+    assert result.exit_code == 2
+    assert "2 problems in the llmops config" in result.stderr
+    assert "cluster.kind: 'eks' is not one of 'existing', 'k3s'" in result.stderr
+    assert "did you mean 'llmops:models'?" in result.stderr
+    assert not out.exists()
+
+
+def test_a_failed_plan_keeps_the_previous_output(runner: CliRunner, repo_root: Path, tmp_path: Path) -> None:
+    ok = runner.invoke(app, ["plan", "--out", str(tmp_path), "--project-dir", str(repo_root)])
+    assert ok.exit_code == 0
+    before = (tmp_path / "local" / "plan.json").read_text()
+    project = tmp_path / "project"
+    (project / "stacks").mkdir(parents=True)
+    (project / "Pulumi.yaml").write_text("name: llmops\n")
+    (project / "stacks" / "Pulumi.local.yaml").write_text("config:\n  llmops:cluster: {kind: nope}\n")
+    bad = runner.invoke(app, ["plan", "--out", str(tmp_path), "--project-dir", str(project)])
+    assert bad.exit_code == 2
+    assert (tmp_path / "local" / "plan.json").read_text() == before

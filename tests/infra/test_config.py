@@ -1,0 +1,289 @@
+"""Stack config: every bad input is reported with key path, value, what is allowed, and the fix."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+import yaml
+
+from infra.config import (
+    ConfigError,
+    ExistingClusterConfig,
+    StackConfig,
+    StackNotFoundError,
+    load_stack_file,
+    parse,
+    read_stack_file,
+    split_namespace,
+)
+
+LOCAL_CLUSTER = "  llmops:cluster: {kind: existing}\n"
+K3S_CLUSTER = "  llmops:cluster: {kind: k3s, allowedCidrs: [203.0.113.0/24]}\n"
+L4_POOL = "    - {name: l4, cloud: aws, gpuType: L4, instanceTypes: [g6.xlarge], capacity: spot, max: 2}\n"
+
+
+def parse_text(text: str) -> StackConfig:
+    document = yaml.safe_load(textwrap.dedent(text))
+    return parse(split_namespace("Pulumi.test.yaml", document["config"]))
+
+
+def problems_of(text: str) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        parse_text(text)
+    return [str(p) for p in caught.value.problems]
+
+
+def test_local_stack_loads(repo_root: Path) -> None:
+    config = load_stack_file(repo_root / "stacks", "local")
+    assert isinstance(config.cluster, ExistingClusterConfig)
+    assert [m.source for m in config.models] == ["Qwen/Qwen2.5-0.5B-Instruct"]
+    assert config.models[0].gpus == 1
+
+
+def test_defaults_do_what_the_docs_say() -> None:
+    config = parse_text(
+        "config:\n" + LOCAL_CLUSTER + "  llmops:models:\n    - {name: m, source: org/model}\n"
+    )
+    model = config.models[0]
+    assert config.namespace == "llmops"
+    assert model.replicas == 1
+    assert model.enable_prefix_caching is True
+    assert model.gpu_memory_utilization == 0.90
+    assert config.observability.enabled is False
+    assert config.budget.monthly_usd is None
+
+
+def test_unnamespaced_keys_belong_to_the_project() -> None:
+    config = parse_text("config:\n  cluster: {kind: existing}\n  namespace: serving\n")
+    assert config.namespace == "serving"
+
+
+def test_provider_keys_are_kept_apart() -> None:
+    raw = split_namespace("t", {"aws:region": "us-east-1", "llmops:cluster": {"kind": "existing"}})
+    assert raw.other == {"aws:region": "us-east-1"}
+    assert set(raw.values) == {"cluster"}
+
+
+def test_secure_values_are_masked_and_remembered() -> None:
+    raw = split_namespace(
+        "t", {"llmops:cluster": {"kind": "existing"}, "llmops:namespace": {"secure": "v1:abc"}}
+    )
+    assert raw.values["namespace"] == "[secret]"
+    assert "llmops:namespace" in raw.secret_keys
+
+
+# One case per line: (config body, the exact problem line expected).
+BAD_CONFIGS = [
+    pytest.param(
+        "  llmops:modles: []\n" + LOCAL_CLUSTER,
+        "llmops:modles: unknown key (allowed here: budget, cluster, models, namespace, observability, pools). "
+        "Fix: did you mean 'llmops:models'?",
+        id="unknown-top-level-key",
+    ),
+    pytest.param(
+        "  llmops:namespace: llmops\n",
+        "cluster: is required but missing. Fix: add cluster (kind: existing (a cluster your kubeconfig reaches) "
+        "or kind: k3s (one this stack builds))",
+        id="missing-cluster",
+    ),
+    pytest.param(
+        "  llmops:cluster: {kind: eks}\n",
+        "cluster.kind: 'eks' is not one of 'existing', 'k3s'. "
+        "Fix: use 'existing' for a cluster you already have, or 'k3s' for one this stack creates",
+        id="unknown-cluster-kind",
+    ),
+    pytest.param(
+        "  llmops:cluster: {kubeconfig: ~/.kube/config}\n",
+        "cluster.kind: is required but missing. "
+        "Fix: add kind: existing (a cluster you have) or kind: k3s (one this stack creates)",
+        id="missing-cluster-kind",
+    ),
+    pytest.param(
+        "  llmops:cluster: {kind: existing, kubeconfg: x}\n",
+        "cluster.kubeconfg: unknown key (allowed here: context, kind, kubeconfig). Fix: did you mean 'kubeconfig'?",
+        id="misspelt-nested-key",
+    ),
+    pytest.param(
+        LOCAL_CLUSTER + "  llmops:models:\n    - {name: Qwen_Small, source: Qwen/Qwen2.5-0.5B-Instruct}\n",
+        "models[0].name: 'Qwen_Small' is not a valid name (lower-case letters, digits and '-', starting with "
+        "a letter, at most 40 characters). Fix: use a name such as 'qwen-small'",
+        id="bad-model-name",
+    ),
+    pytest.param(
+        LOCAL_CLUSTER + "  llmops:models:\n    - {name: m, source: qwen}\n",
+        "models[0].source: 'qwen' is neither a Hugging Face repository id nor a path. Fix: use 'org/name' as on "
+        "huggingface.co (e.g. 'Qwen/Qwen2.5-0.5B-Instruct'), an absolute path inside the model volume, "
+        "or an s3:// / gs:// / az:// URL",
+        id="bad-model-source",
+    ),
+    pytest.param(
+        LOCAL_CLUSTER + "  llmops:models:\n    - {name: m, source: a/b, tensorParallelSize: 0}\n",
+        "models[0].tensorParallelSize: 0 must be >= 1. Fix: set tensorParallelSize to a value >= 1",
+        id="tensor-parallel-zero",
+    ),
+    pytest.param(
+        LOCAL_CLUSTER + "  llmops:models:\n    - {name: m, source: a/b, gpuMemoryUtilization: 1.5}\n",
+        "models[0].gpuMemoryUtilization: 1.5 must be <= 0.98. Fix: set gpuMemoryUtilization to a value <= 0.98",
+        id="gpu-memory-over-one",
+    ),
+    pytest.param(
+        LOCAL_CLUSTER + "  llmops:models:\n    - {name: m, source: a/b, dtype: fp16}\n",
+        "models[0].dtype: 'fp16' is not one of 'auto', 'bfloat16', 'float16' or 'float32'. "
+        "Fix: use one of 'auto', 'bfloat16', 'float16' or 'float32'",
+        id="unknown-dtype",
+    ),
+    pytest.param(
+        LOCAL_CLUSTER + "  llmops:models:\n    - {name: m, source: a/b, replicas: two}\n",
+        "models[0].replicas: 'two' is not a whole number. Fix: write replicas as an integer, e.g. 1",
+        id="replicas-not-a-number",
+    ),
+    pytest.param(
+        LOCAL_CLUSTER + "  llmops:models:\n    - {name: m, source: a/b, memory: 16GB}\n",
+        "models[0].memory: '16GB' is not a Kubernetes quantity. Fix: write it like '4', '500m', '16Gi' or '2G'",
+        id="bad-quantity",
+    ),
+    pytest.param(
+        LOCAL_CLUSTER + "  llmops:models:\n    - {name: m, source: a/b, maxModelLength: 4096}\n",
+        "models[0].maxModelLength: unknown key (allowed here: cpu, dtype, enablePrefixCaching, extraArgs, "
+        "gpuMemoryUtilization, gpuType, hfTokenSecret, image, maxModelLen, maxNumSeqs, memory, name, "
+        "nodeSelector, pipelineParallelSize, pool, quantization, replicas, revision, servedModelName, shmSize, "
+        "source, startupTimeoutS, tensorParallelSize). Fix: did you mean 'maxModelLen'?",
+        id="misspelt-model-key",
+    ),
+    pytest.param(
+        LOCAL_CLUSTER + "  llmops:models:\n    - {name: m, source: a/b}\n    - {name: m, source: c/d}\n",
+        "models[1].name: 'm' is used twice in models. Fix: give every entry its own name",
+        id="duplicate-model",
+    ),
+    pytest.param(
+        LOCAL_CLUSTER + "  llmops:models:\n    - {name: m, source: a/b, extraArgs: {max-model-len: 4096}}\n",
+        "models[0].extraArgs.max-model-len: 4096 is set by llmops from the model's own keys. "
+        "Fix: set models[0].maxModelLen instead",
+        id="extra-arg-shadows-managed-flag",
+    ),
+    pytest.param(
+        LOCAL_CLUSTER
+        + "  llmops:models:\n    - {name: m, source: a/b, extraArgs: {--enforce_eager: true}}\n",
+        "models[0].extraArgs.--enforce_eager: true is not a vllm serve option name. "
+        "Fix: write it in kebab case, no leading dashes, e.g. 'enforce-eager'",
+        id="extra-arg-with-dashes",
+    ),
+    pytest.param(
+        LOCAL_CLUSTER + "  llmops:pools:\n" + L4_POOL,
+        "pools: are created only for a cluster this stack builds; cluster.kind is 'existing'. "
+        "Fix: remove pools and pin models with nodeSelector, or set cluster.kind: k3s",
+        id="pools-on-existing-cluster",
+    ),
+    pytest.param(
+        K3S_CLUSTER
+        + "  llmops:pools:\n    - {name: l4, cloud: aws, gpuType: L4, instanceTypes: [g6.xlarge], "
+        "capacity: spott}\n",
+        "pools[0].capacity: 'spott' is not one of 'spot', 'on-demand' or 'mixed'. "
+        "Fix: use one of 'spot', 'on-demand' or 'mixed'",
+        id="misspelt-capacity",
+    ),
+    pytest.param(
+        K3S_CLUSTER
+        + "  llmops:pools:\n    - {name: l4, cloud: aws, gpuType: L4, instanceTypes: [g6.xlarge], "
+        "min: 3, max: 2}\n",
+        "pools[0].min: 3 is larger than max (2). Fix: set min <= 2, or raise max to 3",
+        id="pool-min-above-max",
+    ),
+    pytest.param(
+        K3S_CLUSTER
+        + "  llmops:pools:\n    - {name: l4, cloud: aws, gpuType: L4, instanceTypes: [g6.xlarge], "
+        "capacity: spot, max: 0}\n",
+        "pools[0].max: 0 makes a spot pool that can never hold a machine. Fix: set max >= 1, or remove the pool",
+        id="spot-pool-max-zero",
+    ),
+    pytest.param(
+        K3S_CLUSTER + "  llmops:pools:\n    - {name: l4, cloud: aws, gpuType: L4, instanceTypes: []}\n",
+        "pools[0].instanceTypes: [] is empty; a pool needs at least one machine type. "
+        "Fix: list one or more, e.g. instanceTypes: [g6.xlarge, g6.2xlarge]",
+        id="pool-without-instance-types",
+    ),
+    pytest.param(
+        K3S_CLUSTER
+        + "  llmops:pools:\n"
+        + L4_POOL
+        + "  llmops:models:\n    - {name: m, source: a/b, pool: l5}\n",
+        "models[0].pool: 'l5' is not a pool of this stack (pools: l4). Fix: did you mean 'l4'?",
+        id="model-on-unknown-pool",
+    ),
+    pytest.param(
+        K3S_CLUSTER + "  llmops:pools:\n" + L4_POOL + "  llmops:models:\n"
+        "    - {name: m, source: a/b, pool: l4, gpuType: H100}\n",
+        "models[0].gpuType: 'H100' differs from pool 'l4''s gpuType 'L4'. "
+        "Fix: set gpuType: L4, or pin the model to a pool of H100 GPUs",
+        id="model-gpu-differs-from-pool",
+    ),
+    pytest.param(
+        "  llmops:cluster: {kind: k3s, allowedCidrs: [0.0.0.0/0]}\n",
+        "cluster.allowedCidrs[0]: '0.0.0.0/0' opens the Kubernetes API to the whole internet. "
+        "Fix: list the networks that need the API, e.g. your office or VPN range '203.0.113.0/24'",
+        id="api-open-to-the-internet",
+    ),
+    pytest.param(
+        K3S_CLUSTER
+        + "  llmops:pools:\n    - {name: l4, cloud: aws, gpuType: L4, instanceTypes: [g6.xlarge], "
+        "max: 2, schedules: [{name: day, cron: '0 8 * *'}]}\n",
+        "pools[0].schedules[0].cron: '0 8 * *' is not a 5-field cron expression (minute hour day-of-month month "
+        "day-of-week). Fix: write it like '0 8 * * 1-5' (08:00 on weekdays)",
+        id="bad-cron",
+    ),
+    pytest.param(
+        LOCAL_CLUSTER + "  llmops:budget: {monthlyUsd: -5}\n",
+        "budget.monthlyUsd: -5 must be > 0.0. Fix: set monthlyUsd to a value > 0.0",
+        id="negative-budget",
+    ),
+    pytest.param(
+        "  llmops:cluster: {kind: k3s, servers: 2}\n",
+        "cluster.servers: 2 is not one of 1 or 3. Fix: use one of 1 or 3",
+        id="two-servers",
+    ),
+]
+
+
+@pytest.mark.parametrize(("body", "expected"), BAD_CONFIGS)
+def test_bad_config_message(body: str, expected: str) -> None:
+    assert expected in problems_of("config:\n" + body)
+
+
+def test_three_errors_in_one_file_are_all_reported() -> None:
+    problems = problems_of(
+        "config:\n"
+        + LOCAL_CLUSTER
+        + "  llmops:models:\n"
+        + "    - {name: m, source: a/b, replicas: -1, dtype: fp16}\n"
+        + "  llmops:budget: {monthlyUsd: 0}\n"
+    )
+    assert problems == [
+        "models[0].dtype: 'fp16' is not one of 'auto', 'bfloat16', 'float16' or 'float32'. "
+        "Fix: use one of 'auto', 'bfloat16', 'float16' or 'float32'",
+        "models[0].replicas: -1 must be >= 0. Fix: set replicas to a value >= 0",
+        "budget.monthlyUsd: 0 must be > 0.0. Fix: set monthlyUsd to a value > 0.0",
+    ]
+
+
+def test_error_names_the_file_and_counts() -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_text("config:\n  llmops:cluster: {kind: eks}\n  llmops:modles: []\n")
+    assert str(caught.value).startswith("Pulumi.test.yaml: 2 problems in the llmops config:\n  - ")
+
+
+def test_unknown_stack_lists_the_known_ones(repo_root: Path) -> None:
+    with pytest.raises(StackNotFoundError) as caught:
+        read_stack_file(repo_root / "stacks", "nope")
+    message = str(caught.value)
+    assert "unknown stack 'nope'" in message
+    assert "local" in message
+    assert "Fix: pass one of them with --stack" in message
+
+
+def test_yaml_syntax_error_gives_the_line(tmp_path: Path) -> None:
+    (tmp_path / "Pulumi.broken.yaml").write_text("config:\n  llmops:cluster: {kind: existing\n  x: [\n")
+    with pytest.raises(ConfigError) as caught:
+        read_stack_file(tmp_path, "broken")
+    assert "is not valid YAML at line" in str(caught.value)
