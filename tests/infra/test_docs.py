@@ -1,0 +1,38 @@
+"""The configuration reference names every key the config model accepts."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from infra import config as cfg
+
+MODELS: list[type[BaseModel]] = [
+    cfg.ExistingClusterConfig,
+    cfg.K3sClusterConfig,
+    cfg.PoolConfig,
+    cfg.ScheduleConfig,
+    cfg.ModelConfig,
+    cfg.ObservabilityConfig,
+    cfg.BudgetConfig,
+]
+
+
+def documented_keys(repo_root: Path) -> set[str]:
+    text = (repo_root / "docs" / "configuration.md").read_text()
+    return set(re.findall(r"`([a-zA-Z][a-zA-Z0-9]*)`", text))
+
+
+def test_every_config_key_is_documented(repo_root: Path) -> None:
+    documented = documented_keys(repo_root)
+    missing = sorted(
+        f"{model.__name__}.{field.alias or name}"
+        for model in MODELS
+        for name, field in model.model_fields.items()
+        if (field.alias or name) not in documented
+    )
+    assert missing == [], f"add these keys to docs/configuration.md: {missing}"
+    for key in cfg.TOP_LEVEL_KEYS:
+        assert f"`llmops:{key}`" in (repo_root / "docs" / "configuration.md").read_text()
