@@ -117,9 +117,13 @@ class K3sCluster(pulumi.ComponentResource):
         token = random.RandomPassword(f"{name}-token", length=48, special=False, opts=child)
         agent_token = random.RandomPassword(f"{name}-agent-token", length=48, special=False, opts=child)
 
+        # Providers mark these outputs secret themselves; wrapping them again makes that hold
+        # whatever engine runs the program (the offline plan's mocks included).
+        secret = pulumi.Output.secret
+        agent_token_value = secret(agent_token.result)
         secrets: dict[str, pulumi.Output[str]] = {
-            "token": token.result,
-            "agent-token": agent_token.result,
+            "token": secret(token.result),
+            "agent-token": agent_token_value,
         }
         files: dict[str, tuple[str, str]] = {
             "token": (TOKEN_FILE, "0600"),
@@ -137,7 +141,7 @@ class K3sCluster(pulumi.ComponentResource):
             subject = pki.ca_subject(spec, name)
             cert = tls.SelfSignedCert(
                 f"{name}-{spec.role}",
-                private_key_pem=key.private_key_pem,
+                private_key_pem=secret(key.private_key_pem),
                 subject=tls.SelfSignedCertSubjectArgs(
                     common_name=subject["common_name"], organization=subject["organization"]
                 ),
@@ -150,7 +154,7 @@ class K3sCluster(pulumi.ComponentResource):
             )
             self.certificate_authorities[spec.role] = cert
             secrets[f"{spec.relative_path}.crt"] = pulumi.Output.secret(cert.cert_pem)
-            secrets[f"{spec.relative_path}.key"] = key.private_key_pem
+            secrets[f"{spec.relative_path}.key"] = secret(key.private_key_pem)
             files[f"{spec.relative_path}.crt"] = (spec.cert_path, "0644")
             files[f"{spec.relative_path}.key"] = (spec.key_path, "0600")
 
@@ -160,7 +164,7 @@ class K3sCluster(pulumi.ComponentResource):
             rsa_bits=pki.SERVICE_ACCOUNT_RSA_BITS,
             opts=child,
         )
-        secrets["service.key"] = service_key.private_key_pem
+        secrets["service.key"] = secret(service_key.private_key_pem)
         files["service.key"] = (pki.SERVICE_ACCOUNT_KEY_PATH, "0600")
 
         admin_key = tls.PrivateKey(
@@ -169,7 +173,7 @@ class K3sCluster(pulumi.ComponentResource):
         admin_subject = pki.admin_subject()
         admin_request = tls.CertRequest(
             f"{name}-admin-request",
-            private_key_pem=admin_key.private_key_pem,
+            private_key_pem=secret(admin_key.private_key_pem),
             subject=tls.CertRequestSubjectArgs(
                 common_name=admin_subject["common_name"], organization=admin_subject["organization"]
             ),
@@ -261,7 +265,7 @@ class K3sCluster(pulumi.ComponentResource):
         self.agent_join = K3sAgentJoin(
             cluster_name=name,
             server_address=endpoints.private_addresses[0],
-            agent_token=agent_token.result,
+            agent_token=agent_token_value,
             k3s_version=args.k3s_version,
             flannel_backend=args.flannel_backend,
         )
