@@ -75,7 +75,7 @@ class AwsK3sServers(K3sServerHost):
             api_address = self._eips[0].public_ip
         else:
             self._balancer = aws.lb.LoadBalancer(
-                f"{name}-api",
+                f"{name}-api-lb",
                 load_balancer_type="network",
                 internal=False,
                 subnets=network.subnet_ids,
@@ -149,7 +149,7 @@ class AwsK3sServers(K3sServerHost):
             )
             self.instances.append(instance)
             association = aws.ec2.EipAssociation(
-                f"{name}-server-{index}-ip",
+                f"{name}-server-{index}-ip-association",
                 allocation_id=self._eips[index].allocation_id,
                 instance_id=instance.id,
                 opts=child,
@@ -164,7 +164,7 @@ class AwsK3sServers(K3sServerHost):
         child = pulumi.ResourceOptions(parent=parent)
         network = self.args.network
         targets = aws.lb.TargetGroup(
-            f"{name}-api",
+            f"{name}-api-targets",
             port=API_PORT,
             protocol="TCP",
             target_type="instance",
@@ -173,7 +173,7 @@ class AwsK3sServers(K3sServerHost):
             opts=child,
         )
         listener = aws.lb.Listener(
-            f"{name}-api",
+            f"{name}-api-listener",
             load_balancer_arn=self._balancer.arn,
             port=API_PORT,
             protocol="TCP",

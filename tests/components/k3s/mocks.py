@@ -247,10 +247,15 @@ class Resolved:
 
 
 def run_program(
-    build: Callable[[], Mapping[str, pulumi.Output[Any]]], *, preview: bool = False
+    build: Callable[[], Mapping[str, pulumi.Output[Any]]],
+    *,
+    preview: bool = False,
+    mocks: RecordingMocks | None = None,
 ) -> tuple[RecordingMocks, dict[str, Resolved]]:
-    """Run `build` as a Pulumi program under the mocks; resolve the outputs it returns."""
-    mocks = RecordingMocks()
+    """Run `build` as a Pulumi program under the mocks; resolve the outputs it returns.
+
+    Pass `mocks` to inspect what was registered when `build` raises."""
+    mocks = mocks or RecordingMocks()
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=STACK, preview=preview)
     resolved: dict[str, Resolved] = {}
 
