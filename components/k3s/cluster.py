@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+import functools
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 
 import pulumi
@@ -12,6 +14,7 @@ import pulumi_tls as tls
 
 from components.k3s import pki
 from components.k3s.host import K3sServerHost
+from components.k3s.readiness import wait_for_api
 from components.k3s.render import (
     AGENT_TOKEN_FILE,
     SERVER_TAINT,
@@ -47,6 +50,9 @@ class K3sClusterArgs:
     """More names for the API certificate (a DNS record you point at it); default: none."""
     disable: Sequence[str] = ("traefik",)
     """Bundled K3s add-ons to leave out; default: Traefik (models are reached through Services)."""
+    api_ready_timeout_s: int = 900
+    """On `pulumi up`, how long the provider waits for a new API to answer /readyz; default: 15
+    minutes. 0 turns the wait off. Never waits in preview or under mocks."""
 
 
 @dataclass(frozen=True)
@@ -81,9 +87,13 @@ def validate_cluster_args(args: K3sClusterArgs, *, path: str = "args") -> list[s
     return problems
 
 
-def _secret_key_name(key: str) -> str:
-    """`etcd/peer-ca.key` -> `etcd-peer-ca-key`: a resource-name-safe suffix."""
-    return key.replace("/", "-").replace(".", "-")
+def _talks_to_real_clouds() -> bool:
+    """False in preview and under Pulumi's mocks (tests, the offline plan): nothing to wait for."""
+    from pulumi.runtime.mocks import MockMonitor
+
+    return not pulumi.runtime.is_dry_run() and not isinstance(
+        pulumi.runtime.settings.get_monitor(), MockMonitor
+    )
 
 
 class K3sCluster(pulumi.ComponentResource):
@@ -237,24 +247,46 @@ class K3sCluster(pulumi.ComponentResource):
         self.api_endpoint = endpoints.api_address.apply(lambda address: f"https://{address}:6443")
         server_ca = self.certificate_authorities[pki.SERVER_CA.role]
 
-        def kubeconfig_of(values: list[str | None]) -> str:
-            api_address, ca_pem, cert_pem, key_pem = values
+        wait_for_ready = args.api_ready_timeout_s > 0 and _talks_to_real_clouds()
+
+        def kubeconfig_of(values: list[str | None]) -> str | Awaitable[str]:
+            api_address, ca_pem, cert_pem, key_pem = values[:4]
             # An engine that does not compute TLS outputs (a mock) leaves them None; the
             # kubeconfig then carries empty fields rather than failing the whole program.
-            return render_kubeconfig(
+            kubeconfig = render_kubeconfig(
                 cluster_name=name,
                 api_address=api_address or "",
                 ca_pem=ca_pem or "",
                 client_cert_pem=cert_pem or "",
                 client_key_pem=key_pem or "",
             )
+            if not (wait_for_ready and api_address and ca_pem and cert_pem and key_pem):
+                return kubeconfig
+            wait = functools.partial(
+                wait_for_api,
+                server_url=f"https://{api_address}:6443",
+                ca_pem=ca_pem,
+                client_cert_pem=cert_pem,
+                client_key_pem=key_pem,
+                timeout_s=args.api_ready_timeout_s,
+            )
 
+            async def when_ready() -> str:
+                # In a worker thread: the wait must not block the engine's event loop.
+                await asyncio.get_running_loop().run_in_executor(None, wait)
+                return kubeconfig
+
+            return when_ready()
+
+        # The server ids join the inputs so the wait starts once the machines exist.
+        server_ids = [r.id for r in self.servers if isinstance(r, pulumi.CustomResource)]
         self.kubeconfig = pulumi.Output.secret(
             pulumi.Output.all(
                 endpoints.api_address,
                 server_ca.cert_pem,
                 self.admin_certificate.cert_pem,
                 admin_key.private_key_pem,
+                *server_ids,
             ).apply(kubeconfig_of)
         )
         self.provider = k8s.Provider(
