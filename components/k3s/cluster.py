@@ -163,7 +163,7 @@ class K3sCluster(pulumi.ComponentResource):
                 opts=child,
             )
             self.certificate_authorities[spec.role] = cert
-            secrets[f"{spec.relative_path}.crt"] = pulumi.Output.secret(cert.cert_pem)
+            secrets[f"{spec.relative_path}.crt"] = cert.cert_pem  # public, stored beside its key
             secrets[f"{spec.relative_path}.key"] = secret(key.private_key_pem)
             files[f"{spec.relative_path}.crt"] = (spec.cert_path, "0644")
             files[f"{spec.relative_path}.key"] = (spec.key_path, "0600")
