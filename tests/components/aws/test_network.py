@@ -37,9 +37,9 @@ def test_subnets_in_two_zones(dev: RecordingMocks) -> None:
     assert len(subnets) == 2
     assert [s.inputs["availabilityZone"] for s in subnets] == AVAILABILITY_ZONES[:2]
     assert ("aws:index/getAvailabilityZones:getAvailabilityZones", {"state": "available"}) in dev.calls
-    cidrs = [ipaddress.ip_network(s.inputs["cidrBlock"]) for s in subnets]
+    cidrs = [ipaddress.IPv4Network(s.inputs["cidrBlock"]) for s in subnets]
     assert not cidrs[0].overlaps(cidrs[1])
-    vpc = ipaddress.ip_network(dev.named("dev-net-vpc").inputs["cidrBlock"])
+    vpc = ipaddress.IPv4Network(dev.named("dev-net-vpc").inputs["cidrBlock"])
     assert all(c.subnet_of(vpc) for c in cidrs)
 
 
@@ -125,10 +125,10 @@ def test_subnet_split_is_disjoint_and_inside_the_vpc(prefix: int, extra: int, co
     if vpc_cidr_problems(vpc, count, subnet_prefix):
         assert 2 ** (subnet_prefix - prefix) < count or prefix > 24
         return
-    blocks = [ipaddress.ip_network(c) for c in subnet_cidrs(vpc, count, subnet_prefix)]
+    blocks = [ipaddress.IPv4Network(c) for c in subnet_cidrs(vpc, count, subnet_prefix)]
     assert len(blocks) == count
     for i, block in enumerate(blocks):
-        assert block.subnet_of(ipaddress.ip_network(vpc)) and block.prefixlen == subnet_prefix
+        assert block.subnet_of(ipaddress.IPv4Network(vpc)) and block.prefixlen == subnet_prefix
         assert all(not block.overlaps(other) for other in blocks[i + 1 :])
 
 
