@@ -116,7 +116,7 @@ def api(pki_files) -> Iterator[Api]:
             self.send_response(answers.pop(0) if answers else 200)
             self.end_headers()
 
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (base signature)
+        def log_message(self, format: str, *args: object) -> None:
             pass
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
