@@ -198,3 +198,16 @@ def test_kubeconfig_embeds_the_certificates() -> None:
     assert base64.b64decode(user["client-key-data"]) == b"KEY"
     assert config["current-context"] == "dev"
     assert config["contexts"][0]["context"] == {"cluster": "dev", "user": "dev-admin"}
+
+
+def test_renderer_and_pool_checks_import_without_pulumi() -> None:
+    """The pure parts stay cheap to import (and to test)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, components.k3s.render, components.k3s.pool, components.k3s.pki; "
+        "import components.k3s.readiness; "
+        "sys.exit(1 if 'pulumi' in sys.modules else 0)"
+    )
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
