@@ -245,3 +245,14 @@ def test_preview_keeps_the_kubeconfig_secret_with_unknown_values() -> None:
     assert out["kubeconfig"].secret
     assert any(r.type == "aws:ec2/instance:Instance" for r in mocks.resources)
     assert any(r.type == "pulumi:providers:kubernetes" for r in mocks.resources)
+
+
+def test_user_data_fits_the_ec2_limit(dev) -> None:
+    """EC2 refuses user data above 16 KB (before base64)."""
+    mocks, _ = dev
+    sizes = [len(r.inputs["userData"].encode()) for r in mocks.of_type("aws:ec2/instance:Instance")]
+    sizes += [
+        len(base64.b64decode(r.inputs["userData"]))
+        for r in mocks.of_type("aws:ec2/launchTemplate:LaunchTemplate")
+    ]
+    assert sizes and max(sizes) < 16 * 1024, sizes
