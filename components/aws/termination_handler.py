@@ -46,10 +46,13 @@ def handler_values(args: SpotInterruptionHandlerArgs) -> dict[str, Any]:
     tolerations = [
         {"key": taint.key, "operator": "Exists", "effect": taint.effect} for taint in args.tolerated_taints
     ]
+    # Chart releases before 0.16 read `nodeSelector`/`tolerations` for the DaemonSet, later ones
+    # `daemonset*`; both are set so a changed pin cannot silently drop the placement.
     values.update(
         {
             "nodeSelector": selector,
             "daemonsetNodeSelector": selector,
+            "tolerations": tolerations,
             "daemonsetTolerations": tolerations,
         }
     )

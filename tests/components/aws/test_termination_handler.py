@@ -55,9 +55,11 @@ def test_runs_on_aws_gpu_nodes_and_tolerates_the_gpu_taint(release) -> None:
     values = recorded.inputs["values"]
     expected = {"llmops.io/cloud": "aws", "nvidia.com/gpu.present": "true"}
     assert values["nodeSelector"] == values["daemonsetNodeSelector"] == expected
-    assert values["daemonsetTolerations"] == [
-        {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
-    ]
+    assert (
+        values["tolerations"]
+        == values["daemonsetTolerations"]
+        == [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
+    )
 
 
 def test_values_file_is_the_base() -> None:
