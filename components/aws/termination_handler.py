@@ -46,7 +46,7 @@ def handler_values(args: SpotInterruptionHandlerArgs) -> dict[str, Any]:
     tolerations = [
         {"key": taint.key, "operator": "Exists", "effect": taint.effect} for taint in args.tolerated_taints
     ]
-    # Chart releases before 0.16 read `nodeSelector`/`tolerations` for the DaemonSet, later ones
+    # Older chart releases read `nodeSelector`/`tolerations` for the DaemonSet, newer ones
     # `daemonset*`; both are set so a changed pin cannot silently drop the placement.
     values.update(
         {
