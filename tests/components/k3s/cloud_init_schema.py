@@ -8,6 +8,7 @@ and only the schema is read out of it. Elsewhere the tests skip; under LLMOPS_RE
 
 from __future__ import annotations
 
+import atexit
 import glob
 import json
 import os
@@ -38,6 +39,7 @@ def _find_or_fetch() -> tuple[Path | None, str]:
             "cloud-init's schema not found and apt-get/dpkg-deb are unavailable; apt-get install cloud-init",
         )
     workdir = Path(tempfile.mkdtemp(prefix="llmops-cloud-init-"))
+    atexit.register(shutil.rmtree, workdir, True)
     fetched = subprocess.run(
         ["apt-get", "download", "cloud-init"], cwd=workdir, capture_output=True, text=True, check=False
     )
