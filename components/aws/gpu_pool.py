@@ -1,0 +1,214 @@
+"""`AwsGpuNodePool`: K3s GPU agents in an Auto Scaling group with spot, on-demand or mixed capacity."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components.aws.iam import node_role, parameter_path, secure_parameter
+from components.aws.network import AwsNetwork
+from components.k3s.cluster import K3sAgentJoin
+from components.k3s.pool import AWS_GPU_FAMILIES, Capacity, GpuNodePoolArgs, PoolConfigError, validate_pool
+from components.k3s.render import (
+    TOKEN_FILE,
+    FlannelBackend,
+    NodeExternalIp,
+    SecretFile,
+    agent_config,
+    pool_labels,
+    render_cloud_init,
+)
+
+DLAMI_PARAMETER = "/aws/service/deeplearning/ami/x86_64/base-oss-nvidia-driver-gpu-ubuntu-22.04/latest/ami-id"
+"""AWS's public SSM parameter for the current Deep Learning Base OSS Nvidia Driver GPU AMI (Ubuntu 22.04)."""
+DLAMI_ROOT_DEVICE = "/dev/sda1"
+"""Root device name of the Ubuntu-based DLAMIs."""
+SPOT_ALLOCATION_STRATEGY = "price-capacity-optimized"
+
+
+@dataclass(kw_only=True)
+class AwsGpuNodePoolArgs(GpuNodePoolArgs):
+    """Inputs of `AwsGpuNodePool`: the shared pool fields plus where the nodes live and what they join."""
+
+    network: AwsNetwork
+    """Network (subnets in several zones, the nodes' security group)."""
+    join: K3sAgentJoin
+    """Join settings, from `K3sCluster.agent_join`."""
+    ami_parameter: str = DLAMI_PARAMETER
+    """Public SSM parameter naming the AMI; default: the Base OSS Nvidia-driver DLAMI, so the GPU
+    operator runs with `driver.enabled=false`."""
+
+
+@dataclass(frozen=True)
+class CapacityDistribution:
+    """An ASG instances distribution, as plain numbers (tested without Pulumi resources)."""
+
+    on_demand_base_capacity: int
+    on_demand_percentage_above_base_capacity: int
+
+
+def capacity_distribution(capacity: Capacity, on_demand_base: int) -> CapacityDistribution:
+    if capacity is Capacity.SPOT:
+        return CapacityDistribution(0, 0)
+    if capacity is Capacity.ON_DEMAND:
+        return CapacityDistribution(0, 100)
+    return CapacityDistribution(on_demand_base, 0)
+
+
+def validate_aws_pool(name: str, args: AwsGpuNodePoolArgs, *, path: str = "args") -> list[str]:
+    problems = validate_pool(args, path=path, families=AWS_GPU_FAMILIES)
+    if len(name) > 63:
+        problems.append(
+            f"{path} (name): {name!r} is {len(name)} characters; the pool name is the llmops.io/pool label "
+            "value, at most 63 characters; use a shorter name"
+        )
+    return problems
+
+
+class AwsGpuNodePool(pulumi.ComponentResource):
+    """GPU agents: launch template (DLAMI, IMDSv2, encrypted gp3) + mixed-instances Auto Scaling group."""
+
+    launch_template: aws.ec2.LaunchTemplate
+    group: aws.autoscaling.Group
+    """The Auto Scaling group (escape hatch: lifecycle hooks, extra scaling policies)."""
+    group_name: pulumi.Output[str]
+    labels: dict[str, str]
+    """Node labels every agent of this pool carries (select workloads with them)."""
+
+    def __init__(self, name: str, args: AwsGpuNodePoolArgs, opts: pulumi.ResourceOptions | None = None):
+        problems = validate_aws_pool(name, args)
+        if problems:
+            raise PoolConfigError(f"AwsGpuNodePool {name!r}", problems)
+        super().__init__("llmops:aws:AwsGpuNodePool", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        join = args.join
+
+        token_parameter = secure_parameter(
+            f"{name}-agent-token",
+            parameter_path(join.cluster_name, "pools", name, "agent-token"),
+            join.agent_token,
+            f"llmops K3s cluster {join.cluster_name}: agent token for pool {name}",
+            self,
+        )
+        role = node_role(name, [token_parameter], self)
+
+        self.labels = {
+            **args.labels,
+            **pool_labels(pool=name, cloud="aws", capacity=args.capacity.value, gpu=True),
+        }
+        external_ip = (
+            NodeExternalIp.AWS_IMDS
+            if join.flannel_backend is FlannelBackend.WIREGUARD_NATIVE
+            else NodeExternalIp.NONE
+        )
+        user_data = render_cloud_init(
+            role="agent",
+            k3s_config=agent_config(
+                server_address=join.server_address, node_labels=self.labels, node_taints=args.taints
+            ),
+            secrets=[
+                SecretFile(
+                    locator=parameter_path(join.cluster_name, "pools", name, "agent-token"), path=TOKEN_FILE
+                )
+            ],
+            secret_backend="aws-ssm",
+            k3s_version=join.k3s_version,
+            node_external_ip=external_ip,
+        )
+        ami = aws.ssm.get_parameter_output(
+            name=args.ami_parameter, opts=pulumi.InvokeOutputOptions(parent=self)
+        )
+        tags = {
+            "llmops.io/cluster": join.cluster_name,
+            "llmops.io/pool": name,
+            "llmops.io/capacity": args.capacity.value,
+        }
+
+        self.launch_template = aws.ec2.LaunchTemplate(
+            f"{name}-template",
+            description=f"llmops K3s GPU agents of pool {name}",
+            image_id=ami.value,
+            iam_instance_profile=aws.ec2.LaunchTemplateIamInstanceProfileArgs(arn=role.profile.arn),
+            vpc_security_group_ids=[args.network.nodes_security_group_id],
+            user_data=base64.b64encode(user_data.encode()).decode(),
+            metadata_options=aws.ec2.LaunchTemplateMetadataOptionsArgs(
+                http_endpoint="enabled",
+                http_tokens="required",
+                # One hop: pods without host networking cannot reach the node's role credentials.
+                # The termination handler runs on the host network, so it still reads IMDS.
+                http_put_response_hop_limit=1,
+            ),
+            block_device_mappings=[
+                aws.ec2.LaunchTemplateBlockDeviceMappingArgs(
+                    device_name=DLAMI_ROOT_DEVICE,
+                    ebs=aws.ec2.LaunchTemplateBlockDeviceMappingEbsArgs(
+                        volume_size=args.disk_size_gb,
+                        volume_type="gp3",
+                        encrypted="true",
+                        delete_on_termination="true",
+                    ),
+                )
+            ],
+            tag_specifications=[
+                aws.ec2.LaunchTemplateTagSpecificationArgs(resource_type=kind, tags={"Name": name, **tags})
+                for kind in ("instance", "volume")
+            ],
+            update_default_version=True,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[role.policy]),
+        )
+
+        distribution = capacity_distribution(args.capacity, args.on_demand_base)
+        self.group = aws.autoscaling.Group(
+            f"{name}-group",
+            min_size=args.min_size,
+            max_size=args.max_size,
+            desired_capacity=args.min_size if args.desired_size is None else args.desired_size,
+            vpc_zone_identifiers=args.network.subnet_ids,
+            # Replace spot nodes proactively on a rebalance recommendation, before the 2-minute notice.
+            capacity_rebalance=args.capacity is not Capacity.ON_DEMAND,
+            mixed_instances_policy=aws.autoscaling.GroupMixedInstancesPolicyArgs(
+                instances_distribution=aws.autoscaling.GroupMixedInstancesPolicyInstancesDistributionArgs(
+                    on_demand_base_capacity=distribution.on_demand_base_capacity,
+                    on_demand_percentage_above_base_capacity=distribution.on_demand_percentage_above_base_capacity,
+                    on_demand_allocation_strategy="prioritized",
+                    spot_allocation_strategy=SPOT_ALLOCATION_STRATEGY,
+                ),
+                launch_template=aws.autoscaling.GroupMixedInstancesPolicyLaunchTemplateArgs(
+                    launch_template_specification=aws.autoscaling.GroupMixedInstancesPolicyLaunchTemplateLaunchTemplateSpecificationArgs(
+                        launch_template_id=self.launch_template.id,
+                        version=self.launch_template.latest_version.apply(str),
+                    ),
+                    overrides=[
+                        aws.autoscaling.GroupMixedInstancesPolicyLaunchTemplateOverrideArgs(instance_type=t)
+                        for t in args.instance_types
+                    ],
+                ),
+            ),
+            tags=[
+                aws.autoscaling.GroupTagArgs(key=key, value=value, propagate_at_launch=True)
+                for key, value in {"Name": name, **tags}.items()
+            ],
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                # Schedules and scaling move the desired size; a later `pulumi up` must not undo it.
+                # min/max stay managed: editing them in the stack file takes effect.
+                ignore_changes=["desiredCapacity"],
+            ),
+        )
+        self.group_name = self.group.name
+        for schedule in args.schedules:
+            aws.autoscaling.Schedule(
+                f"{name}-schedule-{schedule.name}",
+                autoscaling_group_name=self.group.name,
+                scheduled_action_name=f"{name}-{schedule.name}",
+                recurrence=schedule.recurrence,
+                time_zone=schedule.time_zone,
+                min_size=schedule.min_size,
+                max_size=schedule.max_size,
+                desired_capacity=schedule.desired_size,
+                opts=child,
+            )
+        self.register_outputs({"groupName": self.group.name, "launchTemplateId": self.launch_template.id})

@@ -1,0 +1,83 @@
+"""`SpotInterruptionHandler`: AWS Node Termination Handler (IMDS mode) on the cluster's AWS GPU nodes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+import yaml
+
+from components.k3s.render import GPU_TAINT, NodeTaint
+
+CHART = "aws-node-termination-handler"
+CHART_REPOSITORY = "https://aws.github.io/eks-charts"
+CHART_VERSION = "0.27.1"
+"""Pinned chart release (application v1.25.1)."""
+VALUES_FILE = Path(__file__).resolve().parent / "values" / "aws-node-termination-handler.yaml"
+
+
+@dataclass(kw_only=True)
+class SpotInterruptionHandlerArgs:
+    """Inputs of `SpotInterruptionHandler`."""
+
+    provider: k8s.Provider
+    """Provider of the cluster, e.g. `K3sCluster.provider`."""
+    namespace: str = "kube-system"
+    """Namespace of the release; default: kube-system (the handler is node infrastructure)."""
+    node_selector: Mapping[str, str] = field(
+        default_factory=lambda: {"llmops.io/cloud": "aws", "nvidia.com/gpu.present": "true"}
+    )
+    """Nodes that run the handler; default: every AWS GPU agent (spot and on-demand: both get
+    scheduled-maintenance events)."""
+    tolerated_taints: Sequence[NodeTaint] = (GPU_TAINT,)
+    """Taints the handler tolerates; default: the GPU taint every GPU pool carries."""
+    chart_version: str = CHART_VERSION
+    """Chart release; default: the pinned one."""
+
+
+def handler_values(args: SpotInterruptionHandlerArgs) -> dict[str, Any]:
+    """Chart values: the file next to this module plus placement. Pure (tested without Pulumi)."""
+    values: dict[str, Any] = yaml.safe_load(VALUES_FILE.read_text())
+    selector = dict(args.node_selector)
+    tolerations = [
+        {"key": taint.key, "operator": "Exists", "effect": taint.effect} for taint in args.tolerated_taints
+    ]
+    # Older chart releases read `nodeSelector`/`tolerations` for the DaemonSet, newer ones
+    # `daemonset*`; both are set so a changed pin cannot silently drop the placement.
+    values.update(
+        {
+            "nodeSelector": selector,
+            "daemonsetNodeSelector": selector,
+            "tolerations": tolerations,
+            "daemonsetTolerations": tolerations,
+        }
+    )
+    return values
+
+
+class SpotInterruptionHandler(pulumi.ComponentResource):
+    """Cordons and drains an AWS node on a spot interruption notice, rebalance recommendation or
+    scheduled maintenance, so vLLM replicas move before the instance goes away."""
+
+    release: k8s.helm.v3.Release
+
+    def __init__(
+        self, name: str, args: SpotInterruptionHandlerArgs, opts: pulumi.ResourceOptions | None = None
+    ):
+        super().__init__("llmops:aws:SpotInterruptionHandler", name, None, opts)
+        self.release = k8s.helm.v3.Release(
+            f"{name}-release",
+            # Derived from the instance name so two handlers in one stack cannot collide.
+            name=f"{name}-nth",
+            chart=CHART,
+            version=args.chart_version,
+            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=CHART_REPOSITORY),
+            namespace=args.namespace,
+            values=handler_values(args),
+            opts=pulumi.ResourceOptions(parent=self, provider=args.provider),
+        )
+        self.register_outputs({"releaseName": self.release.name})

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Bootstrap a K3s agent: fetch the agent token from the secret store, then install K3s and
+# join the server named in /etc/rancher/k3s/config.yaml with this pool's labels and taints.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=lib.sh
+. "${here}/lib.sh"
+
+load_bootstrap_env
+fetch_all_secrets "${LLMOPS_ETC}/secrets.list"
+write_external_ip
+install_k3s agent
+log "agent bootstrap done"

@@ -1,0 +1,68 @@
+"""`SpotInterruptionHandler`: the pinned NTH chart in IMDS mode, placed on the GPU nodes."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import yaml
+
+from components.aws.termination_handler import (
+    CHART_REPOSITORY,
+    CHART_VERSION,
+    VALUES_FILE,
+    SpotInterruptionHandlerArgs,
+    handler_values,
+)
+from tests.components.aws.stack import build_aws_dev
+from tests.components.k3s.mocks import Recorded, RecordingMocks, run_program
+
+
+@pytest.fixture(scope="module")
+def release() -> tuple[RecordingMocks, Recorded]:
+    mocks, _ = run_program(lambda: build_aws_dev()["outputs"])
+    return mocks, mocks.named("spot-release")
+
+
+def test_chart_is_pinned_from_the_eks_repository(release) -> None:
+    _, recorded = release
+    assert recorded.type == "kubernetes:helm.sh/v3:Release"
+    assert recorded.inputs["chart"] == "aws-node-termination-handler"
+    assert recorded.inputs["version"] == CHART_VERSION
+    assert re.fullmatch(r"\d+\.\d+\.\d+", CHART_VERSION)
+    assert recorded.inputs["repositoryOpts"]["repo"] == CHART_REPOSITORY == "https://aws.github.io/eks-charts"
+    assert recorded.inputs["name"] == "spot-nth"  # derived from the instance name
+    assert recorded.inputs["namespace"] == "kube-system"
+
+
+def test_release_goes_to_the_cluster_through_its_provider(release) -> None:
+    _, recorded = release
+    assert recorded.provider is not None and "dev-provider" in recorded.provider
+
+
+def test_imds_mode_drains_on_interruption_and_rebalance(release) -> None:
+    _, recorded = release
+    values = recorded.inputs["values"]
+    assert values["enableSqsTerminationDraining"] is False
+    assert values["enableSpotInterruptionDraining"] is True
+    assert values["enableRebalanceMonitoring"] is True
+    assert values["enableRebalanceDraining"] is True
+    assert values["useHostNetwork"] is True  # IMDS hop limit 1 on the nodes
+
+
+def test_runs_on_aws_gpu_nodes_and_tolerates_the_gpu_taint(release) -> None:
+    _, recorded = release
+    values = recorded.inputs["values"]
+    expected = {"llmops.io/cloud": "aws", "nvidia.com/gpu.present": "true"}
+    assert values["nodeSelector"] == values["daemonsetNodeSelector"] == expected
+    assert (
+        values["tolerations"]
+        == values["daemonsetTolerations"]
+        == [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
+    )
+
+
+def test_values_file_is_the_base() -> None:
+    base = yaml.safe_load(VALUES_FILE.read_text())
+    values = handler_values(SpotInterruptionHandlerArgs(provider=None))  # type: ignore[arg-type]
+    assert {k: values[k] for k in base} == base
