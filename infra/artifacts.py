@@ -11,6 +11,7 @@ from typing import Any
 
 import yaml
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
@@ -145,5 +146,6 @@ def render(plan: Plan, console: Console) -> None:
         outputs.add_column("name")
         outputs.add_column("value")
         for key, value in plan.outputs.items():
-            outputs.add_row(key, value if isinstance(value, str) else dumps(value).strip())
+            # Values such as "[secret]" are text, not rich markup.
+            outputs.add_row(key, escape(value if isinstance(value, str) else dumps(value).strip()))
         console.print(outputs)

@@ -38,6 +38,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
+from components.k3s.pool import AWS_GPU_FAMILIES, MIN_DISK_GB, Capacity, gpu_of
 from components.serving.vllm_args import MANAGED_FLAGS, Dtype, Quantization
 
 NAMESPACE = "llmops"
@@ -212,12 +213,6 @@ class Cloud(StrEnum):
     AZURE = "azure"
 
 
-class Capacity(StrEnum):
-    SPOT = "spot"
-    ON_DEMAND = "on-demand"
-    MIXED = "mixed"
-
-
 # --------------------------------------------------------------------------- the model
 
 
@@ -280,7 +275,6 @@ class PoolConfig(_Strict):
 
     name: Name
     cloud: Cloud
-    region: str | None = Field(None, description="cloud region; default: the provider's configured region")
     gpu_type: str = Field(description="GPU model on every machine of the pool, e.g. L4, A10G, H100")
     instance_types: list[str] = Field(description="machine types, cheapest acceptable first")
     capacity: Capacity = Field(Capacity.ON_DEMAND, description="spot, on-demand, or mixed")
@@ -289,7 +283,7 @@ class PoolConfig(_Strict):
     max: int = Field(1, ge=0)
     desired: int | None = Field(None, ge=0, description="default: min")
     disk_gb: int = Field(
-        200, ge=50, le=16384, description="root disk size; images and weights cache live here"
+        200, ge=MIN_DISK_GB, le=16384, description="root disk size; images and weights cache live here"
     )
     labels: dict[str, str] = Field(default_factory=dict)
     schedules: list[ScheduleConfig] = Field(default_factory=list)
@@ -538,6 +532,8 @@ def check_semantics(config: StackConfig) -> list[Problem]:
                 "remove pools and pin models with nodeSelector, or set cluster.kind: k3s",
             )
         )
+    if isinstance(config.cluster, K3sClusterConfig):
+        problems += _check_k3s_cluster(config.cluster)
     if isinstance(config.cluster, K3sClusterConfig) and config.models and not config.pools:
         problems.append(
             Problem(
@@ -560,6 +556,7 @@ def check_semantics(config: StackConfig) -> list[Problem]:
                     "list one or more, e.g. instanceTypes: [g6.xlarge, g6.2xlarge]",
                 )
             )
+        problems += _check_instance_types(at, pool)
         if pool.capacity is Capacity.SPOT and pool.max == 0:
             problems.append(
                 Problem(
@@ -648,6 +645,67 @@ def check_semantics(config: StackConfig) -> list[Problem]:
                         else "remove it; llmops sets it to keep probes and the Service working",
                     )
                 )
+    return problems
+
+
+# Clouds whose cluster and pool components exist in this version.
+BUILT_CLOUDS = (Cloud.AWS,)
+
+
+def _check_k3s_cluster(cluster: K3sClusterConfig) -> list[Problem]:
+    problems = []
+    if cluster.cloud not in BUILT_CLOUDS:
+        problems.append(
+            Problem(
+                "cluster.cloud",
+                cluster.cloud.value,
+                f"has no K3s server component yet (available: {', '.join(c.value for c in BUILT_CLOUDS)})",
+                "run the servers on aws",
+            )
+        )
+    if not cluster.allowed_cidrs:
+        problems.append(
+            Problem(
+                "cluster.allowedCidrs",
+                [],
+                "is empty, so nothing outside the VPC (not even `pulumi up`) can reach the Kubernetes API",
+                "list the networks you deploy from, e.g. allowedCidrs: ['203.0.113.0/24']",
+            )
+        )
+    return problems
+
+
+def _check_instance_types(at: str, pool: PoolConfig) -> list[Problem]:
+    if pool.cloud not in BUILT_CLOUDS:
+        return [
+            Problem(
+                f"{at}.cloud",
+                pool.cloud.value,
+                f"has no GPU pool component yet (available: {', '.join(c.value for c in BUILT_CLOUDS)})",
+                "use cloud: aws",
+            )
+        ]
+    problems = []
+    for j, instance_type in enumerate(pool.instance_types):
+        gpu = gpu_of(instance_type)
+        if gpu is None:
+            problems.append(
+                Problem(
+                    f"{at}.instanceTypes[{j}]",
+                    instance_type,
+                    f"is not in a known GPU instance family ({', '.join(sorted(AWS_GPU_FAMILIES))})",
+                    "use a GPU machine type such as 'g6.xlarge' (L4) or 'g5.xlarge' (A10G)",
+                )
+            )
+        elif gpu != pool.gpu_type:
+            problems.append(
+                Problem(
+                    f"{at}.instanceTypes[{j}]",
+                    instance_type,
+                    f"carries {gpu} GPUs, not the pool's gpuType {pool.gpu_type!r}",
+                    f"set gpuType: {gpu}, or list only {pool.gpu_type} machine types",
+                )
+            )
     return problems
 
 

@@ -33,9 +33,72 @@ _RESOURCE_SIG = "5cf8f73096256a8f31e491e813e4eb8e"
 _OUTPUT_SIG = "d0e6a833031e9bbcd3f4e8bde6ca49a4"
 _UNKNOWN_VALUE = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 
+# Documentation addresses and ids: recognisably fake, stable between runs.
+PLAN_AMI = "ami-0123456789abcdef0"
+PLAN_PUBLIC_IP = "203.0.113.10"
+
+
+def _aws_region() -> str:
+    return pulumi.Config("aws").get("region") or "us-east-1"
+
+
+def _availability_zones(_: Mapping[str, Any]) -> dict[str, Any]:
+    region = _aws_region()
+    return {
+        "id": region,
+        "names": [f"{region}{zone}" for zone in "abc"],
+        "zoneIds": [f"{region}-az{i}" for i in (1, 2, 3)],
+        "groupNames": [region],
+    }
+
+
+def _ssm_parameter(args: Mapping[str, Any]) -> dict[str, Any]:
+    # The only public SSM parameters the program reads are AMI ids (Ubuntu, the GPU DLAMI).
+    name = str(args["name"])
+    return {
+        "id": name,
+        "name": name,
+        "type": "String",
+        "value": PLAN_AMI,
+        "insecureValue": PLAN_AMI,
+        "version": 1,
+    }
+
+
 # Invokes the program makes, answered with stable values so the plan is reproducible.
 # Keys are invoke tokens; values take the invoke's arguments.
-INVOKE_ANSWERS: dict[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = {}
+INVOKE_ANSWERS: dict[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = {
+    "aws:index/getAvailabilityZones:getAvailabilityZones": _availability_zones,
+    "aws:ssm/getParameter:getParameter": _ssm_parameter,
+}
+
+# Marks every secret value the mocks make up (private keys, passwords): a test proves
+# that none of them reaches a non-secret input or plan.json.
+MOCK_SECRET_MARKER = "llmops-plan-secret"
+
+
+def _pem(kind: str, name: str) -> str:
+    # Placeholders, not key material. Certificates are public; only keys carry the secret marker.
+    marker = MOCK_SECRET_MARKER if "PRIVATE" in kind else "llmops-plan-public"
+    return f"-----BEGIN {kind}-----\n{marker}-{name}\n-----END {kind}-----\n"
+
+
+# Provider-computed outputs the program reads back (an address for the API endpoint,
+# a template version for the ASG, key material for the kubeconfig); everything else
+# echoes the inputs.
+COMPUTED_OUTPUTS: dict[str, Callable[[str], dict[str, Any]]] = {
+    "random:index/randomPassword:RandomPassword": lambda name: {"result": f"{MOCK_SECRET_MARKER}-{name}"},
+    "tls:index/privateKey:PrivateKey": lambda name: {
+        "privateKeyPem": _pem("PRIVATE KEY", name),
+        "publicKeyPem": _pem("PUBLIC KEY", name),
+    },
+    "tls:index/selfSignedCert:SelfSignedCert": lambda name: {"certPem": _pem("CERTIFICATE", name)},
+    "tls:index/locallySignedCert:LocallySignedCert": lambda name: {"certPem": _pem("CERTIFICATE", name)},
+    "tls:index/certRequest:CertRequest": lambda name: {"certRequestPem": _pem("CERTIFICATE REQUEST", name)},
+    "aws:ec2/eip:Eip": lambda name: {"publicIp": PLAN_PUBLIC_IP, "allocationId": f"eipalloc-{name}"},
+    "aws:lb/loadBalancer:LoadBalancer": lambda name: {"dnsName": f"{name}.elb.{_aws_region()}.amazonaws.com"},
+    "aws:ec2/launchTemplate:LaunchTemplate": lambda name: {"latestVersion": 1},
+}
 
 
 @dataclass
@@ -129,16 +192,22 @@ class _PlanMocks(pulumi_mocks.Mocks):
             # A preview knows no provider-computed value: ids and outputs are unknown,
             # which is what the program must cope with on every `pulumi preview`.
             return "", {}
-        return f"{args.name}-id", dict(args.inputs)
+        outputs = dict(args.inputs)
+        computed = COMPUTED_OUTPUTS.get(args.typ)
+        if computed is not None:
+            outputs.update(computed(args.name))
+        if args.typ.startswith("aws:"):
+            outputs.setdefault("arn", f"arn:aws:plan:{_aws_region()}:000000000000:{args.name}")
+        return f"{args.name}-id", outputs
 
-    def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+    def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
         answer = INVOKE_ANSWERS.get(args.token)
         if answer is None:
             raise LookupError(
                 f"the offline plan has no answer for invoke {args.token!r}; "
                 "add one to infra.plan.INVOKE_ANSWERS"
             )
-        return answer(args.args), None
+        return answer(args.args), []
 
 
 class _RecordingMonitor(pulumi_mocks.MockMonitor):

@@ -7,13 +7,21 @@ engine.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import pulumi
 import pulumi_kubernetes as k8s
 
 from components.serving import DEFAULT_IMAGE, EngineSpec, VllmModel, VllmModelArgs
-from infra.config import ExistingClusterConfig, ModelConfig, StackConfig, load_from_pulumi
-
-POOL_LABEL = "llmops.io/pool"
+from infra.config import (
+    ExistingClusterConfig,
+    K3sClusterConfig,
+    ModelConfig,
+    PoolConfig,
+    StackConfig,
+    load_from_pulumi,
+)
 
 
 def run(config: StackConfig | None = None) -> None:
@@ -32,10 +40,11 @@ def run(config: StackConfig | None = None) -> None:
     namespace_name = namespace.metadata.apply(lambda m: m.name or config.namespace)
 
     endpoints: dict[str, pulumi.Output[str]] = {}
+    pools = {pool.name: pool for pool in config.pools}
     for model in config.models:
         served = VllmModel(
             model.name,
-            model_args(model, namespace_name),
+            model_args(model, namespace_name, pools),
             opts=pulumi.ResourceOptions(providers={"kubernetes": provider}),
         )
         endpoints[model.name] = served.endpoint
@@ -53,14 +62,95 @@ def cluster_provider(config: StackConfig) -> k8s.Provider:
         # Inline kubeconfigs carry credentials: keep them out of state and plan output.
         kubeconfig = pulumi.Output.secret(cluster.kubeconfig) if cluster.kubeconfig else None
         return k8s.Provider("cluster", kubeconfig=kubeconfig, context=cluster.context)
-    raise NotImplementedError(f"cluster.kind {cluster.kind!r} is not built by this version of llmops")
+    return aws_k3s_cluster(config, cluster)
 
 
-def model_args(model: ModelConfig, namespace: pulumi.Input[str]) -> VllmModelArgs:
+def aws_k3s_cluster(config: StackConfig, cluster: K3sClusterConfig) -> k8s.Provider:
+    """Network, K3s servers, GPU pools and spot handling on AWS; returns the new cluster's provider."""
+    from components.aws import (
+        AwsGpuNodePool,
+        AwsGpuNodePoolArgs,
+        AwsK3sServers,
+        AwsK3sServersArgs,
+        AwsNetwork,
+        AwsNetworkArgs,
+        SpotInterruptionHandler,
+        SpotInterruptionHandlerArgs,
+    )
+    from components.k3s import K3S_VERSION, Capacity, FlannelBackend, K3sCluster, K3sClusterArgs
+
+    stack = pulumi.get_stack()
+    flannel = FlannelBackend.WIREGUARD_NATIVE if cluster.wireguard else FlannelBackend.VXLAN
+    network = AwsNetwork(
+        stack,
+        AwsNetworkArgs(
+            api_allowed_cidrs=list(cluster.allowed_cidrs),
+            flannel_backend=flannel,
+            api_load_balancer=cluster.servers > 1,
+        ),
+    )
+    k3s = K3sCluster(
+        stack,
+        K3sClusterArgs(
+            host=AwsK3sServers(
+                AwsK3sServersArgs(network=network, instance_type=cluster.server_instance_type)
+            ),
+            server_count=cluster.servers,
+            flannel_backend=flannel,
+            k3s_version=cluster.version or K3S_VERSION,
+        ),
+    )
+    for pool in config.pools:
+        AwsGpuNodePool(pool.name, AwsGpuNodePoolArgs(network=network, join=k3s.agent_join, **pool_args(pool)))
+    if any(pool.capacity is not Capacity.ON_DEMAND for pool in config.pools):
+        # Cordon and drain on the two-minute spot notice, before the machine is gone.
+        SpotInterruptionHandler(f"{stack}-spot", SpotInterruptionHandlerArgs(provider=k3s.provider))
+    pulumi.export("apiEndpoint", k3s.api_endpoint)
+    pulumi.export("kubeconfig", k3s.kubeconfig)
+    return k3s.provider
+
+
+def pool_args(pool: PoolConfig) -> dict[str, Any]:
+    """The cloud-neutral pool fields, from the stack config's names to the components' names."""
+    from components.k3s import ScalingSchedule
+
+    return {
+        "instance_types": list(pool.instance_types),
+        "capacity": pool.capacity,
+        "on_demand_base": pool.on_demand_base,
+        "min_size": pool.min,
+        "max_size": pool.max,
+        "desired_size": pool.desired,
+        "disk_size_gb": pool.disk_gb,
+        "labels": dict(pool.labels),
+        "schedules": [
+            ScalingSchedule(
+                name=schedule.name,
+                recurrence=schedule.cron,
+                time_zone=schedule.timezone,
+                min_size=pool.min if schedule.min is None else schedule.min,
+                max_size=pool.max if schedule.max is None else schedule.max,
+                desired_size=(
+                    schedule.desired
+                    if schedule.desired is not None
+                    else (pool.min if schedule.min is None else schedule.min)
+                ),
+            )
+            for schedule in pool.schedules
+        ],
+    }
+
+
+def model_args(
+    model: ModelConfig, namespace: pulumi.Input[str], pools: Mapping[str, PoolConfig] | None = None
+) -> VllmModelArgs:
     """Map one model's stack config onto the serving component's args."""
-    node_selector = dict(model.node_selector)
+    node_pools: list[str] = []
     if model.pool is not None:
-        node_selector[POOL_LABEL] = model.pool
+        node_pools.append(model.pool)
+        fallback = (pools or {}).get(model.pool)
+        if fallback is not None and fallback.fallback_pool:
+            node_pools.append(fallback.fallback_pool)
     return VllmModelArgs(
         engine=EngineSpec(
             model=model.source,
@@ -81,7 +171,8 @@ def model_args(model: ModelConfig, namespace: pulumi.Input[str]) -> VllmModelArg
         cpu=model.cpu,
         memory=model.memory,
         shm_size=model.shm_size,
-        node_selector=node_selector,
+        node_selector=dict(model.node_selector),
+        node_pools=node_pools,
         startup_timeout_s=model.startup_timeout_s,
         hf_token_secret=model.hf_token_secret,
         image=model.image or DEFAULT_IMAGE,

@@ -16,6 +16,8 @@ import pulumi_kubernetes as k8s
 from components.serving.vllm_args import DEFAULT_IMAGE, PORT, EngineSpec, serve_args, spec_problems
 
 GPU_RESOURCE = "nvidia.com/gpu"
+# Node label every llmops GPU pool puts on its nodes (components/k3s/render.py).
+POOL_LABEL = "llmops.io/pool"
 HF_HOME = "/root/.cache/huggingface"
 
 # Readiness: a replica whose /health fails twice, one second apart, leaves the
@@ -57,6 +59,9 @@ class VllmModelArgs:
     """Size of the in-memory /dev/shm; NCCL and the tensor-parallel workers need more than Docker's 64 MiB."""
     node_selector: Mapping[str, str] = field(default_factory=dict)
     """Labels a node must carry; default: any node with a free GPU."""
+    node_pools: Sequence[str] = ()
+    """Pools (node label llmops.io/pool) the pods may run on, most preferred first, e.g. a spot pool
+    then its on-demand fallback; default: any node."""
     tolerate_gpu_taint: bool = True
     """Tolerate the nvidia.com/gpu=true:NoSchedule taint that llmops puts on GPU nodes; default: on."""
     startup_timeout_s: int = 1200
@@ -264,6 +269,7 @@ class VllmModel(pulumi.ComponentResource):
         return k8s.core.v1.PodSpecArgs(
             containers=[container],
             node_selector=dict(args.node_selector) or None,
+            affinity=_pool_affinity(args.node_pools),
             tolerations=list(tolerations) or None,
             # Replicas on different nodes, so one lost spot machine takes one replica.
             topology_spread_constraints=[
@@ -283,3 +289,30 @@ class VllmModel(pulumi.ComponentResource):
                 cache_volume,
             ],
         )
+
+
+def _pool_affinity(pools: Sequence[str]) -> k8s.core.v1.AffinityArgs | None:
+    """Run only on the given pools, preferring the earlier ones (spot first, then its fallback)."""
+    if not pools:
+        return None
+    in_pools = k8s.core.v1.NodeSelectorRequirementArgs(key=POOL_LABEL, operator="In", values=list(pools))
+    preferred = [
+        k8s.core.v1.PreferredSchedulingTermArgs(
+            # Earlier pools weigh more: 100, 50, 25, ... (the scheduler accepts 1..100).
+            weight=max(1, 100 >> rank),
+            preference=k8s.core.v1.NodeSelectorTermArgs(
+                match_expressions=[
+                    k8s.core.v1.NodeSelectorRequirementArgs(key=POOL_LABEL, operator="In", values=[pool])
+                ]
+            ),
+        )
+        for rank, pool in enumerate(pools)
+    ]
+    return k8s.core.v1.AffinityArgs(
+        node_affinity=k8s.core.v1.NodeAffinityArgs(
+            required_during_scheduling_ignored_during_execution=k8s.core.v1.NodeSelectorArgs(
+                node_selector_terms=[k8s.core.v1.NodeSelectorTermArgs(match_expressions=[in_pools])]
+            ),
+            preferred_during_scheduling_ignored_during_execution=preferred if len(pools) > 1 else None,
+        )
+    )

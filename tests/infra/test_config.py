@@ -239,6 +239,33 @@ BAD_CONFIGS = [
         id="negative-budget",
     ),
     pytest.param(
+        K3S_CLUSTER
+        + "  llmops:pools:\n    - {name: l4, cloud: aws, gpuType: L4, instanceTypes: [m7i.xlarge]}\n",
+        "pools[0].instanceTypes[0]: 'm7i.xlarge' is not in a known GPU instance family (g4dn, g5, g6, g6e, gr6, "
+        "p3, p3dn, p4d, p4de, p5, p5e, p5en, p6-b200). Fix: use a GPU machine type such as 'g6.xlarge' (L4) or "
+        "'g5.xlarge' (A10G)",
+        id="unknown-instance-family",
+    ),
+    pytest.param(
+        K3S_CLUSTER
+        + "  llmops:pools:\n    - {name: l4, cloud: aws, gpuType: L4, instanceTypes: [g6.xlarge, g5.xlarge]}\n",
+        "pools[0].instanceTypes[1]: 'g5.xlarge' carries A10G GPUs, not the pool's gpuType 'L4'. "
+        "Fix: set gpuType: A10G, or list only L4 machine types",
+        id="instance-type-of-another-gpu",
+    ),
+    pytest.param(
+        "  llmops:cluster: {kind: k3s}\n",
+        "cluster.allowedCidrs: [] is empty, so nothing outside the VPC (not even `pulumi up`) can reach the "
+        "Kubernetes API. Fix: list the networks you deploy from, e.g. allowedCidrs: ['203.0.113.0/24']",
+        id="k3s-without-allowed-cidrs",
+    ),
+    pytest.param(
+        K3S_CLUSTER
+        + "  llmops:pools:\n    - {name: l4, cloud: gcp, gpuType: L4, instanceTypes: [g2-standard-4]}\n",
+        "pools[0].cloud: 'gcp' has no GPU pool component yet (available: aws). Fix: use cloud: aws",
+        id="pool-on-a-cloud-not-built",
+    ),
+    pytest.param(
         "  llmops:cluster: {kind: k3s, servers: 2}\n",
         "cluster.servers: 2 is not one of 1 or 3. Fix: use one of 1 or 3",
         id="two-servers",
