@@ -25,6 +25,7 @@ Python standard library only: it runs inside the stock vLLM image. Exit 0 = heal
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -112,10 +113,8 @@ def save_state(path: str, tokens: float, changed_at: float) -> None:
             json.dump({"tokens": tokens, "changed_at": changed_at}, handle)
         os.replace(tmp, path)
     except BaseException:
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
-        except OSError:
-            pass
         raise
 
 
@@ -133,12 +132,7 @@ def check(url: str, stall_seconds: float, state_file: str, timeout: float, now: 
 
     # The stall clock restarts on any token change (a counter reset after an engine restart
     # included), while idle, on the first run, and when the wall clock stepped backwards.
-    if (
-        previous is None
-        or running <= 0
-        or tokens != previous["tokens"]
-        or now < previous["changed_at"]
-    ):
+    if previous is None or running <= 0 or tokens != previous["tokens"] or now < previous["changed_at"]:
         save_state(state_file, tokens, now)
         state = "idle" if running <= 0 else "progressing"
         return f"ok: {state}, {running:g} running, {tokens:g} tokens generated"
@@ -159,7 +153,9 @@ def _env_float(name: str, default: float) -> float:
     try:
         return float(value)
     except ValueError:
-        raise SystemExit(f"{name}={value!r} is not a number of seconds; set e.g. {name}={default:g}") from None
+        raise SystemExit(
+            f"{name}={value!r} is not a number of seconds; set e.g. {name}={default:g}"
+        ) from None
 
 
 def main(argv: list[str] | None = None) -> int:

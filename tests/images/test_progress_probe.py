@@ -26,8 +26,9 @@ def replica() -> Iterator[FakeVllm]:
 
 
 def run_probe(url: str, state: Path, stall: float = 8.0, *extra: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, str(PROBE), "--url", url, "--state-file", str(state)]
     return subprocess.run(
-        [sys.executable, str(PROBE), "--url", url, "--state-file", str(state), "--stall-seconds", str(stall), *extra],
+        [*command, "--stall-seconds", str(stall), *extra],
         capture_output=True,
         text=True,
         timeout=30,
@@ -163,7 +164,7 @@ def test_sums_over_engines_and_ignores_label_values_with_spaces() -> None:
     finally:
         sys.path.pop(0)
     text = (
-        '# HELP vllm:generation_tokens_total x\n'
+        "# HELP vllm:generation_tokens_total x\n"
         'vllm:generation_tokens_total{model_name="a b",engine="0"} 10\n'
         'vllm:generation_tokens_total{model_name="a b",engine="1"} 5 1700000000000\n'
         'vllm:generation_tokens_created{model_name="a b",engine="1"} 1.7e9\n'

@@ -42,4 +42,5 @@ def test_hadolint_would_catch_an_unpinned_base() -> None:
 def test_base_is_the_pinned_vllm_and_the_probe_is_installed() -> None:
     text = DOCKERFILE.read_text()
     assert re.search(r"^FROM vllm/vllm-openai:v0\.33\.0$", text, re.M)
-    assert re.search(r"^COPY --chmod=0755 progress_probe.py /usr/local/bin/llmops-progress-probe$", text, re.M)
+    copy = r"^COPY --chmod=0755 progress_probe.py /usr/local/bin/llmops-progress-probe$"
+    assert re.search(copy, text, re.M)
