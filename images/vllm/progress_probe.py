@@ -34,6 +34,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from typing import Any
 
 DEFAULT_URL = "http://127.0.0.1:8000/metrics"
 # 8 s with a 1-2 s probe period and failureThreshold 1 restarts a hung engine within ~10 s,
@@ -98,19 +99,24 @@ def load_state(path: str) -> dict[str, float] | None:
     try:
         with open(path, encoding="utf-8") as handle:
             data = json.load(handle)
-        return {"tokens": float(data["tokens"]), "changed_at": float(data["changed_at"])}
-    except (OSError, ValueError, KeyError, TypeError):
+        changed_at = float(data["changed_at"])
+        return {
+            "tokens": float(data["tokens"]),
+            "changed_at": changed_at,
+            "seen_at": float(data.get("seen_at", changed_at)),
+        }
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         # Missing or unreadable state (first run, or a foreign file): start a fresh stall clock
         # instead of failing; the worst case is one extra probe period before detection.
         return None
 
 
-def save_state(path: str, tokens: float, changed_at: float) -> None:
+def save_state(path: str, tokens: float, changed_at: float, seen_at: float) -> None:
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".progress-probe-", dir=directory)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump({"tokens": tokens, "changed_at": changed_at}, handle)
+            json.dump({"tokens": tokens, "changed_at": changed_at, "seen_at": seen_at}, handle)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -118,9 +124,17 @@ def save_state(path: str, tokens: float, changed_at: float) -> None:
         raise
 
 
-def check(url: str, stall_seconds: float, state_file: str, timeout: float, now: float) -> str:
+# Tokens that appear between two probe runs were produced somewhere in that interval; the
+# stall clock starts at its midpoint (the unbiased estimate), backdated by at most this much
+# so a long gap between runs (a paused probe, a container restart) never makes it jump.
+MAX_BACKDATE_SECONDS = 1.0
+
+
+def check(url: str, stall_seconds: float, state_file: str, timeout: float, clock: Any = time.time) -> str:
     """Return a one-line verdict for a healthy replica; raise ProbeError for an unhealthy one."""
     sums = parse_sums(fetch(url, timeout), (RUNNING, GENERATED))
+    # Read the clock after the scrape: the sample is as old as this moment, not the process start.
+    now = float(clock())
     missing = [name for name in (RUNNING, GENERATED) if name not in sums]
     if missing:
         raise ProbeError(
@@ -130,12 +144,17 @@ def check(url: str, stall_seconds: float, state_file: str, timeout: float, now: 
     running, tokens = sums[RUNNING], sums[GENERATED]
     previous = load_state(state_file)
 
-    # The stall clock restarts on any token change (a counter reset after an engine restart
-    # included), while idle, on the first run, and when the wall clock stepped backwards.
-    if previous is None or running <= 0 or tokens != previous["tokens"] or now < previous["changed_at"]:
-        save_state(state_file, tokens, now)
+    # The stall clock restarts while idle, on the first run, and when the wall clock stepped
+    # backwards; it restarts on any token change too (a counter reset after an engine
+    # restart included), at the midpoint since the previous run.
+    if previous is None or running <= 0 or now < previous["seen_at"]:
+        save_state(state_file, tokens, now, now)
         state = "idle" if running <= 0 else "progressing"
         return f"ok: {state}, {running:g} running, {tokens:g} tokens generated"
+    if tokens != previous["tokens"]:
+        changed_at = now - min((now - previous["seen_at"]) / 2, MAX_BACKDATE_SECONDS)
+        save_state(state_file, tokens, changed_at, now)
+        return f"ok: progressing, {running:g} running, {tokens:g} tokens generated"
 
     stalled_for = now - previous["changed_at"]
     if stalled_for >= stall_seconds:
@@ -143,6 +162,7 @@ def check(url: str, stall_seconds: float, state_file: str, timeout: float, now: 
             f"engine hung: {running:g} requests running but {GENERATED} stayed at {tokens:g} "
             f"for {stalled_for:.1f}s (limit --stall-seconds={stall_seconds:g})"
         )
+    save_state(state_file, tokens, previous["changed_at"], now)
     return f"ok: {running:g} running, no new token for {stalled_for:.1f}s (limit {stall_seconds:g}s)"
 
 
@@ -189,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.timeout > 0:
         parser.error(f"--timeout must be > 0, got {args.timeout:g}")
     try:
-        print(check(args.url, args.stall_seconds, args.state_file, args.timeout, time.time()))
+        print(check(args.url, args.stall_seconds, args.state_file, args.timeout))
     except ProbeError as exc:
         print(f"progress probe failed: {exc}", file=sys.stderr)
         return 1

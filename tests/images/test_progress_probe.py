@@ -76,6 +76,22 @@ def test_progress_after_a_long_gap_resets_the_clock(replica: FakeVllm, tmp_path:
     assert "progressing" in result.stdout
 
 
+def test_progress_after_a_long_gap_backdates_the_clock_by_at_most_a_second(
+    replica: FakeVllm, tmp_path: Path
+) -> None:
+    """Tokens seen after a 60 s gap between runs must not start the stall clock 30 s in the past."""
+    state = tmp_path / "state.json"
+    replica.set(running=2, generation_tokens=200)
+    write_state(state, tokens=100, age_seconds=60)
+    before = time.time()
+    assert run_probe(replica.url, state).returncode == 0
+    changed_at = json.loads(state.read_text())["changed_at"]
+    assert before - 1.0 <= changed_at <= time.time()
+    # ...so the next run with a frozen counter is far from the 8 s limit.
+    result = run_probe(replica.url, state)
+    assert result.returncode == 0, result.stderr
+
+
 def test_idle_replica_passes_however_long_nothing_is_generated(replica: FakeVllm, tmp_path: Path) -> None:
     state = tmp_path / "state.json"
     replica.set(running=0, generation_tokens=10)
