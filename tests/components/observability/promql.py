@@ -18,7 +18,8 @@ _GRAFANA_BUILTINS = {
     "__range_s": "3600",
     "__range": "1h",
 }
-_VARIABLE = re.compile(r"\$\{(\w+)(?::\w+)?\}|\$(\w+)")
+# Names start with a letter or "_": "$1" is a regex back-reference (label_replace), not a variable.
+_VARIABLE = re.compile(r"\$\{([A-Za-z_]\w*)(?::\w+)?\}|\$([A-Za-z_]\w*)")
 
 
 def substitute_grafana_variables(expr: str) -> str:
