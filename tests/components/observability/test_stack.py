@@ -6,8 +6,12 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+import jsonschema
+import kubernetes_validate
 import pulumi
 import pytest
+
+from tests.conftest import require_shared
 
 
 class RecordingMocks(pulumi.runtime.Mocks):
@@ -38,6 +42,7 @@ from components.observability import (  # noqa: E402
     ObservabilityStack,
     ObservabilityStackArgs,
     ObservabilityStackArgsError,
+    vllm_service_monitor,
 )
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
@@ -216,3 +221,57 @@ def test_preview_with_unknown_values_builds_the_same_tree() -> None:
         "fluent-bit",
     }
     assert len(MOCKS.of_type("kubernetes:core/v1:Secret")) == 1
+
+
+def _unwrap_secrets(value: Any) -> Any:
+    if isinstance(value, dict):
+        if value.get(SECRET_SIG) == SECRET_SIG_VALUE:
+            return _unwrap_secrets(value["value"])
+        return {k: _unwrap_secrets(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_unwrap_secrets(v) for v in value]
+    return value
+
+
+def test_kubernetes_objects_pass_the_api_and_crd_schemas() -> None:
+    deploy_default()
+    checked = 0
+    for resource in MOCKS.resources:
+        obj = _unwrap_secrets(dict(resource.inputs))
+        if resource.typ in {
+            "kubernetes:core/v1:Namespace",
+            "kubernetes:core/v1:Secret",
+            "kubernetes:core/v1:ConfigMap",
+        }:
+            kubernetes_validate.validate(obj, "1.33.0", strict=True)
+            checked += 1
+        elif resource.typ == "kubernetes:monitoring.coreos.com/v1:PrometheusRule":
+            schema = json.loads(
+                require_shared(
+                    "reference/crd-schemas/monitoring.coreos.com/prometheusrule_v1.json"
+                ).read_text()
+            )
+            jsonschema.Draft7Validator(schema).validate(obj)
+            checked += 1
+    assert checked == 6  # namespace, secret, three dashboards, the rules
+
+
+@pulumi.runtime.test
+def deploy_service_monitor() -> None:
+    vllm_service_monitor("llama-metrics", "serving", {"llmops.io/model": "llama"})
+
+
+def test_vllm_service_monitor_resource_passes_the_crd_schema() -> None:
+    deploy_service_monitor()
+    (monitor,) = MOCKS.of_type("kubernetes:monitoring.coreos.com/v1:ServiceMonitor")
+    assert monitor.name == "llama-metrics"
+    schema = json.loads(
+        require_shared("reference/crd-schemas/monitoring.coreos.com/servicemonitor_v1.json").read_text()
+    )
+    jsonschema.Draft7Validator(schema).validate(dict(monitor.inputs))
+    assert monitor.inputs["metadata"] == {
+        "name": "llama-metrics",
+        "namespace": "serving",
+        "labels": {"app.kubernetes.io/managed-by": "llmops", "app.kubernetes.io/component": "metrics"},
+    }
+    assert monitor.inputs["spec"]["endpoints"][0]["interval"] == "2s"
