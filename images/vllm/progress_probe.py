@@ -41,7 +41,9 @@ DEFAULT_URL = "http://127.0.0.1:8000/metrics"
 # while a healthy engine emits a token every few tens of milliseconds per running request.
 DEFAULT_STALL_SECONDS = 8.0
 DEFAULT_STATE_FILE = os.path.join(tempfile.gettempdir(), "llmops-progress-probe.json")
-DEFAULT_TIMEOUT_SECONDS = 1.0
+# A busy API server can take a moment to render /metrics; one slow read must not restart a
+# healthy engine. Keep the kubelet's timeoutSeconds above this (3 s).
+DEFAULT_TIMEOUT_SECONDS = 2.0
 
 RUNNING = "vllm:num_requests_running"
 GENERATED = "vllm:generation_tokens_total"
