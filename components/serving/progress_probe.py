@@ -1,0 +1,1 @@
+../../images/vllm/progress_probe.py

