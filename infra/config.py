@@ -61,7 +61,9 @@ class Problem:
 
     def __str__(self) -> str:
         value = "" if self.value is _MISSING else f"{_show(self.value)} "
-        return f"{self.path}: {value}{self.message}. Fix: {self.fix}"
+        # Problems relayed from a component's own validation carry the fix in the message.
+        fix = f". Fix: {self.fix}" if self.fix else ""
+        return f"{self.path}: {value}{self.message}{fix}"
 
 
 class _Missing:
@@ -315,6 +317,8 @@ class ModelConfig(_Strict):
     memory: Quantity = "16Gi"
     shm_size: Quantity = "2Gi"
     startup_timeout_s: int = Field(1200, ge=60, le=7200)
+    progress_probe: bool = Field(True, description="restart a replica whose engine stops generating")
+    stall_seconds: int = Field(8, ge=2, le=600, description="seconds without a token before a restart")
     hf_token_secret: Name | None = Field(
         None, description="existing Secret with key HF_TOKEN, for gated models"
     )
@@ -329,9 +333,21 @@ class ModelConfig(_Strict):
 
 
 class ObservabilityConfig(_Strict):
-    """The metrics/logs/traces stack."""
+    """The metrics/logs/traces stack (components.observability.ObservabilityStack)."""
 
     enabled: bool = Field(False, description="deploy kube-prometheus-stack, Loki and fluent-bit")
+    namespace: Name = Field("monitoring", description="namespace of the releases, rules and dashboards")
+    loki: bool = Field(True, description="Loki single-binary as Grafana's log datasource")
+    fluent_bit: bool = Field(True, description="fluent-bit on every node shipping container logs to Loki")
+    deepflow: bool = Field(False, description="DeepFlow server and eBPF agents (privileged; see docs)")
+    grafana_admin_password: str | None = Field(None, description="default: generated; set it as a secret")
+    scrape_interval: str = Field("15s", description="scrape interval of cluster components")
+    evaluation_interval: str = Field("15s", description="rule evaluation interval (fast vLLM alerts: 1 s)")
+    metrics_retention: str = Field("15d", description="how long Prometheus keeps metrics")
+    prometheus_storage_size: Quantity | None = Field(None, description="default: no volume for Prometheus")
+    log_retention_hours: int = Field(168, description="how long Loki keeps logs; a multiple of 24")
+    loki_storage_size: Quantity = Field("20Gi", description="volume for Loki's chunks and index")
+    vllm_scrape_interval: str = Field("2s", description="scrape interval of every vLLM replica")
 
 
 class BudgetConfig(_Strict):
@@ -598,6 +614,7 @@ def check_semantics(config: StackConfig) -> list[Problem]:
         for j, schedule in enumerate(pool.schedules):
             problems += _check_size(f"{at}.schedules[{j}]", schedule.min, schedule.max, schedule.desired)
 
+    problems += _check_observability(config.observability)
     pools_by_name = {p.name: p for p in config.pools}
     for i, model in enumerate(config.models):
         at = f"models[{i}]"
@@ -707,6 +724,28 @@ def _check_instance_types(at: str, pool: PoolConfig) -> list[Problem]:
                 )
             )
     return problems
+
+
+def _check_observability(observability: ObservabilityConfig) -> list[Problem]:
+    """The component's own checks (durations, retention), with config key paths."""
+    if not observability.enabled:
+        return []
+    from infra.program import observability_args  # imports Pulumi; only for stacks that use it
+
+    problems = []
+    for line in observability_args(observability).validate(OBSERVABILITY_INSTANCE):
+        field, _, rest = line.partition(": ")
+        key = _OBSERVABILITY_KEYS.get(field, to_camel(field))
+        path = f"observability.{key}" if field.isidentifier() else "observability"
+        problems.append(Problem(path, _MISSING, rest if field.isidentifier() else line, ""))
+    return problems
+
+
+# ObservabilityStackArgs fields whose config key is not their camelCase name.
+_OBSERVABILITY_KEYS = {"enable_loki": "loki", "enable_fluent_bit": "fluentBit", "enable_deepflow": "deepflow"}
+
+# Name of the ObservabilityStack instance; its Helm releases derive from it.
+OBSERVABILITY_INSTANCE = "obs"
 
 
 def _kebab(flag: str) -> str:

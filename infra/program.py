@@ -8,20 +8,25 @@ engine.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from components.serving import DEFAULT_IMAGE, EngineSpec, VllmModel, VllmModelArgs
 from infra.config import (
+    OBSERVABILITY_INSTANCE,
     ExistingClusterConfig,
     K3sClusterConfig,
     ModelConfig,
+    ObservabilityConfig,
     PoolConfig,
     StackConfig,
     load_from_pulumi,
 )
+
+if TYPE_CHECKING:
+    from components.observability import ObservabilityStackArgs
 
 
 def run(config: StackConfig | None = None) -> None:
@@ -40,12 +45,28 @@ def run(config: StackConfig | None = None) -> None:
     namespace_name = namespace.metadata.apply(lambda m: m.name or config.namespace)
 
     endpoints: dict[str, pulumi.Output[str]] = {}
+    monitoring: list[pulumi.Resource] = []
+    if config.observability.enabled:
+        from components.observability import ObservabilityStack
+
+        stack = ObservabilityStack(
+            OBSERVABILITY_INSTANCE, observability_args(config.observability), opts=k8s_opts
+        )
+        # ServiceMonitors need the Prometheus Operator's CRDs, which the release installs.
+        monitoring.append(stack.kube_prometheus_stack)
+        pulumi.export("grafanaService", stack.grafana_service)
+        pulumi.export("grafanaAdminPassword", stack.grafana_admin_password)
+        pulumi.export("prometheusUrl", stack.prometheus_url)
+
     pools = {pool.name: pool for pool in config.pools}
     for model in config.models:
+        args = model_args(model, namespace_name, pools)
+        args.service_monitor = config.observability.enabled
+        args.scrape_interval = config.observability.vllm_scrape_interval
         served = VllmModel(
             model.name,
-            model_args(model, namespace_name, pools),
-            opts=pulumi.ResourceOptions(providers={"kubernetes": provider}),
+            args,
+            opts=pulumi.ResourceOptions(providers={"kubernetes": provider}, depends_on=monitoring),
         )
         endpoints[model.name] = served.endpoint
 
@@ -108,6 +129,25 @@ def aws_k3s_cluster(config: StackConfig, cluster: K3sClusterConfig) -> k8s.Provi
     pulumi.export("apiEndpoint", k3s.api_endpoint)
     pulumi.export("kubeconfig", k3s.kubeconfig)
     return k3s.provider
+
+
+def observability_args(observability: ObservabilityConfig) -> ObservabilityStackArgs:
+    from components.observability import ObservabilityStackArgs
+
+    password = observability.grafana_admin_password
+    return ObservabilityStackArgs(
+        namespace=observability.namespace,
+        enable_loki=observability.loki,
+        enable_fluent_bit=observability.fluent_bit,
+        enable_deepflow=observability.deepflow,
+        grafana_admin_password=password,
+        scrape_interval=observability.scrape_interval,
+        evaluation_interval=observability.evaluation_interval,
+        metrics_retention=observability.metrics_retention,
+        prometheus_storage_size=observability.prometheus_storage_size,
+        log_retention_hours=observability.log_retention_hours,
+        loki_storage_size=observability.loki_storage_size,
+    )
 
 
 def pool_args(pool: PoolConfig) -> dict[str, Any]:
@@ -175,5 +215,7 @@ def model_args(
         node_pools=node_pools,
         startup_timeout_s=model.startup_timeout_s,
         hf_token_secret=model.hf_token_secret,
+        progress_probe=model.progress_probe,
+        stall_seconds=model.stall_seconds,
         image=model.image or DEFAULT_IMAGE,
     )

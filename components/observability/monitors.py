@@ -33,7 +33,7 @@ def _custom_resource(
 
 def vllm_service_monitor(
     name: str,
-    namespace: str,
+    namespace: pulumi.Input[str],
     selector_labels: Mapping[str, str],
     port: str = "http",
     interval: str = "2s",
@@ -47,7 +47,11 @@ def vllm_service_monitor(
     job="vllm", llmops_model (from the pod label llmops.io/model) and node labels, which the
     alert rules and dashboards rely on. See manifests.vllm_service_monitor_manifest for why 2 s.
     """
-    manifest = vllm_service_monitor_manifest(name, namespace, selector_labels, port, interval, scrape_timeout)
+    # The namespace may be another resource's output: build the manifest, then set it.
+    manifest = vllm_service_monitor_manifest(
+        name, "placeholder", selector_labels, port, interval, scrape_timeout
+    )
+    manifest["metadata"]["namespace"] = namespace
     return _custom_resource(name, manifest, opts)
 
 

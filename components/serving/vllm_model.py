@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from importlib import resources
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -37,6 +38,16 @@ PROBE_TIMEOUT_S = 1
 # Startup: while weights load and CUDA graphs compile, the other probes are held
 # off; the startup probe polls every 5 s for up to `startup_timeout_s`.
 STARTUP_PERIOD_S = 5
+# Progress probe (the hung-engine check, images/vllm/progress_probe.py) replaces the
+# /health liveness check when on: it fails when /metrics does not answer within 2 s
+# (a dead or wedged server) and when requests run but no token was generated for
+# `stall_seconds`. Run every second, one failure restarts: a wedged server restarts
+# within ~3 s, a hung engine within stall_seconds + ~1 s. The timeout stays above the
+# probe's own 2 s read of /metrics.
+PROGRESS_PROBE_PERIOD_S = 1
+PROGRESS_PROBE_TIMEOUT_S = 3
+PROGRESS_PROBE_DIR = "/etc/llmops/probe"
+PROGRESS_PROBE_SCRIPT = "progress_probe.py"
 
 
 @dataclass
@@ -72,6 +83,16 @@ class VllmModelArgs:
     """PVC holding the shared model cache; default: a per-pod emptyDir (downloads at every start)."""
     labels: Mapping[str, str] = field(default_factory=dict)
     """Extra labels on every object; default: only llmops' own."""
+    progress_probe: bool = True
+    """Restart a replica whose engine stops producing tokens while requests run (exec liveness
+    probe, script shipped in a ConfigMap); default: on. Off: liveness is a plain /health check."""
+    stall_seconds: int = 8
+    """Seconds without a generated token, with requests running, before the progress probe fails."""
+    service_monitor: bool = False
+    """Create a ServiceMonitor scraping the replicas every `scrape_interval`; needs the Prometheus
+    Operator CRDs (ObservabilityStack installs them). Default: off."""
+    scrape_interval: str = "2s"
+    """How often Prometheus scrapes each replica when `service_monitor` is on."""
 
 
 class VllmModelArgsError(ValueError):
@@ -93,6 +114,11 @@ def validate_args(name: str, args: VllmModelArgs) -> list[str]:
         )
     if args.replicas < 0:
         problems.append(f"replicas: {args.replicas} must be >= 0. Fix: use 0 to scale the model down")
+    if args.progress_probe and not 2 <= args.stall_seconds <= 600:
+        problems.append(
+            f"stall_seconds: {args.stall_seconds} must be between 2 and 600. "
+            "Fix: keep it above the longest single prefill; the default 8 suits most models"
+        )
     if args.startup_timeout_s < STARTUP_PERIOD_S:
         problems.append(
             f"startup_timeout_s: {args.startup_timeout_s} is shorter than one startup probe period "
@@ -134,6 +160,16 @@ class VllmModel(pulumi.ComponentResource):
                 name=name + kind_suffix, namespace=args.namespace, labels=labels
             )
 
+        probe_config = None
+        if args.progress_probe:
+            script = resources.files("components.serving").joinpath(PROGRESS_PROBE_SCRIPT).read_text()
+            probe_config = k8s.core.v1.ConfigMap(
+                f"{name}-progress-probe",
+                metadata=meta("-progress-probe"),
+                data={PROGRESS_PROBE_SCRIPT: script},
+                opts=child,
+            )
+
         self.deployment = k8s.apps.v1.Deployment(
             f"{name}-deployment",
             metadata=meta(),
@@ -148,7 +184,7 @@ class VllmModel(pulumi.ComponentResource):
                 ),
                 template=k8s.core.v1.PodTemplateSpecArgs(
                     metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels),
-                    spec=self._pod_spec(name, args, select),
+                    spec=self._pod_spec(name, args, select, probe_config),
                 ),
             ),
             opts=child,
@@ -178,6 +214,18 @@ class VllmModel(pulumi.ComponentResource):
             opts=child,
         )
 
+        if args.service_monitor:
+            from components.observability import vllm_service_monitor
+
+            vllm_service_monitor(
+                f"{name}-metrics",
+                args.namespace,
+                {"llmops.io/model": name},
+                port="http",
+                interval=args.scrape_interval,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+
         self.service_name = service.metadata.apply(lambda m: m.name or name)
         self.endpoint = pulumi.Output.concat(
             "http://", self.service_name, ".", args.namespace, f".svc.cluster.local:{PORT}/v1"
@@ -185,7 +233,12 @@ class VllmModel(pulumi.ComponentResource):
         self.register_outputs({"endpoint": self.endpoint, "service_name": self.service_name})
 
     @staticmethod
-    def _pod_spec(name: str, args: VllmModelArgs, select: Mapping[str, str]) -> k8s.core.v1.PodSpecArgs:
+    def _pod_spec(
+        name: str,
+        args: VllmModelArgs,
+        select: Mapping[str, str],
+        probe_config: k8s.core.v1.ConfigMap | None,
+    ) -> k8s.core.v1.PodSpecArgs:
         gpus = args.engine.gpus
         env = [
             k8s.core.v1.EnvVarArgs(name="HF_HOME", value=HF_HOME),
@@ -234,6 +287,15 @@ class VllmModel(pulumi.ComponentResource):
             volume_mounts=[
                 k8s.core.v1.VolumeMountArgs(name="dshm", mount_path="/dev/shm"),
                 k8s.core.v1.VolumeMountArgs(name="model-cache", mount_path=HF_HOME),
+                *(
+                    [
+                        k8s.core.v1.VolumeMountArgs(
+                            name="progress-probe", mount_path=PROGRESS_PROBE_DIR, read_only=True
+                        )
+                    ]
+                    if probe_config is not None
+                    else []
+                ),
             ],
             startup_probe=k8s.core.v1.ProbeArgs(
                 http_get=health,
@@ -248,7 +310,9 @@ class VllmModel(pulumi.ComponentResource):
                 failure_threshold=READINESS_FAILURES,
                 success_threshold=1,
             ),
-            liveness_probe=k8s.core.v1.ProbeArgs(
+            liveness_probe=_progress_probe(args.stall_seconds)
+            if probe_config is not None
+            else k8s.core.v1.ProbeArgs(
                 http_get=health,
                 period_seconds=LIVENESS_PERIOD_S,
                 timeout_seconds=PROBE_TIMEOUT_S,
@@ -287,8 +351,39 @@ class VllmModel(pulumi.ComponentResource):
                     empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(medium="Memory", size_limit=args.shm_size),
                 ),
                 cache_volume,
+                *(
+                    [
+                        k8s.core.v1.VolumeArgs(
+                            name="progress-probe",
+                            config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(
+                                name=probe_config.metadata.apply(
+                                    lambda m: m.name or f"{name}-progress-probe"
+                                ),
+                                default_mode=0o555,
+                            ),
+                        )
+                    ]
+                    if probe_config is not None
+                    else []
+                ),
             ],
         )
+
+
+def _progress_probe(stall_seconds: int) -> k8s.core.v1.ProbeArgs:
+    return k8s.core.v1.ProbeArgs(
+        exec_=k8s.core.v1.ExecActionArgs(
+            command=[
+                "python3",
+                f"{PROGRESS_PROBE_DIR}/{PROGRESS_PROBE_SCRIPT}",
+                "--stall-seconds",
+                str(stall_seconds),
+            ]
+        ),
+        period_seconds=PROGRESS_PROBE_PERIOD_S,
+        timeout_seconds=PROGRESS_PROBE_TIMEOUT_S,
+        failure_threshold=1,
+    )
 
 
 def _pool_affinity(pools: Sequence[str]) -> k8s.core.v1.AffinityArgs | None:

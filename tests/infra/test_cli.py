@@ -29,6 +29,7 @@ def test_plan_writes_plan_json_and_manifests(runner: CliRunner, repo_root: Path,
         assert set(resource) >= {"urn", "type", "name", "parent", "inputs"}
     manifests = sorted(p.name for p in (tmp_path / "local" / "manifests").iterdir())
     assert manifests == [
+        "configmap.llmops.qwen2-5-0-5b-progress-probe.yaml",
         "deployment.llmops.qwen2-5-0-5b.yaml",
         "namespace._cluster.llmops.yaml",
         "poddisruptionbudget.llmops.qwen2-5-0-5b.yaml",
@@ -40,7 +41,7 @@ def test_plan_json_flag_prints_the_plan(runner: CliRunner, repo_root: Path, tmp_
     result = runner.invoke(app, ["plan", "--json", "--out", str(tmp_path), "--project-dir", str(repo_root)])
     assert result.exit_code == 0, result.output
     printed = json.loads(result.stdout)
-    assert printed["summary"]["by_package"] == {"kubernetes": 5, "llmops": 1}
+    assert printed["summary"]["by_package"] == {"kubernetes": 6, "llmops": 1}
 
 
 def test_unknown_stack_exits_2_and_writes_nothing(runner: CliRunner, repo_root: Path, tmp_path: Path) -> None:

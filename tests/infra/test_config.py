@@ -148,8 +148,8 @@ BAD_CONFIGS = [
         LOCAL_CLUSTER + "  llmops:models:\n    - {name: m, source: a/b, maxModelLength: 4096}\n",
         "models[0].maxModelLength: unknown key (allowed here: cpu, dtype, enablePrefixCaching, extraArgs, "
         "gpuMemoryUtilization, gpuType, hfTokenSecret, image, maxModelLen, maxNumSeqs, memory, name, "
-        "nodeSelector, pipelineParallelSize, pool, quantization, replicas, revision, servedModelName, shmSize, "
-        "source, startupTimeoutS, tensorParallelSize). Fix: did you mean 'maxModelLen'?",
+        "nodeSelector, pipelineParallelSize, pool, progressProbe, quantization, replicas, revision, servedModelName, "
+        "shmSize, source, stallSeconds, startupTimeoutS, tensorParallelSize). Fix: did you mean 'maxModelLen'?",
         id="misspelt-model-key",
     ),
     pytest.param(
@@ -264,6 +264,23 @@ BAD_CONFIGS = [
         + "  llmops:pools:\n    - {name: l4, cloud: gcp, gpuType: L4, instanceTypes: [g2-standard-4]}\n",
         "pools[0].cloud: 'gcp' has no GPU pool component yet (available: aws). Fix: use cloud: aws",
         id="pool-on-a-cloud-not-built",
+    ),
+    pytest.param(
+        LOCAL_CLUSTER + "  llmops:observability: {enabled: true, logRetentionHours: 100}\n",
+        "observability.logRetentionHours: 100 must be a positive multiple of 24 (Loki's index period); "
+        "use e.g. 168 for 7 days",
+        id="log-retention-not-whole-days",
+    ),
+    pytest.param(
+        LOCAL_CLUSTER + "  llmops:observability: {enabled: true, loki: false}\n",
+        "observability.fluentBit: True needs enable_loki: True (fluent-bit ships to this stack's Loki); "
+        "enable Loki or disable fluent-bit",
+        id="fluent-bit-without-loki",
+    ),
+    pytest.param(
+        LOCAL_CLUSTER + "  llmops:observability: {enabled: true, scrapeInterval: 15 seconds}\n",
+        "observability.scrapeInterval: '15 seconds' is not a Prometheus duration; use e.g. '15s' or '15d'",
+        id="bad-scrape-interval",
     ),
     pytest.param(
         "  llmops:cluster: {kind: k3s, servers: 2}\n",

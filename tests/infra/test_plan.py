@@ -14,6 +14,7 @@ from components.serving import vllm_model
 from infra import artifacts
 from infra.config import read_stack_file, split_namespace
 from infra.plan import Plan, PlannedResource, run_plan
+from tests.conftest import require_shared
 
 # Kubernetes minor version whose API schema every generated object must satisfy.
 KUBERNETES_VERSION = "1.33.0"
@@ -51,6 +52,7 @@ def container_of(plan: Plan) -> dict[str, Any]:
 def test_local_stack_declares_the_serving_slice(local_plan: Plan) -> None:
     assert local_plan.by_type() == {
         "kubernetes:apps/v1:Deployment": 1,
+        "kubernetes:core/v1:ConfigMap": 1,
         "kubernetes:core/v1:Namespace": 1,
         "kubernetes:core/v1:Service": 1,
         "kubernetes:policy/v1:PodDisruptionBudget": 1,
@@ -65,6 +67,7 @@ def test_children_are_parented_to_the_component(local_plan: Plan) -> None:
     assert sorted(r.name for r in children) == [
         "qwen2-5-0-5b-deployment",
         "qwen2-5-0-5b-pdb",
+        "qwen2-5-0-5b-progress-probe",
         "qwen2-5-0-5b-service",
     ]
 
@@ -104,11 +107,17 @@ def test_probes_meet_the_detection_budget(local_plan: Plan) -> None:
     container = container_of(local_plan)
     readiness, liveness, startup = (container[k] for k in ("readinessProbe", "livenessProbe", "startupProbe"))
     assert readiness["httpGet"] == {"path": "/health", "port": "http"}
-    assert liveness["httpGet"] == {"path": "/health", "port": "http"}
     # A dead replica leaves the Service within ~2 s: failures x period.
     assert readiness["periodSeconds"] * readiness["failureThreshold"] <= 2
     assert readiness["timeoutSeconds"] == 1
-    # A dead process restarts within ~5 s: failures x period plus one timeout.
+    # Liveness is the progress probe: it fails on a silent /metrics (dead or wedged server)
+    # and on a hung engine; a dead server restarts within ~5 s: failures x period + timeout.
+    assert liveness["exec"]["command"] == [
+        "python3",
+        "/etc/llmops/probe/progress_probe.py",
+        "--stall-seconds",
+        "8",
+    ]
     assert liveness["periodSeconds"] * liveness["failureThreshold"] + liveness["timeoutSeconds"] <= 5
     # Weight loading gets the configured startup budget (default 1200 s) before liveness applies.
     assert startup["periodSeconds"] * startup["failureThreshold"] == 1200
@@ -180,7 +189,33 @@ def test_two_models_do_not_collide() -> None:
     assert container["resources"]["limits"]["nvidia.com/gpu"] == "2"
     assert "--tensor-parallel-size" in container["args"]
     assert big["spec"]["replicas"] == 2
-    assert len(artifacts.manifests(plan)) == 7  # namespace + 3 objects per model
+    assert len(artifacts.manifests(plan)) == 9  # namespace + 4 objects per model
+
+
+def test_progress_probe_script_is_mounted_from_its_config_map(local_plan: Plan, repo_root: Path) -> None:
+    config_map = only(local_plan, "kubernetes:core/v1:ConfigMap").inputs
+    script = (repo_root / "images" / "vllm" / "progress_probe.py").read_text()
+    assert config_map["data"] == {"progress_probe.py": script}
+    pod = only(local_plan, "kubernetes:apps/v1:Deployment").inputs["spec"]["template"]["spec"]
+    volume = next(v for v in pod["volumes"] if v["name"] == "progress-probe")
+    assert volume["configMap"] == {"defaultMode": 0o555, "name": config_map["metadata"]["name"]}
+    mount = next(m for m in pod["containers"][0]["volumeMounts"] if m["name"] == "progress-probe")
+    assert mount == {"mountPath": "/etc/llmops/probe", "name": "progress-probe", "readOnly": True}
+
+
+def test_progress_probe_off_falls_back_to_health_liveness() -> None:
+    plan = plan_of(
+        """
+        config:
+          llmops:cluster: {kind: existing}
+          llmops:models:
+            - {name: m, source: org/model, progressProbe: false}
+        """
+    )
+    assert plan.of_type("kubernetes:core/v1:ConfigMap") == []
+    liveness = container_of(plan)["livenessProbe"]
+    assert liveness["httpGet"] == {"path": "/health", "port": "http"}
+    assert liveness["periodSeconds"] * liveness["failureThreshold"] + liveness["timeoutSeconds"] <= 5
 
 
 def test_component_rejects_bad_args_before_creating_anything() -> None:
@@ -196,11 +231,18 @@ def test_component_rejects_bad_args_before_creating_anything() -> None:
     assert "name: 'Bad_Name' is not usable as a Kubernetes name" in message
 
 
-def test_every_kubernetes_object_matches_the_api_schema(local_plan: Plan) -> None:
-    documents = artifacts.manifests(local_plan)
+@pytest.mark.parametrize("stack", ["local", "aws-dev"])
+def test_every_kubernetes_object_matches_its_schema(stack: str, repo_root: Path) -> None:
+    plan = run_plan(read_stack_file(repo_root / "stacks", stack), stack)
+    documents = artifacts.manifests(plan)
     assert documents, "the plan produced no Kubernetes objects"
     for file_name, document in documents.items():
         if document["kind"] == "HelmRelease":
+            continue  # values are checked against each chart's own values in the component tests
+        group = document["apiVersion"].split("/")[0]
+        if group in CRD_GROUPS:
+            schema_error = crd_schema_error(document)
+            assert schema_error is None, f"{file_name}: {schema_error}"
             continue
         try:
             kubernetes_validate.validate(document, KUBERNETES_VERSION, strict=True)
@@ -208,9 +250,24 @@ def test_every_kubernetes_object_matches_the_api_schema(local_plan: Plan) -> Non
             pytest.fail(f"{file_name}: {exc.message} at {'.'.join(map(str, exc.path))}")
 
 
+CRD_GROUPS = ("monitoring.coreos.com", "keda.sh", "ray.io", "nvidia.com")
+
+
+def crd_schema_error(document: dict[str, Any]) -> str | None:
+    """Validate a custom resource against the CRD catalog's JSON schema in ../shared."""
+    import jsonschema
+
+    group, version = document["apiVersion"].split("/")
+    path = require_shared(f"reference/crd-schemas/{group}/{document['kind'].lower()}_{version}.json")
+    schema = json.loads(path.read_text())
+    errors = sorted(jsonschema.Draft7Validator(schema).iter_errors(document), key=str)
+    return "; ".join(f"{e.message} at {'.'.join(map(str, e.path))}" for e in errors) or None
+
+
 def test_schema_check_catches_a_broken_object(local_plan: Plan) -> None:
     # The checker itself must be able to fail: a probe with a misspelt field is rejected.
-    document = json.loads(json.dumps(artifacts.manifests(local_plan)["deployment.llmops.qwen2-5-0-5b.yaml"]))
+    documents = artifacts.manifests(local_plan)
+    document = json.loads(json.dumps(documents["deployment.llmops.qwen2-5-0-5b.yaml"]))
     document["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]["periodSecond"] = 1
     with pytest.raises(kubernetes_validate.ValidationError):
         kubernetes_validate.validate(document, KUBERNETES_VERSION, strict=True)
