@@ -97,7 +97,19 @@ def rule_group(
             }
         ]
     }
-    return yaml.safe_dump(group, sort_keys=False, width=200)
+    return yaml.dump(group, Dumper=_BlockDumper, sort_keys=False, width=200)
+
+
+class _BlockDumper(yaml.SafeDumper):
+    """Writes multi-line strings (the expressions) as literal blocks, so the file reads like PromQL."""
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_BlockDumper.add_representer(str, _represent_str)
 
 
 def forecast(demand: np.ndarray, step_s: float, lookahead_s: float) -> np.ndarray:
