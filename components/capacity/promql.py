@@ -55,7 +55,7 @@ class PredictiveRule:
 
 
 def demand_expression(
-    model: str, prefill_s_per_token: float, decode_s_per_token: float, window: str = "5m"
+    model: str, prefill_s_per_token: float, decode_s_per_token: float, window: str = "1m"
 ) -> str:
     """Busy replicas of `model` from vLLM's token counters and the throughput model's per-token costs."""
     return _template("demand.promql").substitute(
@@ -72,7 +72,7 @@ def rule_group(
     decode_s_per_token: float,
     startup_s: int,
     *,
-    window_s: int = 300,
+    window_s: int = 60,
     interval: str = "30s",
 ) -> str:
     """A Prometheus rule file (YAML) recording demand and forecast for one model."""

@@ -45,8 +45,9 @@ class ReplaySettings:
     """Scale-down stabilisation window (the production stack's 360 s)."""
     hpa_tolerance: float = 0.1
     """Kubernetes HPA leaves the size alone while metric/target is within 10 %."""
-    demand_window_s: float = 300.0
-    """The demand series is a rate over this window, as rate(...[5m]) in the recording rule."""
+    demand_window_s: float = 60.0
+    """The demand series is a rate over this window, as rate(...[1m]) in the recording rule (needs a
+    scrape interval of 15 s; a 5-minute window lags a step by 2.5 minutes on average)."""
     target_utilization: float = 0.8
     """Forecast busy replicas per running replica the predictive trigger aims at (HPA-style headroom)."""
     max_replicas: int | None = None
@@ -329,7 +330,7 @@ def _predictive(run: _Run) -> PolicyResult:
     settings = run.settings
     busy = run.work / run.bin_s
     window = max(1, round(settings.demand_window_s / run.bin_s))
-    # The demand series is a trailing mean, as rate(...[5m]) in the recording rule.
+    # The demand series is a trailing mean, as rate(...[1m]) in the recording rule.
     # Over the first bins the window is not full yet: average what there is, as rate() does.
     counts = np.minimum(np.arange(1, len(busy) + 1), window)
     demand = np.convolve(busy, np.ones(window))[: len(busy)] / counts
@@ -413,12 +414,19 @@ def plot(result: ReplayResult, path: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    hours = np.arange(len(result.load)) * result.bin_s / 3600
+    # Long series: draw the maximum of each chunk so a 14-day replay stays readable at ~2,000 points.
+    chunk = max(1, len(result.load) // 2000)
+    usable = len(result.load) // chunk * chunk
+
+    def peak(values: np.ndarray) -> np.ndarray:
+        return values[:usable].reshape(-1, chunk).max(axis=1) if usable else values
+
+    hours = np.arange(0, usable or len(result.load), chunk) * result.bin_s / 3600
     figure, axis = plt.subplots(figsize=(12, 4.5), dpi=100)
-    axis.plot(hours, result.load, color="0.6", linewidth=0.6, label="load (busy replicas)")
+    axis.plot(hours, peak(result.load), color="0.5", linewidth=0.6, label="load (busy replicas)")
     for name, policy in result.policies.items():
-        axis.step(hours, policy.provisioned, where="post", linewidth=1.0, label=f"{name} (provisioned)")
-    axis.set_xlabel("hours since trace start")
+        axis.step(hours, peak(policy.provisioned), where="post", linewidth=0.9, label=f"{name} (provisioned)")
+    axis.set_xlabel("hours since trace start" + (f" (maximum per {chunk} bins)" if chunk > 1 else ""))
     axis.set_ylabel("replicas")
     axis.set_title(
         f"{result.settings.model_id} on {result.settings.gpu} x{result.settings.tensor_parallel}, "

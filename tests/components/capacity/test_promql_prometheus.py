@@ -31,7 +31,7 @@ pytestmark = pytest.mark.slow
 
 STEP_S = 60
 DAYS = 8
-LOOKAHEAD_S = 180 + 300  # start-up + rate window, the replay's default for a 180 s start-up
+LOOKAHEAD_S = 180 + 60  # start-up + rate window, the replay's defaults
 MODEL = "meta-llama/Llama-3.1-8B-Instruct"
 
 
