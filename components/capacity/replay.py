@@ -295,11 +295,14 @@ def _static(run: _Run) -> PolicyResult:
     return run.finish("static", fixed, fixed, _constant_backlog(run.work, run.static_size, run.bin_s))
 
 
-def _oracle(run: _Run) -> PolicyResult:
-    """Perfect foresight: per bin, the fewest ready replicas that keep every arrival's wait within
-    the TTFT SLO (letting a backlog build where the SLO allows), started one start-up time ahead."""
+def _oracle_plan(run: _Run, use_slack: bool) -> list[int]:
+    """Per bin, the fewest ready replicas that keep every arrival's wait within the TTFT SLO (with
+    `use_slack`, letting a backlog build as far as the SLO allows), provisioned one start-up ahead."""
     floor = run.settings.min_replicas
-    allowance = np.maximum(run.settings.slo.ttft_s - run.load.bin_prefill_s, 0.0)
+    if use_slack:
+        allowance = np.maximum(run.settings.slo.ttft_s - run.load.bin_prefill_s, 0.0)
+    else:
+        allowance = np.zeros(len(run.work))
     needed = np.empty(len(run.work), dtype=np.int64)
     backlog = 0.0
     for t, (arrived, slack) in enumerate(zip(run.work.tolist(), allowance.tolist(), strict=True)):
@@ -310,11 +313,32 @@ def _oracle(run: _Run) -> PolicyResult:
     k = run.startup_bins
     if k and len(needed):
         padded = np.concatenate([needed, np.full(k, needed[-1])])
-        plan = np.lib.stride_tricks.sliding_window_view(padded, k + 1).max(axis=1)[: len(needed)].tolist()
-    else:
-        plan = needed.tolist()
-    initial = int(plan[0]) if plan else floor
-    return run.finish("oracle", *_simulate(run.work, run.bin_s, k, initial, lambda t, _b, _p: plan[t]))
+        return np.lib.stride_tricks.sliding_window_view(padded, k + 1).max(axis=1)[: len(needed)].tolist()
+    return needed.tolist()
+
+
+def _follow(plan: list[int]) -> Callable[[int, float, int], int]:
+    return lambda t, _backlog, _provisioned: plan[t]
+
+
+def _oracle(run: _Run) -> PolicyResult:
+    """Perfect foresight: the cheapest of three plans that all serve every request the SLO allows —
+    per-bin sizing that lets a backlog build within the SLO, per-bin sizing without backlog, and
+    the static size. Greedy per-bin sizing is not optimal on its own (a backlog left early can cost
+    a replica later), so knowing the future includes knowing when a flat size is cheaper."""
+    candidates: list[PolicyResult] = []
+    for use_slack in (True, False):
+        plan = _oracle_plan(run, use_slack)
+        initial = int(plan[0]) if plan else run.settings.min_replicas
+        simulated = _simulate(run.work, run.bin_s, run.startup_bins, initial, _follow(plan))
+        candidates.append(run.finish("oracle", *simulated))
+    fixed = np.full(len(run.work), run.static_size, dtype=np.int64)
+    candidates.append(
+        run.finish("oracle", fixed, fixed, _constant_backlog(run.work, run.static_size, run.bin_s))
+    )
+    best = max(candidate.slo_attainment for candidate in candidates)
+    serving = [c for c in candidates if c.slo_attainment >= best - 1e-12]
+    return min(serving, key=lambda candidate: candidate.gpu_hours)
 
 
 def _reactive(run: _Run) -> PolicyResult:

@@ -107,3 +107,12 @@ def test_infeasible_prefill_fails_for_every_policy() -> None:
     result = replay(trace, ReplaySettings(MODEL, "L4", slo=Slo(ttft_s=0.5), usd_per_gpu_hour=1.0))
     for policy in result.policies.values():
         assert policy.slo_attainment == 0.0
+
+
+def test_oracle_knows_when_a_flat_size_is_cheaper() -> None:
+    # Found by hypothesis: sizing each bin greedily leaves a small backlog that costs one more
+    # replica two bins later, and a 300 s start-up spreads that replica over the whole trace.
+    trace = minute_trace([1628.0, 3757.0, 3871.0])
+    result = replay(trace, ReplaySettings(MODEL, "L4", startup_s=300, usd_per_gpu_hour=1.0))
+    assert result.policies["oracle"].gpu_hours <= result.policies["static"].gpu_hours
+    assert result.policies["oracle"].slo_attainment == result.policies["static"].slo_attainment == 1.0
