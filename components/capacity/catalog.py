@@ -160,6 +160,16 @@ class Catalog:
         for row in prices:
             self._by_instance.setdefault((row.cloud, row.instance_type), []).append(row)
 
+    def with_rows(self, rows: Iterable[InstancePrice]) -> Catalog:
+        """A catalog where `rows` (e.g. from `llmops prices refresh`) replace rows of the same cloud,
+        region and instance type, and add the others."""
+        replaced = {(r.cloud, r.region, r.instance_type): r for r in self.prices}
+        for row in rows:
+            replaced[(row.cloud, row.region, row.instance_type)] = row
+        return Catalog(
+            self.gpus, sorted(replaced.values(), key=lambda r: (r.cloud, r.instance_type, r.region))
+        )
+
     def gpu(self, name: str) -> GpuSpec:
         canonical = normalise_gpu_name(name)
         if canonical not in self.gpus:
@@ -221,3 +231,9 @@ class Catalog:
 def load_catalog() -> Catalog:
     """The catalog shipped with the package (cached: the files never change at run time)."""
     return Catalog(parse_gpus(_read_data("gpus.csv")), parse_prices(_read_data("prices.csv")))
+
+
+def load_catalog_with(prices_csv: str) -> Catalog:
+    """The shipped catalog with the rows of a refreshed prices file (same CSV format) laid over it."""
+    with open(prices_csv, encoding="utf-8") as handle:
+        return load_catalog().with_rows(parse_prices(handle.read()))

@@ -66,3 +66,21 @@ def test_unknown_names_list_what_is_known() -> None:
         catalog.price("aws", "g9.xlarge")
     with pytest.raises(CatalogError, match=r"no aws price in region 'mars-1'; priced regions: .*us-east-1"):
         catalog.price("aws", "g6.xlarge", "mars-1")
+
+
+def test_refreshed_rows_replace_and_extend(tmp_path) -> None:
+    from dataclasses import replace
+
+    from components.capacity.catalog import load_catalog_with
+
+    base = load_catalog().price("aws", "g6.xlarge", "us-east-1")
+    fresh = [
+        replace(base, spot_usd_per_h=0.31, as_of="2026-01-02"),
+        replace(base, region="eu-west-1", on_demand_usd_per_h=None, spot_usd_per_h=0.4),
+    ]
+    path = tmp_path / "aws.csv"
+    path.write_text(write_prices(fresh))
+    catalog = load_catalog_with(str(path))
+    assert catalog.price("aws", "g6.xlarge", "us-east-1").spot_usd_per_h == 0.31
+    assert catalog.price("aws", "g6.xlarge", "eu-west-1").spot_usd_per_h == 0.4
+    assert len(catalog.prices) == len(load_catalog().prices) + 1
