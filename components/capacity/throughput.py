@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from components.capacity.catalog import GpuSpec, load_catalog
+from components.capacity.catalog import CatalogError, GpuSpec, load_catalog
 from components.capacity.models import ModelSpec, get_model, model_fit
 
 # Share of peak memory bandwidth a decode step achieves (model bandwidth utilisation, MBU).
@@ -89,6 +89,9 @@ class ReplicaPerf:
 
 def replica_perf(model_id: str, gpu: str, tp: int = 1, *, max_model_len: int | None = None) -> ReplicaPerf:
     verdict = model_fit(model_id, gpu, tp, max_model_len=max_model_len)
+    if not verdict.fits:
+        # A throughput figure for a replica vLLM would refuse to start is meaningless.
+        raise CatalogError(verdict.message)
     return ReplicaPerf(
         model=get_model(model_id),
         gpu=load_catalog().gpu(gpu),

@@ -185,3 +185,10 @@ def test_prices_refresh_without_credentials(app: typer.Typer, monkeypatch: pytes
     code, _, stderr = run(app, "prices", "refresh", "--cloud", "aws")
     assert code == 2
     assert "no AWS credentials found" in stderr
+
+
+def test_missing_trace_file(app: typer.Typer, tmp_path: Path) -> None:
+    missing = tmp_path / "nope.csv"
+    code, _, stderr = run(app, "replay", "--trace", str(missing), "--model", MODEL, "--gpu", "L4")
+    assert code == 2
+    assert f"error: {missing}: no such file" in stderr

@@ -104,3 +104,8 @@ def test_longer_requests_never_raise_per_replica_capacity(
     short = replica_capacity(perf, TokenMix(input_tokens, output_tokens))
     long = replica_capacity(perf, TokenMix(input_tokens + extra_in, output_tokens + extra_out))
     assert long.requests_per_s <= short.requests_per_s * (1 + 1e-9)
+
+
+def test_no_throughput_for_a_replica_that_cannot_start() -> None:
+    with pytest.raises(CatalogError, match=r"does not fit 1 x H100: weights \(131.4 GiB\)"):
+        replica_perf(LLAMA_70B, "H100", 1)
