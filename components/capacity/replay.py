@@ -3,7 +3,7 @@
 Time is cut into bins. Each request costs replica-seconds (its prefill plus its share of decode
 steps at the batch the ITL SLO allows, from the throughput model); a bin's work goes into one
 backlog that the ready replicas drain at one replica-second per second each. A request's TTFT is
-the backlog wait at the end of its bin plus its own prefill. Replicas take `startup_s` to become
+the backlog wait where it arrives in its bin plus its own prefill. Replicas take `startup_s` to become
 ready and are released at once on scale-down. See docs/decisions/020-fluid-replay.md.
 """
 
@@ -111,6 +111,8 @@ class _Load:
     requests: np.ndarray
     """Requests per bin (fractional for aggregates)."""
     request_bin: np.ndarray | None
+    request_offset: np.ndarray | None
+    """Where in its bin each request arrives, 0 to 1 (request traces)."""
     request_prefill_s: np.ndarray | None
     bin_prefill_s: np.ndarray
     """Worst prefill among the bin's requests that can meet the SLO at all (mean for aggregates)."""
@@ -125,7 +127,7 @@ def _bin_load(trace: Trace, capacity: ReplicaCapacity, bin_s: float, ttft_s: flo
             prefill = np.where(
                 requests > 0, trace.input_tokens / np.maximum(requests, 1e-12) / prefill_rate, 0.0
             )
-        return _Load(work, requests, None, None, prefill)
+        return _Load(work, requests, None, None, None, prefill)
     bins = np.floor(trace.arrival_s / bin_s).astype(np.int64)
     count = int(bins[-1]) + 1 if len(bins) else 0
     prefill = trace.input_tokens / prefill_rate
@@ -135,24 +137,44 @@ def _bin_load(trace: Trace, capacity: ReplicaCapacity, bin_s: float, ttft_s: flo
     feasible = np.where(prefill <= ttft_s, prefill, 0.0)
     worst = np.zeros(count)
     np.maximum.at(worst, bins, feasible)
-    return _Load(work, requests, bins, prefill, worst)
+    offset = trace.arrival_s / bin_s - bins
+    return _Load(work, requests, bins, offset, prefill, worst)
 
 
-def _attainment(load: _Load, wait: np.ndarray, ttft_s: float) -> float:
+def _attainment(load: _Load, backlog: np.ndarray, ready: np.ndarray, ttft_s: float) -> float:
+    """Share of requests whose wait plus prefill meets the TTFT SLO.
+
+    Within a bin the backlog moves linearly from its start to its end value, so an arrival at
+    fraction f of the bin finds `start + f (end - start)` replica-seconds ahead of it and waits that
+    divided by the ready replicas. With no ready replica nothing is served.
+    """
     total = float(load.requests.sum())
     if total <= 0:
         return 1.0
-    if load.request_bin is not None and load.request_prefill_s is not None:
-        met = wait[load.request_bin] + load.request_prefill_s <= ttft_s + 1e-9
-        return float(met.mean())
-    met_bins = wait + load.bin_prefill_s <= ttft_s + 1e-9
-    return float(load.requests[met_bins].sum() / total)
-
-
-def _wait(backlog: np.ndarray, ready: np.ndarray, work: np.ndarray) -> np.ndarray:
+    start = np.concatenate([[0.0], backlog[:-1]])
+    replicas = ready.astype(np.float64)
+    if (
+        load.request_bin is not None
+        and load.request_offset is not None
+        and load.request_prefill_s is not None
+    ):
+        bins = load.request_bin
+        ahead = start[bins] + load.request_offset * (backlog[bins] - start[bins])
+        serving = replicas[bins]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            wait = np.where(serving > 0, ahead / np.maximum(serving, 1.0), np.inf)
+        return float(np.mean(wait + load.request_prefill_s <= ttft_s + 1e-9))
+    # The backlog a bin's arrival may find and still meet the SLO, in replica-seconds.
+    limit = (ttft_s - load.bin_prefill_s) * replicas + 1e-9
     with np.errstate(invalid="ignore", divide="ignore"):
-        wait = np.where(ready > 0, backlog / np.maximum(ready, 1), np.inf)
-    return np.where((ready == 0) & (backlog <= 0) & (work <= 0), 0.0, wait)
+        rising = np.clip((limit - start) / (backlog - start), 0.0, 1.0)
+        falling = np.clip(1.0 - (start - limit) / (start - backlog), 0.0, 1.0)
+    share = np.where(
+        start <= limit,
+        np.where(backlog <= limit, 1.0, rising),
+        np.where(backlog <= limit, falling, 0.0),
+    )
+    return float((load.requests * share).sum() / total)
 
 
 def _constant_backlog(work: np.ndarray, replicas: int, bin_s: float) -> np.ndarray:
@@ -247,12 +269,11 @@ class _Run:
         self, name: str, provisioned: np.ndarray, ready: np.ndarray, backlog: np.ndarray
     ) -> PolicyResult:
         gpu_hours = float(provisioned.sum()) * self.bin_s * self.settings.tensor_parallel / 3600
-        wait = _wait(backlog, ready, self.work)
         return PolicyResult(
             name=name,
             gpu_hours=gpu_hours,
             cost_usd=gpu_hours * self.price,
-            slo_attainment=_attainment(self.load, wait, self.settings.slo.ttft_s),
+            slo_attainment=_attainment(self.load, backlog, ready, self.settings.slo.ttft_s),
             peak_replicas=int(provisioned.max()) if len(provisioned) else 0,
             provisioned=provisioned,
             ready=ready,
@@ -260,8 +281,8 @@ class _Run:
 
     def constant_attainment(self, replicas: int) -> float:
         backlog = _constant_backlog(self.work, replicas, self.bin_s)
-        wait = _wait(backlog, np.full(len(self.work), replicas), self.work)
-        return _attainment(self.load, wait, self.settings.slo.ttft_s)
+        ready = np.full(len(self.work), replicas)
+        return _attainment(self.load, backlog, ready, self.settings.slo.ttft_s)
 
     def reactive_recommendation(self, backlog: float, replicas: int) -> int:
         """The production stack's KEDA rule: AverageValue target of 5 waiting requests per replica,
