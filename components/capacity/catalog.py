@@ -181,6 +181,11 @@ class Catalog:
     def instance_types(self, cloud: str) -> list[str]:
         return sorted(t for c, t in self._by_instance if c == cloud)
 
+    def instance_gpu(self, cloud: str, instance_type: str) -> tuple[str, int]:
+        """(GPU type, GPUs per instance) of an instance type, in any region the catalog prices it."""
+        row = self.price(cloud, instance_type)
+        return row.gpu, row.gpu_count
+
     def price(self, cloud: str, instance_type: str, region: str | None = None) -> InstancePrice:
         """Price row for an instance type; without a region, the cheapest region with an on-demand price."""
         rows = self._by_instance.get((cloud, instance_type))

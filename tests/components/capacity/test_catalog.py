@@ -84,3 +84,10 @@ def test_refreshed_rows_replace_and_extend(tmp_path) -> None:
     assert catalog.price("aws", "g6.xlarge", "us-east-1").spot_usd_per_h == 0.31
     assert catalog.price("aws", "g6.xlarge", "eu-west-1").spot_usd_per_h == 0.4
     assert len(catalog.prices) == len(load_catalog().prices) + 1
+
+
+def test_instance_gpu() -> None:
+    catalog = load_catalog()
+    assert catalog.instance_gpu("aws", "p4de.24xlarge") == ("A100-80GB", 8)
+    assert catalog.instance_gpu("gcp", "g2-standard-4") == ("L4", 1)
+    assert catalog.instance_gpu("azure", "Standard_NC24ads_A100_v4") == ("A100-80GB", 1)
