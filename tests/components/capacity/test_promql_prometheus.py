@@ -83,6 +83,9 @@ def backfilled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, 
     config = folder / "prometheus.yml"
     config.write_text("global:\n  scrape_interval: 1m\n")
     port = _free_port()
+    # A file, not a pipe: Prometheus logs a line per block at start-up and must never block on it.
+    log_path = folder / "prometheus.log"
+    log = log_path.open("wb")
     process = subprocess.Popen(
         [
             prometheus,
@@ -91,8 +94,8 @@ def backfilled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, 
             "--storage.tsdb.retention.time=100y",
             f"--web.listen-address=127.0.0.1:{port}",
         ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -105,13 +108,13 @@ def backfilled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, 
             except OSError:
                 pass
             if process.poll() is not None or time.monotonic() > deadline:
-                stderr = process.stderr.read().decode() if process.stderr else ""
-                pytest.fail(f"prometheus did not become ready: {stderr[-2000:]}")
+                pytest.fail(f"prometheus did not become ready: {log_path.read_text()[-2000:]}")
             time.sleep(0.2)
         yield base, start, demand
     finally:
         process.terminate()
         process.wait(timeout=10)
+        log.close()
 
 
 def _query(base: str, expression: str, at: int) -> float | None:
