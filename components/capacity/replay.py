@@ -366,6 +366,9 @@ def _reactive(run: _Run) -> PolicyResult:
     stabiliser = _Stabiliser(run.cooldown_bins)
 
     def decide(t: int, backlog: float, replicas: int) -> int:
+        if t == 0:
+            # The HPA's window starts out holding the size the service already runs at.
+            return stabiliser.push(0, run.initial)
         return min(run.cap, stabiliser.push(t, run.reactive_recommendation(backlog, replicas)))
 
     return run.finish("reactive", *_simulate(run.work, run.bin_s, run.startup_bins, run.initial, decide))
@@ -388,7 +391,8 @@ def _predictive(run: _Run) -> PolicyResult:
 
     def decide(t: int, backlog: float, replicas: int) -> int:
         if t == 0:
-            return run.initial
+            # The HPA's window starts out holding the size the service already runs at.
+            return stabiliser.push(0, run.initial)
         # The rule's latest value at the start of bin t is the one computed at the end of t - 1.
         # Reactive floor (the serving component's waiting + running trigger): replicas for the
         # current demand plus those that clear the backlog within one start-up time.
@@ -397,6 +401,17 @@ def _predictive(run: _Run) -> PolicyResult:
         return min(run.cap, stabiliser.push(t, wanted))
 
     return run.finish("predictive", *_simulate(run.work, run.bin_s, run.startup_bins, run.initial, decide))
+
+
+def _warm_start(busy: np.ndarray, bin_s: float, settings: ReplaySettings) -> int:
+    """Replicas the dynamic policies start with. A trace is a window cut out of running traffic,
+    so the service was already sized for it: the mean demand over the first look-ahead (start-up
+    plus rate window) at the target utilisation, as the predictive rule would have set it."""
+    if not len(busy):
+        return settings.min_replicas
+    head = max(1, math.ceil((settings.startup_s + settings.demand_window_s) / bin_s))
+    mean = float(busy[:head].mean())
+    return max(settings.min_replicas, math.ceil(mean / settings.target_utilization - 1e-9))
 
 
 _POLICY_RUNNERS: dict[str, Callable[[_Run], PolicyResult]] = {
@@ -436,7 +451,7 @@ def replay(trace: Trace, settings: ReplaySettings, policies: tuple[str, ...] = P
         price=price,
         startup_bins=math.ceil(settings.startup_s / bin_s - 1e-9),
         cooldown_bins=math.ceil(settings.cooldown_s / bin_s - 1e-9),
-        initial=max(settings.min_replicas, math.ceil(float(busy[0]) - 1e-9)) if len(busy) else 1,
+        initial=_warm_start(busy, bin_s, settings),
     )
     run.static_size = _static_size(run)
     run.cap = settings.max_replicas or 2 * run.static_size

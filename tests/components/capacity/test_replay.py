@@ -116,3 +116,13 @@ def test_oracle_knows_when_a_flat_size_is_cheaper() -> None:
     result = replay(trace, ReplaySettings(MODEL, "L4", startup_s=300, usd_per_gpu_hour=1.0))
     assert result.policies["oracle"].gpu_hours <= result.policies["static"].gpu_hours
     assert result.policies["oracle"].slo_attainment == result.policies["static"].slo_attainment == 1.0
+
+
+def test_dynamic_policies_start_warm_and_hold_their_size() -> None:
+    # A trace cut out of running traffic: the first minute is only partly covered. The policies
+    # start sized for the first minutes and the HPA window holds that size, as a running service
+    # would; they must not fall to one replica in the first bin and miss the next start-up time.
+    result = replay(minute_trace([200.0] + [3000.0] * 60), SETTINGS)
+    predictive = result.policies["predictive"]
+    assert predictive.ready[1] == predictive.ready[0] > 1
+    assert predictive.slo_attainment == 1.0
