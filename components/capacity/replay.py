@@ -1,0 +1,498 @@
+"""Replay a request trace through autoscaling policies as a fluid queue.
+
+Time is cut into bins. Each request costs replica-seconds (its prefill plus its share of decode
+steps at the batch the ITL SLO allows, from the throughput model); a bin's work goes into one
+backlog that the ready replicas drain at one replica-second per second each. A request's TTFT is
+the backlog wait where it arrives in its bin plus its own prefill. Replicas take `startup_s` to become
+ready and are released at once on scale-down. See docs/decisions/020-fluid-replay.md.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from components.capacity.catalog import load_catalog
+from components.capacity.promql import forecast
+from components.capacity.throughput import ReplicaCapacity, Slo, TokenMix, replica_capacity, replica_perf
+from components.capacity.traces import Trace
+
+POLICIES = ("static", "reactive", "predictive", "oracle")
+REQUEST_TRACE_BIN_S = 5.0
+
+
+@dataclass(frozen=True)
+class ReplaySettings:
+    model_id: str
+    gpu: str
+    tensor_parallel: int = 1
+    slo: Slo = field(default_factory=Slo)
+    startup_s: float = 180.0
+    """Time from scale-up decision to a ready replica (node, image, weights, engine warm-up)."""
+    max_model_len: int = 8192
+    usd_per_gpu_hour: float | None = None
+    """Default: the catalog's cheapest on-demand price per GPU-hour for this GPU."""
+    bin_s: float | None = None
+    """Default: the trace's own bin (60 s) for aggregates, 5 s for request traces."""
+    min_replicas: int = 1
+    reactive_waiting_per_replica: float = 5.0
+    """vLLM production stack's KEDA rule: scale when waiting requests per replica exceed 5."""
+    cooldown_s: float = 360.0
+    """Scale-down stabilisation window (the production stack's 360 s)."""
+    hpa_tolerance: float = 0.1
+    """Kubernetes HPA leaves the size alone while metric/target is within 10 %."""
+    demand_window_s: float = 60.0
+    """The demand series is a rate over this window, as rate(...[1m]) in the recording rule (needs a
+    scrape interval of 15 s; a 5-minute window lags a step by 2.5 minutes on average)."""
+    target_utilization: float = 0.8
+    """Forecast busy replicas per running replica the predictive trigger aims at (HPA-style headroom)."""
+    max_replicas: int | None = None
+    """KEDA maxReplicaCount for reactive and predictive; default: twice the static size."""
+
+
+@dataclass(frozen=True)
+class PolicyResult:
+    name: str
+    gpu_hours: float
+    cost_usd: float
+    slo_attainment: float
+    peak_replicas: int
+    provisioned: np.ndarray
+    ready: np.ndarray
+
+    def to_json(self) -> dict[str, float | int]:
+        return {
+            "gpu_hours": round(self.gpu_hours, 4),
+            "cost_usd": round(self.cost_usd, 2),
+            "slo_attainment": round(self.slo_attainment, 6),
+            "peak_replicas": self.peak_replicas,
+        }
+
+
+@dataclass(frozen=True)
+class ReplayResult:
+    trace_requests: float
+    span_s: float
+    bin_s: float
+    load: np.ndarray
+    """Busy replicas per bin (work / bin length)."""
+    capacity: ReplicaCapacity
+    usd_per_gpu_hour: float
+    settings: ReplaySettings
+    policies: dict[str, PolicyResult]
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "trace": {"requests": round(self.trace_requests, 3), "span_s": round(self.span_s, 3)},
+            "policies": {name: result.to_json() for name, result in self.policies.items()},
+            "model": {
+                "model": self.settings.model_id,
+                "gpu": self.settings.gpu,
+                "tensor_parallel": self.settings.tensor_parallel,
+                "usd_per_gpu_hour": self.usd_per_gpu_hour,
+                "replica_requests_per_s": round(self.capacity.requests_per_s, 4),
+                "replica_batch": self.capacity.batch,
+                "startup_s": self.settings.startup_s,
+                "slo_ttft_s": self.settings.slo.ttft_s,
+                "slo_itl_s": self.settings.slo.itl_s,
+                "bin_s": self.bin_s,
+            },
+        }
+
+
+@dataclass(frozen=True)
+class _Load:
+    work: np.ndarray
+    """Replica-seconds of work arriving in each bin."""
+    requests: np.ndarray
+    """Requests per bin (fractional for aggregates)."""
+    request_bin: np.ndarray | None
+    request_offset: np.ndarray | None
+    """Where in its bin each request arrives, 0 to 1 (request traces)."""
+    request_prefill_s: np.ndarray | None
+    bin_prefill_s: np.ndarray
+    """Worst prefill among the bin's requests that can meet the SLO at all (mean for aggregates)."""
+
+
+def _bin_load(trace: Trace, capacity: ReplicaCapacity, bin_s: float, ttft_s: float) -> _Load:
+    prefill_rate = capacity.prefill_tokens_per_s
+    if trace.arrival_s is None:
+        requests = np.asarray(trace.requests, dtype=np.float64)
+        work = trace.input_tokens / prefill_rate + trace.output_tokens * capacity.decode_s_per_token
+        with np.errstate(invalid="ignore", divide="ignore"):
+            prefill = np.where(
+                requests > 0, trace.input_tokens / np.maximum(requests, 1e-12) / prefill_rate, 0.0
+            )
+        return _Load(work, requests, None, None, None, prefill)
+    bins = np.floor(trace.arrival_s / bin_s).astype(np.int64)
+    count = int(bins[-1]) + 1 if len(bins) else 0
+    prefill = trace.input_tokens / prefill_rate
+    per_request = prefill + trace.output_tokens * capacity.decode_s_per_token
+    work = np.bincount(bins, weights=per_request, minlength=count)
+    requests = np.bincount(bins, minlength=count).astype(np.float64)
+    feasible = np.where(prefill <= ttft_s, prefill, 0.0)
+    worst = np.zeros(count)
+    np.maximum.at(worst, bins, feasible)
+    offset = trace.arrival_s / bin_s - bins
+    return _Load(work, requests, bins, offset, prefill, worst)
+
+
+def _attainment(load: _Load, backlog: np.ndarray, ready: np.ndarray, ttft_s: float) -> float:
+    """Share of requests whose wait plus prefill meets the TTFT SLO.
+
+    Within a bin the backlog moves linearly from its start to its end value, so an arrival at
+    fraction f of the bin finds `start + f (end - start)` replica-seconds ahead of it and waits that
+    divided by the ready replicas. With no ready replica nothing is served.
+    """
+    total = float(load.requests.sum())
+    if total <= 0:
+        return 1.0
+    start = np.concatenate([[0.0], backlog[:-1]])
+    replicas = ready.astype(np.float64)
+    if (
+        load.request_bin is not None
+        and load.request_offset is not None
+        and load.request_prefill_s is not None
+    ):
+        bins = load.request_bin
+        ahead = start[bins] + load.request_offset * (backlog[bins] - start[bins])
+        serving = replicas[bins]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            wait = np.where(serving > 0, ahead / np.maximum(serving, 1.0), np.inf)
+        return float(np.mean(wait + load.request_prefill_s <= ttft_s + 1e-9))
+    # The backlog a bin's arrival may find and still meet the SLO, in replica-seconds.
+    limit = (ttft_s - load.bin_prefill_s) * replicas + 1e-9
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rising = np.clip((limit - start) / (backlog - start), 0.0, 1.0)
+        falling = np.clip(1.0 - (start - limit) / (start - backlog), 0.0, 1.0)
+    share = np.where(
+        start <= limit,
+        np.where(backlog <= limit, 1.0, rising),
+        np.where(backlog <= limit, falling, 0.0),
+    )
+    return float((load.requests * share).sum() / total)
+
+
+def _constant_backlog(work: np.ndarray, replicas: int, bin_s: float) -> np.ndarray:
+    # Lindley's recursion q_t = max(0, q_{t-1} + x_t) in closed form: S_t - min(0, min_{j<=t} S_j).
+    cumulative = np.cumsum(work - replicas * bin_s)
+    return cumulative - np.minimum(0.0, np.minimum.accumulate(cumulative))
+
+
+def _simulate(
+    work: np.ndarray,
+    bin_s: float,
+    startup_bins: int,
+    initial_ready: int,
+    decide: Callable[[int, float, int], int],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Run replicas against the work. `decide(t, backlog_before_t, provisioned)` gives the target
+    replica count at the start of bin t from what was observable by then."""
+    bins = len(work)
+    arriving = [0] * (bins + startup_bins + 1)
+    ready = initial_ready
+    starting = 0
+    backlog = 0.0
+    provisioned_out = np.empty(bins, dtype=np.int64)
+    ready_out = np.empty(bins, dtype=np.int64)
+    backlog_out = np.empty(bins)
+    for t in range(bins):
+        if arriving[t]:
+            ready += arriving[t]
+            starting -= arriving[t]
+        target = decide(t, backlog, ready + starting)
+        current = ready + starting
+        if target > current:
+            if startup_bins == 0:
+                ready += target - current
+            else:
+                arriving[t + startup_bins] += target - current
+                starting += target - current
+        elif target < current:
+            surplus = current - target
+            # Cancel replicas still starting (newest first) before stopping ready ones.
+            slot = t + startup_bins
+            while surplus and starting and slot > t:
+                cancel = min(surplus, arriving[slot])
+                arriving[slot] -= cancel
+                starting -= cancel
+                surplus -= cancel
+                slot -= 1
+            ready -= surplus
+        backlog = max(0.0, backlog + float(work[t]) - ready * bin_s)
+        provisioned_out[t] = ready + starting
+        ready_out[t] = ready
+        backlog_out[t] = backlog
+    return provisioned_out, ready_out, backlog_out
+
+
+class _Stabiliser:
+    """HPA scale-down stabilisation: the target is the largest recommendation in the window."""
+
+    def __init__(self, window_bins: int) -> None:
+        self.window = max(1, window_bins)
+        self.recent: deque[tuple[int, int]] = deque()
+
+    def push(self, t: int, value: int) -> int:
+        while self.recent and self.recent[-1][1] <= value:
+            self.recent.pop()
+        self.recent.append((t, value))
+        while self.recent[0][0] <= t - self.window:
+            self.recent.popleft()
+        return self.recent[0][1]
+
+
+@dataclass
+class _Run:
+    """Everything a policy needs: the binned load and the settings turned into bins."""
+
+    load: _Load
+    settings: ReplaySettings
+    capacity: ReplicaCapacity
+    bin_s: float
+    price: float
+    startup_bins: int
+    cooldown_bins: int
+    initial: int
+    static_size: int = 0
+    cap: int = 0
+
+    @property
+    def work(self) -> np.ndarray:
+        return self.load.work
+
+    def finish(
+        self, name: str, provisioned: np.ndarray, ready: np.ndarray, backlog: np.ndarray
+    ) -> PolicyResult:
+        gpu_hours = float(provisioned.sum()) * self.bin_s * self.settings.tensor_parallel / 3600
+        return PolicyResult(
+            name=name,
+            gpu_hours=gpu_hours,
+            cost_usd=gpu_hours * self.price,
+            slo_attainment=_attainment(self.load, backlog, ready, self.settings.slo.ttft_s),
+            peak_replicas=int(provisioned.max()) if len(provisioned) else 0,
+            provisioned=provisioned,
+            ready=ready,
+        )
+
+    def constant_attainment(self, replicas: int) -> float:
+        backlog = _constant_backlog(self.work, replicas, self.bin_s)
+        ready = np.full(len(self.work), replicas)
+        return _attainment(self.load, backlog, ready, self.settings.slo.ttft_s)
+
+    def reactive_recommendation(self, backlog: float, replicas: int) -> int:
+        """The production stack's KEDA rule: AverageValue target of 5 waiting requests per replica,
+        with the HPA's 10 % tolerance."""
+        waiting = backlog / self.capacity.service_s_per_request
+        target = self.settings.reactive_waiting_per_replica
+        ratio = waiting / max(replicas, 1) / target
+        if abs(ratio - 1) <= self.settings.hpa_tolerance:
+            return replicas
+        return max(self.settings.min_replicas, math.ceil(waiting / target - 1e-9))
+
+
+def _static_size(run: _Run) -> int:
+    """The smallest constant size that serves every request the SLO allows at all."""
+    busy = run.work / run.bin_s
+    floor = run.settings.min_replicas
+    high = max(floor, math.ceil(float(busy.max()) - 1e-9) + 1) if len(busy) else floor
+    best = run.constant_attainment(high)
+    low = floor
+    while low < high:
+        middle = (low + high) // 2
+        if run.constant_attainment(middle) >= best - 1e-12:
+            high = middle
+        else:
+            low = middle + 1
+    return low
+
+
+def _static(run: _Run) -> PolicyResult:
+    fixed = np.full(len(run.work), run.static_size, dtype=np.int64)
+    return run.finish("static", fixed, fixed, _constant_backlog(run.work, run.static_size, run.bin_s))
+
+
+def _oracle_plan(run: _Run, use_slack: bool) -> list[int]:
+    """Per bin, the fewest ready replicas that keep every arrival's wait within the TTFT SLO (with
+    `use_slack`, letting a backlog build as far as the SLO allows), provisioned one start-up ahead."""
+    floor = run.settings.min_replicas
+    if use_slack:
+        allowance = np.maximum(run.settings.slo.ttft_s - run.load.bin_prefill_s, 0.0)
+    else:
+        allowance = np.zeros(len(run.work))
+    needed = np.empty(len(run.work), dtype=np.int64)
+    backlog = 0.0
+    for t, (arrived, slack) in enumerate(zip(run.work.tolist(), allowance.tolist(), strict=True)):
+        replicas = max(floor, math.ceil((backlog + arrived) / (run.bin_s + slack) - 1e-9))
+        backlog = max(0.0, backlog + arrived - replicas * run.bin_s)
+        needed[t] = replicas
+    # Replicas ready at t must be provisioned from t - start-up on: a forward sliding maximum.
+    k = run.startup_bins
+    if k and len(needed):
+        padded = np.concatenate([needed, np.full(k, needed[-1])])
+        return np.lib.stride_tricks.sliding_window_view(padded, k + 1).max(axis=1)[: len(needed)].tolist()
+    return needed.tolist()
+
+
+def _follow(plan: list[int]) -> Callable[[int, float, int], int]:
+    return lambda t, _backlog, _provisioned: plan[t]
+
+
+def _oracle(run: _Run) -> PolicyResult:
+    """Perfect foresight: the cheapest of three plans that all serve every request the SLO allows —
+    per-bin sizing that lets a backlog build within the SLO, per-bin sizing without backlog, and
+    the static size. Greedy per-bin sizing is not optimal on its own (a backlog left early can cost
+    a replica later), so knowing the future includes knowing when a flat size is cheaper."""
+    candidates: list[PolicyResult] = []
+    for use_slack in (True, False):
+        plan = _oracle_plan(run, use_slack)
+        initial = int(plan[0]) if plan else run.settings.min_replicas
+        simulated = _simulate(run.work, run.bin_s, run.startup_bins, initial, _follow(plan))
+        candidates.append(run.finish("oracle", *simulated))
+    fixed = np.full(len(run.work), run.static_size, dtype=np.int64)
+    candidates.append(
+        run.finish("oracle", fixed, fixed, _constant_backlog(run.work, run.static_size, run.bin_s))
+    )
+    best = max(candidate.slo_attainment for candidate in candidates)
+    serving = [c for c in candidates if c.slo_attainment >= best - 1e-12]
+    return min(serving, key=lambda candidate: candidate.gpu_hours)
+
+
+def _reactive(run: _Run) -> PolicyResult:
+    stabiliser = _Stabiliser(run.cooldown_bins)
+
+    def decide(t: int, backlog: float, replicas: int) -> int:
+        if t == 0:
+            # The HPA's window starts out holding the size the service already runs at.
+            return stabiliser.push(0, run.initial)
+        return min(run.cap, stabiliser.push(t, run.reactive_recommendation(backlog, replicas)))
+
+    return run.finish("reactive", *_simulate(run.work, run.bin_s, run.startup_bins, run.initial, decide))
+
+
+def _predictive(run: _Run) -> PolicyResult:
+    settings = run.settings
+    busy = run.work / run.bin_s
+    window = max(1, round(settings.demand_window_s / run.bin_s))
+    # The demand series is a trailing mean, as rate(...[1m]) in the recording rule.
+    # Over the first bins the window is not full yet: average what there is, as rate() does.
+    counts = np.minimum(np.arange(1, len(busy) + 1), window)
+    demand = np.convolve(busy, np.ones(window))[: len(busy)] / counts
+    lookahead_s = settings.startup_s + settings.demand_window_s
+    targets = np.ceil(forecast(demand, run.bin_s, lookahead_s) / settings.target_utilization - 1e-9)
+    target_list = targets.astype(np.int64).tolist()
+    demand_list = demand.tolist()
+    drain_s = max(settings.startup_s, run.bin_s)
+    stabiliser = _Stabiliser(run.cooldown_bins)
+
+    def decide(t: int, backlog: float, replicas: int) -> int:
+        if t == 0:
+            # The HPA's window starts out holding the size the service already runs at.
+            return stabiliser.push(0, run.initial)
+        # The rule's latest value at the start of bin t is the one computed at the end of t - 1.
+        # Reactive floor (the serving component's waiting + running trigger): replicas for the
+        # current demand plus those that clear the backlog within one start-up time.
+        floor_now = math.ceil((demand_list[t - 1] + backlog / drain_s) / settings.target_utilization - 1e-9)
+        wanted = max(settings.min_replicas, target_list[t - 1], floor_now)
+        return min(run.cap, stabiliser.push(t, wanted))
+
+    return run.finish("predictive", *_simulate(run.work, run.bin_s, run.startup_bins, run.initial, decide))
+
+
+def _warm_start(busy: np.ndarray, bin_s: float, settings: ReplaySettings) -> int:
+    """Replicas the dynamic policies start with. A trace is a window cut out of running traffic,
+    so the service was already sized for it: the mean demand over the first look-ahead (start-up
+    plus rate window) at the target utilisation, as the predictive rule would have set it."""
+    if not len(busy):
+        return settings.min_replicas
+    head = max(1, math.ceil((settings.startup_s + settings.demand_window_s) / bin_s))
+    mean = float(busy[:head].mean())
+    return max(settings.min_replicas, math.ceil(mean / settings.target_utilization - 1e-9))
+
+
+_POLICY_RUNNERS: dict[str, Callable[[_Run], PolicyResult]] = {
+    "static": _static,
+    "reactive": _reactive,
+    "predictive": _predictive,
+    "oracle": _oracle,
+}
+
+
+def replay(trace: Trace, settings: ReplaySettings, policies: tuple[str, ...] = POLICIES) -> ReplayResult:
+    unknown = [p for p in policies if p not in POLICIES]
+    if unknown:
+        raise ValueError(f"policy {unknown[0]!r} is not one of {', '.join(POLICIES)}")
+    mean_in, mean_out = trace.mean_tokens()
+    perf = replica_perf(
+        settings.model_id, settings.gpu, settings.tensor_parallel, max_model_len=settings.max_model_len
+    )
+    capacity = replica_capacity(perf, TokenMix(max(mean_in, 1.0), max(mean_out, 1.0)), settings.slo)
+    price = settings.usd_per_gpu_hour
+    if price is None:
+        row = load_catalog().cheapest_gpu_hour(settings.gpu)
+        price = (row.on_demand_usd_per_h or 0.0) / row.gpu_count
+    if trace.is_aggregate:
+        bin_s = trace.bin_s or 60.0
+        if settings.bin_s not in (None, bin_s):
+            raise ValueError(f"bin_s {settings.bin_s} differs from the aggregate trace's own {bin_s} s bins")
+    else:
+        bin_s = settings.bin_s or REQUEST_TRACE_BIN_S
+    load = _bin_load(trace, capacity, bin_s, settings.slo.ttft_s)
+    busy = load.work / bin_s
+    run = _Run(
+        load=load,
+        settings=settings,
+        capacity=capacity,
+        bin_s=bin_s,
+        price=price,
+        startup_bins=math.ceil(settings.startup_s / bin_s - 1e-9),
+        cooldown_bins=math.ceil(settings.cooldown_s / bin_s - 1e-9),
+        initial=_warm_start(busy, bin_s, settings),
+    )
+    run.static_size = _static_size(run)
+    run.cap = settings.max_replicas or 2 * run.static_size
+    return ReplayResult(
+        trace_requests=trace.request_count,
+        span_s=trace.span_s,
+        bin_s=bin_s,
+        load=busy,
+        capacity=capacity,
+        usd_per_gpu_hour=price,
+        settings=settings,
+        policies={name: _POLICY_RUNNERS[name](run) for name in policies},
+    )
+
+
+def plot(result: ReplayResult, path: str) -> None:
+    """Load and each policy's ready replicas over time (PNG, no display needed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    # Long series: draw the maximum of each chunk so a 14-day replay stays readable at ~2,000 points.
+    chunk = max(1, len(result.load) // 2000)
+    usable = len(result.load) // chunk * chunk
+
+    def peak(values: np.ndarray) -> np.ndarray:
+        return values[:usable].reshape(-1, chunk).max(axis=1) if usable else values
+
+    hours = np.arange(0, usable or len(result.load), chunk) * result.bin_s / 3600
+    figure, axis = plt.subplots(figsize=(12, 4.5), dpi=100)
+    axis.plot(hours, peak(result.load), color="0.5", linewidth=0.6, label="load (busy replicas)")
+    for name, policy in result.policies.items():
+        axis.step(hours, peak(policy.provisioned), where="post", linewidth=0.9, label=f"{name} (provisioned)")
+    axis.set_xlabel("hours since trace start" + (f" (maximum per {chunk} bins)" if chunk > 1 else ""))
+    axis.set_ylabel("replicas")
+    axis.set_title(
+        f"{result.settings.model_id} on {result.settings.gpu} x{result.settings.tensor_parallel}, "
+        f"start-up {result.settings.startup_s:.0f} s, TTFT SLO {result.settings.slo.ttft_s:g} s"
+    )
+    axis.legend(loc="upper left", fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)

@@ -1,0 +1,194 @@
+"""`llmops replay` and `llmops prices refresh` through a Typer app built the way infra.cli builds it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import typer
+from moto import mock_aws
+from typer.testing import CliRunner
+
+from infra import cli_capacity
+from tests.conftest import require_shared
+
+MODEL = "meta-llama/Llama-3.1-8B-Instruct"
+
+
+@pytest.fixture
+def app() -> typer.Typer:
+    application = typer.Typer()
+
+    @application.command("version")
+    def version() -> None:  # a second command, as the real app has, so subcommands keep their names
+        typer.echo("0")
+
+    cli_capacity.register(application)
+    return application
+
+
+def run(app: typer.Typer, *args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def generic_trace(tmp_path: Path) -> Path:
+    rows = ["timestamp,input_tokens,output_tokens"]
+    rows += [f"{i * 0.05:.2f},{300 + i % 7 * 50},{80 + i % 5 * 20}" for i in range(2000)]
+    path = tmp_path / "t.csv"
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def test_replay_writes_the_json_shape_and_a_plot(app: typer.Typer, tmp_path: Path) -> None:
+    out = tmp_path / "r.json"
+    png = tmp_path / "r.png"
+    code, stdout, stderr = run(
+        app,
+        "replay",
+        "--trace",
+        str(generic_trace(tmp_path)),
+        "--model",
+        MODEL,
+        "--gpu",
+        "L4",
+        "--json",
+        str(out),
+        "--plot",
+        str(png),
+        "--startup-s",
+        "60",
+    )
+    assert code == 0, stderr
+    assert "oracle" in stdout and "GPU-hours" in stdout
+    data = json.loads(out.read_text())
+    assert data["trace"]["requests"] == 2000
+    assert data["trace"]["span_s"] == pytest.approx(99.95)
+    assert set(data["policies"]) == {"static", "reactive", "predictive", "oracle"}
+    for policy in data["policies"].values():
+        assert set(policy) >= {"gpu_hours", "cost_usd", "slo_attainment", "peak_replicas"}
+        assert 0 <= policy["slo_attainment"] <= 1
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_single_policy(app: typer.Typer, tmp_path: Path) -> None:
+    out = tmp_path / "r.json"
+    code, _, stderr = run(
+        app,
+        "replay",
+        "--trace",
+        str(generic_trace(tmp_path)),
+        "--model",
+        MODEL,
+        "--gpu",
+        "H100",
+        "--policy",
+        "oracle",
+        "--json",
+        str(out),
+    )
+    assert code == 0, stderr
+    assert list(json.loads(out.read_text())["policies"]) == ["oracle"]
+
+
+def test_bad_row_exits_2_with_file_and_line(app: typer.Typer, tmp_path: Path) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text("timestamp,input_tokens,output_tokens\n0,10,5\n1,many,5\n")
+    code, _, stderr = run(app, "replay", "--trace", str(path), "--model", MODEL, "--gpu", "H100")
+    assert code == 2
+    assert f"error: {path}:3: column 'input_tokens' is 'many', expected a non-negative integer" in stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--gpu", "X100"), "gpu 'X100' is not in the catalog; known GPUs:"),
+        (("--model", "acme/none"), "model 'acme/none' is not in the catalog; known models:"),
+        (("--policy", "magic"), "--policy 'magic' is not one of static, reactive, predictive, oracle, all"),
+        (("--format", "parquet"), "--format 'parquet' is not one of auto, azure, mooncake, generic, minute"),
+        (
+            ("--model", "meta-llama/Llama-3.1-70B-Instruct"),
+            "does not fit 1 x H100: weights (131.4 GiB) plus runtime overhead do not fit",
+        ),
+    ],
+)
+def test_bad_options_exit_2(app: typer.Typer, tmp_path: Path, args: tuple[str, ...], message: str) -> None:
+    base = {"--trace": str(generic_trace(tmp_path)), "--model": MODEL, "--gpu": "H100"}
+    base.update(dict(zip(args[::2], args[1::2], strict=True)))
+    flat = [item for pair in base.items() for item in pair]
+    code, _, stderr = run(app, "replay", *flat)
+    assert code == 2
+    assert message in stderr
+
+
+def test_replay_of_the_shared_minute_series(app: typer.Typer, tmp_path: Path) -> None:
+    trace = require_shared("data/traces/servegen-language-m-mid.minute.csv")
+    out = tmp_path / "s.json"
+    code, _, stderr = run(
+        app, "replay", "--trace", str(trace), "--model", MODEL, "--gpu", "H100", "--json", str(out)
+    )
+    assert code == 0, stderr
+    data = json.loads(out.read_text())
+    assert data["trace"]["span_s"] == 14 * 86400
+    policies = data["policies"]
+    assert policies["oracle"]["gpu_hours"] <= policies["static"]["gpu_hours"]
+
+
+@pytest.fixture
+def aws_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(key, value)
+    with mock_aws():
+        yield
+
+
+def test_prices_refresh_aws(app: typer.Typer, tmp_path: Path, aws_env: None) -> None:
+    out = tmp_path / "aws.csv"
+    code, stdout, stderr = run(
+        app,
+        "prices",
+        "refresh",
+        "--cloud",
+        "aws",
+        "--region",
+        "us-east-1",
+        "--instance-type",
+        "g6.xlarge",
+        "--output",
+        str(out),
+    )
+    assert code == 0, stderr
+    assert "g6.xlarge" in stdout
+    lines = out.read_text().splitlines()
+    assert lines[0].startswith("cloud,region,instance_type,gpu,gpu_count")
+    assert lines[1].startswith("aws,us-east-1,g6.xlarge,L4,1,0.80480,")
+
+
+def test_prices_refresh_other_clouds_explain(app: typer.Typer) -> None:
+    code, _, stderr = run(app, "prices", "refresh", "--cloud", "gcp")
+    assert code == 2
+    assert "only aws can be refreshed from its API" in stderr
+
+
+def test_prices_refresh_without_credentials(app: typer.Typer, monkeypatch: pytest.MonkeyPatch) -> None:
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    code, _, stderr = run(app, "prices", "refresh", "--cloud", "aws")
+    assert code == 2
+    assert "no AWS credentials found" in stderr
+
+
+def test_missing_trace_file(app: typer.Typer, tmp_path: Path) -> None:
+    missing = tmp_path / "nope.csv"
+    code, _, stderr = run(app, "replay", "--trace", str(missing), "--model", MODEL, "--gpu", "L4")
+    assert code == 2
+    assert f"error: {missing}: no such file" in stderr
