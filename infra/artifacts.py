@@ -7,7 +7,7 @@ import re
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from rich.console import Console
@@ -16,6 +16,9 @@ from rich.table import Table
 from rich.tree import Tree
 
 from infra.plan import SECRET_MASK, Plan, PlannedResource, dumps
+
+if TYPE_CHECKING:
+    from infra.costing import StackEstimate
 
 HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
 _K8S_TYPE = re.compile(r"^kubernetes:(?P<group>[^:]+)/(?P<version>[^:/]+):(?P<kind>\w+)$")
@@ -149,3 +152,60 @@ def render(plan: Plan, console: Console) -> None:
             # Values such as "[secret]" are text, not rich markup.
             outputs.add_row(key, escape(value if isinstance(value, str) else dumps(value).strip()))
         console.print(outputs)
+
+
+def render_estimate(estimate: StackEstimate, console: Console) -> None:
+    """Monthly cost per pool, fit per model, and the budget verdict."""
+    cost = estimate.cost
+    regions = ", ".join(sorted({line["region"] for line in cost["per_pool"].values()})) or "-"
+    table = Table(title=f"monthly cost in {regions} (30-day month, planned sizes and schedules)")
+    for column in ("pool", "instance", "capacity", "GPU-hours", "on-demand $", "spot $", "total $"):
+        table.add_column(column, justify="right" if column.endswith(("$", "hours")) else "left")
+    for name, line in cost["per_pool"].items():
+        table.add_row(
+            name,
+            line["instance_type"],
+            line["capacity"],
+            f"{line['gpu_hours']:,.0f}",
+            f"{line['on_demand_usd']:,.2f}",
+            f"{line['spot_usd']:,.2f}",
+            f"{line['monthly_usd']:,.2f}",
+        )
+    table.add_row(
+        "[bold]stack[/bold]",
+        "",
+        "",
+        "",
+        f"{cost['on_demand_usd']:,.2f}",
+        f"{cost['spot_usd']:,.2f}",
+        f"[bold]{cost['monthly_usd']:,.2f}[/bold]",
+    )
+    console.print(table)
+    console.print(f"every pool at its max size all month: ${cost['ceiling_monthly_usd']:,.2f}")
+    if "note" in cost:
+        console.print(f"[dim]{escape(cost['note'])}[/dim]")
+    for warning in cost.get("warnings", []):
+        console.print(f"[yellow]warning:[/yellow] {escape(warning)}")
+
+    fits = Table(title="model fit")
+    for column in ("model", "GPU x TP", "verdict"):
+        fits.add_column(column)
+    for name, verdict in estimate.fit.items():
+        if not verdict.get("checked"):
+            fits.add_row(name, "-", f"[dim]not checked: {escape(verdict['message'])}[/dim]")
+            continue
+        mark = "[green]fits[/green]" if verdict["fits"] else "[red]does not fit[/red]"
+        fits.add_row(
+            name, f"{verdict['gpu']} x {verdict['tensor_parallel']}", f"{mark}: {escape(verdict['message'])}"
+        )
+    console.print(fits)
+
+    budget = estimate.budget
+    if budget["verdict"] == "none":
+        console.print("budget: none set (llmops:budget.monthlyUsd)")
+    else:
+        colour = "green" if budget["verdict"] == "within" else "red"
+        console.print(
+            f"budget: [{colour}]{budget['verdict']}[/{colour}] — estimate ${budget['estimate_usd']:,.2f} "
+            f"of ${budget['monthly_usd']:,.2f} ({budget['enforcement']})"
+        )

@@ -13,7 +13,7 @@ from infra.config import ConfigError, StackNotFoundError, read_stack_file
 
 app = typer.Typer(
     name="llmops",
-    help="Cost-efficient LLM serving on GPU clouds: offline plans of llmops stacks.",
+    help="Cost-efficient LLM serving on GPU clouds: offline plans, cost and fit, trace replays.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -65,24 +65,47 @@ def plan(
     ] = None,
 ) -> None:
     """Run the stack's program offline under Pulumi's mock engine: resources, manifests, outputs."""
-    from infra import artifacts
+    from components.capacity import CostInputError
+    from infra import artifacts, costing
     from infra.plan import dumps, run_plan
 
     try:
         root = find_project_dir(project_dir)
         raw = read_stack_file(root / "stacks", stack)
         result = run_plan(raw, stack, preview=preview)
+        region = raw.other.get("aws:region")
+        estimate = costing.estimate(result.config, region if isinstance(region, str) else None)
     except (StackNotFoundError, ConfigError, FileNotFoundError) as exc:
         raise _fail(str(exc)) from None
+    except CostInputError as exc:
+        raise _fail("cannot price the stack's pools:\n  - " + "\n  - ".join(exc.problems)) from None
 
+    extra = {"cost": estimate.cost, "fit": estimate.fit, "budget": estimate.budget}
     out_dir = out if out.is_absolute() else Path.cwd() / out
-    target = artifacts.write(result, out_dir)
+    target = artifacts.write(result, out_dir, extra)
     if as_json:
-        sys.stdout.write(dumps(result.to_json()))
-        return
-    console = Console()
-    artifacts.render(result, console)
-    console.print(f"wrote [bold]{target / 'plan.json'}[/bold] and {target / 'manifests'}/")
+        sys.stdout.write(dumps(result.to_json() | extra))
+    else:
+        console = Console()
+        artifacts.render(result, console)
+        artifacts.render_estimate(estimate, console)
+        console.print(f"wrote [bold]{target / 'plan.json'}[/bold] and {target / 'manifests'}/")
+    if estimate.over_mandatory_budget:
+        budget = estimate.budget
+        raise _fail(
+            f"budget.monthlyUsd: the estimate ${budget['estimate_usd']:,.2f} is over the mandatory "
+            f"budget ${budget['monthly_usd']:,.2f}. Fix: shrink pools or schedules, use spot, "
+            "or raise the budget"
+        )
+
+
+def _register_capacity_commands() -> None:
+    from infra import cli_capacity
+
+    cli_capacity.register(app)
+
+
+_register_capacity_commands()
 
 
 def main() -> None:

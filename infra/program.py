@@ -7,7 +7,7 @@ engine.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import pulumi
@@ -50,7 +50,7 @@ def run(config: StackConfig | None = None) -> None:
         from components.observability import ObservabilityStack
 
         stack = ObservabilityStack(
-            OBSERVABILITY_INSTANCE, observability_args(config.observability), opts=k8s_opts
+            OBSERVABILITY_INSTANCE, observability_args(config.observability, config.pools), opts=k8s_opts
         )
         # ServiceMonitors need the Prometheus Operator's CRDs, which the release installs.
         monitoring.append(stack.kube_prometheus_stack)
@@ -131,8 +131,11 @@ def aws_k3s_cluster(config: StackConfig, cluster: K3sClusterConfig) -> k8s.Provi
     return k3s.provider
 
 
-def observability_args(observability: ObservabilityConfig) -> ObservabilityStackArgs:
+def observability_args(
+    observability: ObservabilityConfig, pools: Sequence[PoolConfig] = ()
+) -> ObservabilityStackArgs:
     from components.observability import ObservabilityStackArgs
+    from infra.costing import gpu_prices
 
     password = observability.grafana_admin_password
     return ObservabilityStackArgs(
@@ -147,6 +150,7 @@ def observability_args(observability: ObservabilityConfig) -> ObservabilityStack
         prometheus_storage_size=observability.prometheus_storage_size,
         log_retention_hours=observability.log_retention_hours,
         loki_storage_size=observability.loki_storage_size,
+        gpu_price_per_hour=gpu_prices(pools, pulumi.Config("aws").get("region")) if pools else {},
     )
 
 

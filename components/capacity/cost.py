@@ -129,7 +129,8 @@ def weekly_node_profile(pool: PoolCost) -> np.ndarray:
     for window in pool.schedules:
         start = round(window.start_hour * 60)
         end = round(window.end_hour * 60)
-        length = (end - start) % (24 * 60) or (24 * 60 if start == end else 0)
+        # end <= start wraps past midnight; 0-24 is the whole day, not an empty window.
+        length = end - start if end > start else (end - start) % (24 * 60) or 24 * 60
         for day in window.weekdays:
             begin = day * 24 * 60 + start
             minutes = np.arange(begin, begin + length) % _MINUTES_PER_WEEK

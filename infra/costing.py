@@ -1,0 +1,225 @@
+"""A stack's monthly cost, model fit and budget verdict, from its config and the capacity model.
+
+Pure Python (no Pulumi). The plan prints these and writes them to plan.json; the program
+uses `gpu_prices()` for the cost dashboard.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from components.capacity import PoolCost, ScheduleWindow, model_fit, stack_cost
+from components.capacity.catalog import CatalogError, load_catalog
+from components.capacity.models import get_model
+from infra.config import BudgetConfig, K3sClusterConfig, PoolConfig, ScheduleConfig, StackConfig
+
+_DAY_NAMES = {name: i for i, name in enumerate(["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"])}
+
+
+def _cron_values(field: str, low: int, high: int, names: dict[str, int] | None = None) -> set[int]:
+    """The values a cron field matches: `*`, `a`, `a-b`, lists, `/step`, and day names."""
+
+    def number(text: str) -> int:
+        return names[text] if names and text in names else int(text)
+
+    values: set[int] = set()
+    for part in field.upper().split(","):
+        base, _, step_text = part.partition("/")
+        step = int(step_text) if step_text else 1
+        if base == "*":
+            start, end = low, high
+        elif "-" in base:
+            first, last = base.split("-", 1)
+            start, end = number(first), number(last)
+        else:
+            start = number(base)
+            end = high if step_text else start
+        values.update(range(start, end + 1, step))
+    return values
+
+
+def _fire_times(schedule: ScheduleConfig) -> list[int]:
+    """Hours of the week (Monday 00:00 = 0) at which the schedule's cron fires.
+
+    Hour granularity is enough for a monthly cost: a window starting at 08:30 is priced
+    from 08:00. Day-of-month and month fields are treated as every day, every month.
+    """
+    minute, hour, _, _, weekday = schedule.cron.split()
+    hours = _cron_values(hour, 0, 23)
+    cron_days = _cron_values(weekday, 0, 7, _DAY_NAMES)
+    days = {(d + 6) % 7 for d in cron_days}  # cron: 0 and 7 are Sunday; ours: Monday = 0
+    del minute
+    return sorted(day * 24 + h for day in days for h in hours)
+
+
+def pool_windows(pool: PoolConfig) -> tuple[int, tuple[ScheduleWindow, ...]]:
+    """The pool's node count outside schedules, and one window per run of hours a schedule holds.
+
+    Each scheduled action sets the size until the next one fires (as ASG scheduled actions
+    do), so the week is a cycle of sizes.
+    """
+    base = pool.desired if pool.desired is not None else pool.min
+    fired: dict[int, int] = {}
+    for schedule in pool.schedules:
+        size = (
+            schedule.desired
+            if schedule.desired is not None
+            else (schedule.min if schedule.min is not None else pool.min)
+        )
+        for hour in _fire_times(schedule):
+            fired[hour] = size
+    if not fired:
+        return base, ()
+    week = [0] * (7 * 24)
+    last = fired[max(fired)]  # what holds at Monday 00:00: the week's last action, wrapped around
+    for hour in range(7 * 24):
+        last = fired.get(hour, last)
+        week[hour] = last
+    windows = []
+    for day in range(7):
+        hours = week[day * 24 : (day + 1) * 24]
+        start = 0
+        for h in range(1, 25):
+            if h == 24 or hours[h] != hours[start]:
+                windows.append(ScheduleWindow(start, h, hours[start], (day,)))
+                start = h
+    return base, tuple(windows)
+
+
+def pool_costs(config: StackConfig, region: str | None) -> list[PoolCost]:
+    models_on = {p.name: tuple(m.name for m in config.models if m.pool == p.name) for p in config.pools}
+    costs = []
+    for pool in config.pools:
+        nodes, windows = pool_windows(pool)
+        costs.append(
+            PoolCost(
+                name=pool.name,
+                cloud=pool.cloud.value,
+                # The first (preferred) type prices the pool; the others are spot alternatives.
+                instance_type=pool.instance_types[0],
+                nodes=nodes,
+                region=region,
+                capacity=pool.capacity.value,
+                on_demand_base=pool.on_demand_base,
+                schedules=windows,
+                models=models_on[pool.name],
+            )
+        )
+    return costs
+
+
+def ceiling_costs(config: StackConfig, region: str | None) -> list[PoolCost]:
+    """Every pool at its max, all month: what the stack costs if every autoscaler maxes out."""
+    return [
+        PoolCost(
+            name=c.name,
+            cloud=c.cloud,
+            instance_type=c.instance_type,
+            nodes=pool.max,
+            region=region,
+            capacity=c.capacity,
+            on_demand_base=c.on_demand_base,
+            models=c.models,
+        )
+        for c, pool in zip(pool_costs(config, region), config.pools, strict=True)
+    ]
+
+
+@dataclass(frozen=True)
+class StackEstimate:
+    cost: dict[str, Any]
+    fit: dict[str, dict[str, Any]]
+    budget: dict[str, Any]
+
+    @property
+    def over_mandatory_budget(self) -> bool:
+        return self.budget.get("verdict") == "over" and self.budget.get("enforcement") == "mandatory"
+
+
+def estimate(config: StackConfig, region: str | None) -> StackEstimate:
+    """Cost (expected and ceiling), fit per model, and the budget verdict."""
+    warnings: list[str] = []
+    if config.pools:
+        report = stack_cost(pool_costs(config, region))
+        ceiling = stack_cost(ceiling_costs(config, region))
+        cost = report.to_json() | {"ceiling_monthly_usd": round(ceiling.monthly_usd, 2)}
+        warnings.extend(report.warnings)
+    else:
+        cost = {
+            "monthly_usd": 0.0,
+            "ceiling_monthly_usd": 0.0,
+            "per_pool": {},
+            "per_model": {},
+            "on_demand_usd": 0.0,
+            "spot_usd": 0.0,
+            "note": "the cluster is not created by this stack; its machines are not priced here",
+        }
+    if isinstance(config.cluster, K3sClusterConfig):
+        warnings.append(
+            f"the {config.cluster.servers} K3s server(s) ({config.cluster.server_instance_type}, "
+            "on-demand) and network items are not priced: the catalog covers GPU machines"
+        )
+    cost["warnings"] = warnings
+    return StackEstimate(cost=cost, fit=fit_verdicts(config), budget=budget_verdict(config.budget, cost))
+
+
+def fit_verdicts(config: StackConfig) -> dict[str, dict[str, Any]]:
+    pools = {p.name: p for p in config.pools}
+    verdicts: dict[str, dict[str, Any]] = {}
+    for model in config.models:
+        gpu = model.gpu_type or (pools[model.pool].gpu_type if model.pool in pools else None)
+        if gpu is None:
+            verdicts[model.name] = {
+                "checked": False,
+                "message": "no GPU type known; set gpuType to check the fit",
+            }
+            continue
+        try:
+            get_model(model.source)
+            load_catalog().gpu(gpu)
+        except CatalogError as exc:
+            verdicts[model.name] = {"checked": False, "message": f"not in the capacity catalog: {exc}"}
+            continue
+        verdict = model_fit(
+            model.source,
+            gpu,
+            model.tensor_parallel_size,
+            max_model_len=model.max_model_len,
+            dtype=None if model.dtype.value == "auto" else model.dtype.value,
+            quantization=model.quantization.value if model.quantization else None,
+            gpu_memory_utilization=model.gpu_memory_utilization,
+        )
+        verdicts[model.name] = {"checked": True, **verdict.to_json()}
+    return verdicts
+
+
+def budget_verdict(budget: BudgetConfig, cost: dict[str, Any]) -> dict[str, Any]:
+    if budget.monthly_usd is None:
+        return {"monthly_usd": None, "verdict": "none", "enforcement": budget.enforcement}
+    over = cost["monthly_usd"] > budget.monthly_usd
+    return {
+        "monthly_usd": budget.monthly_usd,
+        "estimate_usd": cost["monthly_usd"],
+        "ceiling_usd": cost["ceiling_monthly_usd"],
+        "verdict": "over" if over else "within",
+        "enforcement": budget.enforcement,
+    }
+
+
+def gpu_prices(pools: Iterable[PoolConfig], region: str | None) -> dict[str, float]:
+    """USD per GPU-hour per pool (spot price for spot pools), for the cost dashboard."""
+    catalog = load_catalog()
+    prices: dict[str, float] = {}
+    for pool in pools:
+        try:
+            row = catalog.price(pool.cloud.value, pool.instance_types[0], region)
+        except CatalogError:
+            continue  # the dashboard then shows GPU-hours without dollars for this pool
+        per_node = row.on_demand_usd_per_h
+        if pool.capacity.value == "spot" and row.spot_usd_per_h is not None:
+            per_node = row.spot_usd_per_h
+        if per_node is not None and row.gpu_count:
+            prices[pool.name] = round(per_node / row.gpu_count, 4)
+    return prices

@@ -1,0 +1,157 @@
+"""Stack cost, fit and budget from the stack config, through the capacity model."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+import yaml
+from hypothesis import given
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from components.capacity.catalog import load_catalog
+from infra import costing
+from infra.cli import app
+from infra.config import StackConfig, load_stack_file, parse, split_namespace
+
+
+def config_of(text: str) -> StackConfig:
+    document = yaml.safe_load(textwrap.dedent(text))
+    return parse(split_namespace("Pulumi.test.yaml", document["config"]))
+
+
+def one_pool(schedules: str = "[]", capacity: str = "on-demand", desired: int = 1) -> StackConfig:
+    return config_of(
+        f"""
+        config:
+          llmops:cluster: {{kind: k3s, allowedCidrs: [203.0.113.0/24]}}
+          llmops:pools:
+            - {{name: p, cloud: aws, gpuType: L4, instanceTypes: [g6.xlarge], capacity: {capacity},
+                min: 0, max: 4, desired: {desired}, schedules: {schedules}}}
+          llmops:models:
+            - {{name: m, source: Qwen/Qwen2.5-0.5B-Instruct, pool: p}}
+        """
+    )
+
+
+def week_node_hours(config: StackConfig) -> float:
+    base, windows = costing.pool_windows(config.pools[0])
+    if not windows:
+        return base * 168
+    return sum((w.end_hour - w.start_hour) * w.nodes for w in windows)
+
+
+def test_cron_fields() -> None:
+    assert costing._cron_values("1-5", 0, 7, costing._DAY_NAMES) == {1, 2, 3, 4, 5}
+    assert costing._cron_values("MON-FRI", 0, 7, costing._DAY_NAMES) == {1, 2, 3, 4, 5}
+    assert costing._cron_values("*/6", 0, 23) == {0, 6, 12, 18}
+    assert costing._cron_values("8,20", 0, 23) == {8, 20}
+
+
+def test_workday_schedule_runs_two_nodes_twelve_hours_on_weekdays() -> None:
+    config = one_pool(
+        "[{name: day, cron: '0 8 * * 1-5', desired: 2}, {name: night, cron: '0 20 * * *', desired: 0}]"
+    )
+    assert week_node_hours(config) == 5 * 12 * 2
+
+
+def test_without_schedules_the_pool_keeps_its_desired_size() -> None:
+    assert week_node_hours(one_pool(desired=3)) == 3 * 168
+
+
+def test_a_single_action_holds_all_week() -> None:
+    # One action that fires on Mondays only sets the size for the whole cycle.
+    assert week_node_hours(one_pool("[{name: up, cron: '0 6 * * 1', desired: 2}]")) == 2 * 168
+
+
+def test_on_demand_cost_is_hours_times_the_catalog_price() -> None:
+    config = one_pool(desired=2)
+    price = load_catalog().price("aws", "g6.xlarge", "us-east-1").on_demand_usd_per_h
+    assert price is not None
+    estimate = costing.estimate(config, "us-east-1")
+    assert estimate.cost["monthly_usd"] == pytest.approx(2 * 720 * price, abs=0.01)
+    assert estimate.cost["ceiling_monthly_usd"] == pytest.approx(4 * 720 * price, abs=0.01)
+    assert estimate.cost["per_model"] == {"m": pytest.approx(2 * 720 * price, abs=0.01)}
+
+
+@given(st.integers(0, 4))
+def test_cost_grows_with_the_pool(desired: int) -> None:
+    smaller = costing.estimate(one_pool(desired=desired), "us-east-1").cost["monthly_usd"]
+    larger = costing.estimate(one_pool(desired=min(desired + 1, 4)), "us-east-1").cost["monthly_usd"]
+    assert larger >= smaller
+
+
+def test_fit_verdict_per_model() -> None:
+    fit = costing.estimate(one_pool(), "us-east-1").fit["m"]
+    assert fit["checked"] is True
+    assert fit["fits"] is True
+    assert fit["gpu"] == "L4"
+
+
+def test_a_model_too_big_for_its_gpu_is_flagged() -> None:
+    config = config_of(
+        """
+        config:
+          llmops:cluster: {kind: k3s, allowedCidrs: [203.0.113.0/24]}
+          llmops:pools:
+            - {name: p, cloud: aws, gpuType: L4, instanceTypes: [g6.xlarge], max: 1}
+          llmops:models:
+            - {name: big, source: meta-llama/Llama-3.1-70B-Instruct, pool: p}
+        """
+    )
+    fit = costing.estimate(config, "us-east-1").fit["big"]
+    assert fit["checked"] is True
+    assert fit["fits"] is False
+
+
+def test_budget_verdicts() -> None:
+    config = one_pool(desired=4)
+    over = costing.budget_verdict(
+        config.budget.model_copy(update={"monthly_usd": 10.0}),
+        {"monthly_usd": 20.0, "ceiling_monthly_usd": 30.0},
+    )
+    assert over["verdict"] == "over"
+    within = costing.budget_verdict(
+        config.budget.model_copy(update={"monthly_usd": 30.0}),
+        {"monthly_usd": 20.0, "ceiling_monthly_usd": 30.0},
+    )
+    assert within["verdict"] == "within"
+
+
+def test_existing_cluster_costs_nothing_here(repo_root: Path) -> None:
+    estimate = costing.estimate(load_stack_file(repo_root / "stacks", "local"), None)
+    assert estimate.cost["monthly_usd"] == 0.0
+    assert "not created by this stack" in estimate.cost["note"]
+    assert estimate.fit["qwen2-5-0-5b"]["checked"] is False
+
+
+def test_plan_json_carries_cost_fit_and_budget(repo_root: Path, tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        app, ["plan", "--stack", "aws-dev", "--out", str(tmp_path), "--project-dir", str(repo_root)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "monthly cost" in result.output
+    plan = json.loads((tmp_path / "aws-dev" / "plan.json").read_text())
+    assert plan["cost"]["monthly_usd"] > 0
+    assert set(plan["cost"]["per_pool"]) == {"l4-spot", "l4-on-demand"}
+    assert plan["fit"]["qwen2-5-0-5b"]["fits"] is True
+    assert plan["budget"]["verdict"] == "within"
+
+
+def test_mandatory_budget_over_fails_the_plan(repo_root: Path, tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    (project / "stacks").mkdir(parents=True)
+    (project / "Pulumi.yaml").write_text("name: llmops\n")
+    text = (repo_root / "stacks" / "Pulumi.aws-dev.yaml").read_text()
+    text = text.replace("monthlyUsd: 1500", "monthlyUsd: 10\n    enforcement: mandatory")
+    (project / "stacks" / "Pulumi.tight.yaml").write_text(text)
+    result = CliRunner().invoke(
+        app, ["plan", "--stack", "tight", "--out", str(tmp_path / "out"), "--project-dir", str(project)]
+    )
+    assert result.exit_code == 2
+    assert "is over the mandatory budget $10.00" in result.stderr
+    # The plan is still written, so the reviewer sees what costs what.
+    assert json.loads((tmp_path / "out" / "tight" / "plan.json").read_text())["budget"]["verdict"] == "over"
