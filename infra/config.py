@@ -316,7 +316,10 @@ class ModelConfig(_Strict):
     cpu: Quantity = "4"
     memory: Quantity = "16Gi"
     shm_size: Quantity = "2Gi"
-    startup_timeout_s: int = Field(1200, ge=60, le=7200)
+    startup_timeout_s: int = Field(1200, ge=60, le=7200, description="time allowed to load weights")
+    startup_s: int = Field(
+        180, ge=10, le=3600, description="typical start-up time; the demand forecast looks this far ahead"
+    )
     progress_probe: bool = Field(True, description="restart a replica whose engine stops generating")
     stall_seconds: int = Field(8, ge=2, le=600, description="seconds without a token before a restart")
     hf_token_secret: Name | None = Field(

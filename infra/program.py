@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.serving import DEFAULT_IMAGE, EngineSpec, VllmModel, VllmModelArgs
+from components.serving import DEFAULT_IMAGE, DemandForecast, EngineSpec, VllmModel, VllmModelArgs
 from infra.config import (
     OBSERVABILITY_INSTANCE,
     ExistingClusterConfig,
@@ -63,6 +63,8 @@ def run(config: StackConfig | None = None) -> None:
         args = model_args(model, namespace_name, pools)
         args.service_monitor = config.observability.enabled
         args.scrape_interval = config.observability.vllm_scrape_interval
+        if config.observability.enabled:
+            args.demand_forecast = demand_forecast(model, pools)
         served = VllmModel(
             model.name,
             args,
@@ -151,6 +153,32 @@ def observability_args(
         log_retention_hours=observability.log_retention_hours,
         loki_storage_size=observability.loki_storage_size,
         gpu_price_per_hour=gpu_prices(pools, pulumi.Config("aws").get("region")) if pools else {},
+    )
+
+
+# Token mix the forecast's per-token costs assume: a chat-style request (the capacity
+# model's documented default mix).
+FORECAST_MIX = (1000.0, 200.0)
+
+
+def demand_forecast(model: ModelConfig, pools: Mapping[str, PoolConfig]) -> DemandForecast | None:
+    """Per-token replica costs from the capacity model; None where the model or GPU is not in its catalog."""
+    from components.capacity import TokenMix, replica_capacity, replica_perf
+    from components.capacity.catalog import CatalogError
+
+    pool = pools.get(model.pool) if model.pool else None
+    gpu = model.gpu_type or (pool.gpu_type if pool else None)
+    if gpu is None:
+        return None
+    try:
+        perf = replica_perf(model.source, gpu, model.tensor_parallel_size, max_model_len=model.max_model_len)
+    except (CatalogError, KeyError):
+        return None
+    capacity = replica_capacity(perf, TokenMix(*FORECAST_MIX))
+    return DemandForecast(
+        prefill_s_per_token=1.0 / capacity.prefill_tokens_per_s,
+        decode_s_per_token=capacity.decode_s_per_token,
+        startup_s=model.startup_s,
     )
 
 

@@ -12,10 +12,11 @@ from typing import TYPE_CHECKING, Any
 from components.serving.vllm_args import DEFAULT_IMAGE, Dtype, EngineSpec, Quantization, serve_args
 
 if TYPE_CHECKING:
-    from components.serving.vllm_model import VllmModel, VllmModelArgs
+    from components.serving.vllm_model import DemandForecast, VllmModel, VllmModelArgs
 
 __all__ = [
     "DEFAULT_IMAGE",
+    "DemandForecast",
     "Dtype",
     "EngineSpec",
     "Quantization",
@@ -26,7 +27,7 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("VllmModel", "VllmModelArgs"):
+    if name in ("DemandForecast", "VllmModel", "VllmModelArgs"):
         from components.serving import vllm_model
 
         return getattr(vllm_model, name)

@@ -50,6 +50,18 @@ PROGRESS_PROBE_DIR = "/etc/llmops/probe"
 PROGRESS_PROBE_SCRIPT = "progress_probe.py"
 
 
+@dataclass(frozen=True)
+class DemandForecast:
+    """Per-token costs of one replica (from the capacity model) and its start-up time."""
+
+    prefill_s_per_token: float
+    """Replica-seconds one prompt token costs."""
+    decode_s_per_token: float
+    """Replica-seconds one generated token costs at the replica's working batch size."""
+    startup_s: int
+    """Typical time from a new pod to a ready replica; the forecast looks this far ahead."""
+
+
 @dataclass
 class VllmModelArgs:
     """Arguments of VllmModel."""
@@ -93,6 +105,10 @@ class VllmModelArgs:
     Operator CRDs (ObservabilityStack installs them). Default: off."""
     scrape_interval: str = "2s"
     """How often Prometheus scrapes each replica when `service_monitor` is on."""
+    demand_forecast: DemandForecast | None = None
+    """Record the model's replica demand and its forecast one start-up time ahead (a PrometheusRule;
+    needs the Prometheus Operator CRDs): the predictive scaling signal, the same rule `llmops replay`
+    evaluates. Default: off."""
 
 
 class VllmModelArgsError(ValueError):
@@ -226,11 +242,35 @@ class VllmModel(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self),
             )
 
+        if args.demand_forecast is not None:
+            self._forecast_rule(name, args, args.demand_forecast, meta("-forecast"))
+
         self.service_name = service.metadata.apply(lambda m: m.name or name)
         self.endpoint = pulumi.Output.concat(
             "http://", self.service_name, ".", args.namespace, f".svc.cluster.local:{PORT}/v1"
         )
         self.register_outputs({"endpoint": self.endpoint, "service_name": self.service_name})
+
+    def _forecast_rule(
+        self, name: str, args: VllmModelArgs, forecast: DemandForecast, metadata: k8s.meta.v1.ObjectMetaArgs
+    ) -> k8s.apiextensions.CustomResource:
+        import yaml
+
+        from components.capacity.promql import rule_group
+
+        # vLLM labels its metrics with the served model name (the model id when unset).
+        served = args.engine.served_model_name or args.engine.model
+        groups = yaml.safe_load(
+            rule_group(served, forecast.prefill_s_per_token, forecast.decode_s_per_token, forecast.startup_s)
+        )["groups"]
+        return k8s.apiextensions.CustomResource(
+            f"{name}-forecast",
+            api_version="monitoring.coreos.com/v1",
+            kind="PrometheusRule",
+            metadata=metadata,
+            spec={"groups": groups},
+            opts=pulumi.ResourceOptions(parent=self),
+        )
 
     @staticmethod
     def _pod_spec(

@@ -149,7 +149,7 @@ BAD_CONFIGS = [
         "models[0].maxModelLength: unknown key (allowed here: cpu, dtype, enablePrefixCaching, extraArgs, "
         "gpuMemoryUtilization, gpuType, hfTokenSecret, image, maxModelLen, maxNumSeqs, memory, name, "
         "nodeSelector, pipelineParallelSize, pool, progressProbe, quantization, replicas, revision, servedModelName, "
-        "shmSize, source, stallSeconds, startupTimeoutS, tensorParallelSize). Fix: did you mean 'maxModelLen'?",
+        "shmSize, source, stallSeconds, startupS, startupTimeoutS, tensorParallelSize). Fix: did you mean 'maxModelLen'?",
         id="misspelt-model-key",
     ),
     pytest.param(

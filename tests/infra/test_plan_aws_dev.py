@@ -159,3 +159,46 @@ def test_preview_runs_with_unknowns(repo_root: Path) -> None:
     assert preview.outputs["kubeconfig"] in ("[unknown]", "[secret]")
     assert len(preview.resources) > 50
     assert json.dumps(preview.to_json())
+
+
+def test_observability_releases_rules_and_dashboards(plan: Plan) -> None:
+    releases = {d["chart"]: d for d in artifacts.manifests(plan).values() if d["kind"] == "HelmRelease"}
+    assert {"kube-prometheus-stack", "loki", "fluent-bit"} <= set(releases)
+    assert all(r["version"] for r in releases.values())
+    dashboards = [
+        r
+        for r in plan.of_type("kubernetes:core/v1:ConfigMap")
+        if r.inputs["metadata"].get("labels", {}).get("grafana_dashboard")
+    ]
+    assert len(dashboards) == 3
+    (monitor,) = plan.of_type("kubernetes:monitoring.coreos.com/v1:ServiceMonitor")
+    assert monitor.inputs["spec"]["endpoints"][0]["interval"] == "2s"
+    assert monitor.inputs["spec"]["selector"]["matchLabels"] == {"llmops.io/model": "qwen2-5-0-5b"}
+
+
+def test_demand_forecast_rule_is_the_replayed_policy_and_passes_promtool(plan: Plan, tmp_path: Path) -> None:
+    import subprocess
+
+    import yaml
+
+    from components.capacity.promql import FORECAST_RECORD, PredictiveRule
+    from tests.support.tools import require_tool
+
+    (rule,) = [
+        r
+        for r in plan.of_type("kubernetes:monitoring.coreos.com/v1:PrometheusRule")
+        if r.name.endswith("-forecast")
+    ]
+    (group,) = rule.inputs["spec"]["groups"]
+    forecast = next(r for r in group["rules"] if r["record"] == FORECAST_RECORD)
+    # The model's start-up (180 s) plus the demand window (60 s): the look-ahead `llmops replay` uses.
+    expected = PredictiveRule(
+        240, demand='llmops:replica_demand{model_name="qwen2.5-0.5b-instruct"}'
+    ).expression()
+    assert forecast["expr"] == expected
+    rules_file = tmp_path / "forecast.rules.yaml"
+    rules_file.write_text(yaml.safe_dump({"groups": [group]}))
+    result = subprocess.run(
+        [require_tool("promtool"), "check", "rules", str(rules_file)], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
