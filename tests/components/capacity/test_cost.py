@@ -91,6 +91,20 @@ def test_window_across_midnight() -> None:
     assert stack_cost([pool]).monthly_usd == pytest.approx(16 * 30)
 
 
+def test_a_whole_day_window_is_the_whole_day() -> None:
+    # 0-24 on Saturdays: 24 h of 2 nodes, not an empty window.
+    pool = PoolCost(
+        "d",
+        "aws",
+        "x",
+        nodes=0,
+        gpus_per_node=1,
+        on_demand_usd_per_h=1.0,
+        schedules=(ScheduleWindow(0, 24, 2, weekdays=(5,)),),
+    )
+    assert stack_cost([pool]).monthly_usd == pytest.approx(2 * 24 / 7 * 30)
+
+
 def test_every_bad_pool_is_reported_at_once() -> None:
     pools = [
         PoolCost("a", "aws", "g6.xlarge", 1, capacity="spott"),
