@@ -39,7 +39,8 @@ from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
 from components.k3s.pool import AWS_GPU_FAMILIES, MIN_DISK_GB, Capacity, gpu_of
-from components.serving.vllm_args import MANAGED_FLAGS, Dtype, Quantization
+from components.kube_names import QUANTITY, is_dns1035_label
+from components.serving.vllm_args import MANAGED_FLAGS, MAX_MODEL_NAME, Dtype, Quantization
 
 NAMESPACE = "llmops"
 
@@ -120,14 +121,11 @@ def _fail(message: str, fix: str) -> PydanticCustomError:
 
 # --------------------------------------------------------------------------- value types
 
-_DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
-# Derived Kubernetes names add suffixes such as "-metrics" to a model name; 40 keeps
-# every derived name inside the 63-character DNS label limit.
-MAX_NAME_LENGTH = 40
+MAX_NAME_LENGTH = MAX_MODEL_NAME
 
 
 def _dns_name(value: str) -> str:
-    if len(value) > MAX_NAME_LENGTH or not _DNS_LABEL.match(value):
+    if not is_dns1035_label(value, MAX_NAME_LENGTH):
         suggestion = re.sub(r"[^a-z0-9-]+", "-", value.lower()).strip("-")[:MAX_NAME_LENGTH] or "model"
         if not suggestion[0].isalpha():
             suggestion = "m-" + suggestion[: MAX_NAME_LENGTH - 2]
@@ -141,11 +139,9 @@ def _dns_name(value: str) -> str:
 
 Name = Annotated[str, AfterValidator(_dns_name)]
 
-_QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$")
-
 
 def _quantity(value: str) -> str:
-    if not _QUANTITY.match(value):
+    if not QUANTITY.match(value):
         raise _fail(
             "is not a Kubernetes quantity",
             "write it like '4', '500m', '16Gi' or '2G'",

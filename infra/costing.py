@@ -7,7 +7,7 @@ uses `gpu_prices()` for the cost dashboard.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from components.capacity import PoolCost, ScheduleWindow, model_fit, stack_cost
@@ -113,17 +113,8 @@ def pool_costs(config: StackConfig, region: str | None) -> list[PoolCost]:
 def ceiling_costs(config: StackConfig, region: str | None) -> list[PoolCost]:
     """Every pool at its max, all month: what the stack costs if every autoscaler maxes out."""
     return [
-        PoolCost(
-            name=c.name,
-            cloud=c.cloud,
-            instance_type=c.instance_type,
-            nodes=pool.max,
-            region=region,
-            capacity=c.capacity,
-            on_demand_base=c.on_demand_base,
-            models=c.models,
-        )
-        for c, pool in zip(pool_costs(config, region), config.pools, strict=True)
+        replace(cost, nodes=pool.max, schedules=())
+        for cost, pool in zip(pool_costs(config, region), config.pools, strict=True)
     ]
 
 

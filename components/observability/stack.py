@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,13 +11,12 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
+from components.kube_names import DNS1123_LABEL, QUANTITY
 from components.observability import charts
 from components.observability.dashboards import SIDECAR_LABEL, SIDECAR_LABEL_VALUE, load_dashboards
 from components.observability.manifests import is_duration, validate_gpu_prices
 from components.observability.monitors import llmops_prometheus_rule
 
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$")
 # kube-prometheus-stack truncates its fullname to 26 characters; "<name>-kps" must fit so
 # the service names this component reports are the ones the chart creates.
 _MAX_INSTANCE_NAME = 26 - len("-kps")
@@ -78,13 +76,13 @@ class ObservabilityStackArgs:
     def validate(self, instance_name: str) -> list[str]:
         """Every problem, each naming the argument, the value given and the fix."""
         problems: list[str] = []
-        if not _DNS_LABEL.match(instance_name) or len(instance_name) > _MAX_INSTANCE_NAME:
+        if not DNS1123_LABEL.match(instance_name) or len(instance_name) > _MAX_INSTANCE_NAME:
             problems.append(
                 f"name: {instance_name!r} must be lowercase letters, digits and '-', at most "
                 f"{_MAX_INSTANCE_NAME} characters (Helm release and service names derive from it); "
                 "use a short name like 'obs'"
             )
-        if not _DNS_LABEL.match(self.namespace) or len(self.namespace) > 63:
+        if not DNS1123_LABEL.match(self.namespace) or len(self.namespace) > 63:
             problems.append(
                 f"namespace: {self.namespace!r} is not a Kubernetes namespace name "
                 "(lowercase letters, digits, '-', at most 63); use e.g. 'monitoring'"
@@ -104,7 +102,7 @@ class ObservabilityStackArgs:
             )
         for key in ("loki_storage_size", "prometheus_storage_size"):
             value = getattr(self, key)
-            if value is not None and (not isinstance(value, str) or not _QUANTITY.match(value)):
+            if value is not None and (not isinstance(value, str) or not QUANTITY.match(value)):
                 problems.append(f"{key}: {value!r} is not a Kubernetes quantity; use e.g. '20Gi'")
         if isinstance(self.grafana_admin_password, str) and len(self.grafana_admin_password) < 12:
             problems.append(

@@ -14,6 +14,8 @@ from enum import StrEnum
 VLLM_VERSION = "0.33.0"
 DEFAULT_IMAGE = f"vllm/vllm-openai:v{VLLM_VERSION}"
 PORT = 8000
+# Object names add suffixes such as "-progress-probe" to the model name; 40 keeps them within 63.
+MAX_MODEL_NAME = 40
 
 
 class Dtype(StrEnum):

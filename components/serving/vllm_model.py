@@ -14,7 +14,15 @@ from importlib import resources
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.serving.vllm_args import DEFAULT_IMAGE, PORT, EngineSpec, serve_args, spec_problems
+from components.kube_names import is_dns1035_label
+from components.serving.vllm_args import (
+    DEFAULT_IMAGE,
+    MAX_MODEL_NAME,
+    PORT,
+    EngineSpec,
+    serve_args,
+    spec_problems,
+)
 
 GPU_RESOURCE = "nvidia.com/gpu"
 # Node label every llmops GPU pool puts on its nodes (components/k3s/render.py).
@@ -123,7 +131,7 @@ def selector_labels(name: str) -> dict[str, str]:
 def validate_args(name: str, args: VllmModelArgs) -> list[str]:
     """Every problem with `args`, as 'field: value problem. Fix: ...' lines."""
     problems = [f"engine.{f}: {v!r} {what}. Fix: {fix}" for f, v, what, fix in spec_problems(args.engine)]
-    if len(name) > 40 or not name.replace("-", "").isalnum() or not name[0].isalpha() or name != name.lower():
+    if not is_dns1035_label(name, MAX_MODEL_NAME):
         problems.append(
             f"name: {name!r} is not usable as a Kubernetes name (lower-case letters, digits, '-', "
             "at most 40 characters). Fix: rename the model"
