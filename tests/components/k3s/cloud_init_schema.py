@@ -43,6 +43,12 @@ def _find_or_fetch() -> tuple[Path | None, str]:
     fetched = subprocess.run(
         ["apt-get", "download", "cloud-init"], cwd=workdir, capture_output=True, text=True, check=False
     )
+    if fetched.returncode != 0 and os.geteuid() == 0:
+        # A fresh machine has no package lists yet; as root, fetch them once and retry.
+        subprocess.run(["apt-get", "update", "-qq"], capture_output=True, check=False)
+        fetched = subprocess.run(
+            ["apt-get", "download", "cloud-init"], cwd=workdir, capture_output=True, text=True, check=False
+        )
     debs = list(workdir.glob("cloud-init_*.deb"))
     if fetched.returncode != 0 or not debs:
         return None, f"apt-get download cloud-init failed: {fetched.stderr.strip()[-300:]}"
