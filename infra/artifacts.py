@@ -209,3 +209,21 @@ def render_estimate(estimate: StackEstimate, console: Console) -> None:
             f"budget: [{colour}]{budget['verdict']}[/{colour}] — estimate ${budget['estimate_usd']:,.2f} "
             f"of ${budget['monthly_usd']:,.2f} ({budget['enforcement']})"
         )
+
+
+def render_preflight(checks: dict[str, Any], console: Console) -> None:
+    """What the AWS account says about the stack's machines."""
+    zones = checks.get("offered_zones", {})
+    spot = checks.get("spot_usd_per_h", {})
+    table = Table(title=f"AWS preflight in {checks.get('region')}")
+    for column in ("instance type", "offered in", "spot $/h now"):
+        table.add_column(column)
+    for instance_type in sorted(set(zones) | set(spot)):
+        price = spot.get(instance_type)
+        table.add_row(
+            instance_type, ", ".join(zones.get(instance_type, [])) or "-", f"{price:.4f}" if price else "-"
+        )
+    console.print(table)
+    console.print(f"GPU image (DLAMI): {checks.get('dlami_ami_id') or '-'}")
+    for problem in checks.get("problems", []):
+        console.print(f"[red]preflight:[/red] {escape(problem)}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -63,6 +64,14 @@ def plan(
     project_dir: Annotated[
         Path | None, typer.Option("--project-dir", help="llmops project folder; default: found from here")
     ] = None,
+    preflight: Annotated[
+        bool | None,
+        typer.Option(
+            "--preflight/--no-preflight",
+            help="check instance offerings, spot prices and the GPU image in the AWS account; "
+            "default: when AWS_ACCESS_KEY_ID or AWS_PROFILE is set",
+        ),
+    ] = None,
 ) -> None:
     """Run the stack's program offline under Pulumi's mock engine: resources, manifests, outputs."""
     from components.capacity import CostInputError
@@ -73,14 +82,21 @@ def plan(
         root = find_project_dir(project_dir)
         raw = read_stack_file(root / "stacks", stack)
         result = run_plan(raw, stack, preview=preview)
-        region = raw.other.get("aws:region")
-        estimate = costing.estimate(result.config, region if isinstance(region, str) else None)
+        region_value = raw.other.get("aws:region")
+        region = region_value if isinstance(region_value, str) else None
+        checks = None
+        if preflight if preflight is not None else costing.aws_preflight_wanted(result.config, os.environ):
+            checks = costing.aws_preflight(result.config, region or "us-east-1")
+        spot = checks["spot_usd_per_h"] if checks else None
+        estimate = costing.estimate(result.config, region, spot)
     except (StackNotFoundError, ConfigError, FileNotFoundError) as exc:
         raise _fail(str(exc)) from None
     except CostInputError as exc:
         raise _fail("cannot price the stack's pools:\n  - " + "\n  - ".join(exc.problems)) from None
 
-    extra = {"cost": estimate.cost, "fit": estimate.fit, "budget": estimate.budget}
+    extra: dict[str, object] = {"cost": estimate.cost, "fit": estimate.fit, "budget": estimate.budget}
+    if checks is not None:
+        extra["preflight"] = checks
     out_dir = out if out.is_absolute() else Path.cwd() / out
     target = artifacts.write(result, out_dir, extra)
     if as_json:
@@ -89,6 +105,8 @@ def plan(
         console = Console()
         artifacts.render(result, console)
         artifacts.render_estimate(estimate, console)
+        if checks is not None:
+            artifacts.render_preflight(checks, console)
         console.print(f"wrote [bold]{target / 'plan.json'}[/bold] and {target / 'manifests'}/")
     if estimate.over_mandatory_budget:
         budget = estimate.budget

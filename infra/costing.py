@@ -6,7 +6,7 @@ uses `gpu_prices()` for the cost dashboard.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -88,7 +88,9 @@ def pool_windows(pool: PoolConfig) -> tuple[int, tuple[ScheduleWindow, ...]]:
     return base, tuple(windows)
 
 
-def pool_costs(config: StackConfig, region: str | None) -> list[PoolCost]:
+def pool_costs(
+    config: StackConfig, region: str | None, spot_prices: Mapping[str, float] | None = None
+) -> list[PoolCost]:
     models_on = {p.name: tuple(m.name for m in config.models if m.pool == p.name) for p in config.pools}
     costs = []
     for pool in config.pools:
@@ -105,16 +107,20 @@ def pool_costs(config: StackConfig, region: str | None) -> list[PoolCost]:
                 on_demand_base=pool.on_demand_base,
                 schedules=windows,
                 models=models_on[pool.name],
+                # Current spot prices from the account (plan preflight) beat the catalog's snapshot.
+                spot_usd_per_h=(spot_prices or {}).get(pool.instance_types[0]),
             )
         )
     return costs
 
 
-def ceiling_costs(config: StackConfig, region: str | None) -> list[PoolCost]:
+def ceiling_costs(
+    config: StackConfig, region: str | None, spot_prices: Mapping[str, float] | None = None
+) -> list[PoolCost]:
     """Every pool at its max, all month: what the stack costs if every autoscaler maxes out."""
     return [
         replace(cost, nodes=pool.max, schedules=())
-        for cost, pool in zip(pool_costs(config, region), config.pools, strict=True)
+        for cost, pool in zip(pool_costs(config, region, spot_prices), config.pools, strict=True)
     ]
 
 
@@ -129,12 +135,14 @@ class StackEstimate:
         return self.budget.get("verdict") == "over" and self.budget.get("enforcement") == "mandatory"
 
 
-def estimate(config: StackConfig, region: str | None) -> StackEstimate:
+def estimate(
+    config: StackConfig, region: str | None, spot_prices: Mapping[str, float] | None = None
+) -> StackEstimate:
     """Cost (expected and ceiling), fit per model, and the budget verdict."""
     warnings: list[str] = []
     if config.pools:
-        report = stack_cost(pool_costs(config, region))
-        ceiling = stack_cost(ceiling_costs(config, region))
+        report = stack_cost(pool_costs(config, region, spot_prices))
+        ceiling = stack_cost(ceiling_costs(config, region, spot_prices))
         cost = report.to_json() | {"ceiling_monthly_usd": round(ceiling.monthly_usd, 2)}
         warnings.extend(report.warnings)
     else:
@@ -197,6 +205,27 @@ def budget_verdict(budget: BudgetConfig, cost: dict[str, Any]) -> dict[str, Any]
         "verdict": "over" if over else "within",
         "enforcement": budget.enforcement,
     }
+
+
+def aws_preflight_wanted(config: StackConfig, environ: Mapping[str, str]) -> bool:
+    """Run the AWS preflight when the stack has AWS pools and the shell names credentials.
+
+    Only explicit credentials count (keys or a profile in the environment): probing the
+    instance-metadata endpoint from a laptop or CI runner would stall every plan.
+    """
+    has_aws_pools = any(pool.cloud.value == "aws" for pool in config.pools)
+    named = any(environ.get(key) for key in ("AWS_ACCESS_KEY_ID", "AWS_PROFILE"))
+    return has_aws_pools and named
+
+
+def aws_preflight(config: StackConfig, region: str) -> dict[str, Any]:
+    """Offerings per zone, current spot prices and the GPU image in the stack's AWS account."""
+    from components.capacity.aws_lookup import preflight
+
+    instance_types = sorted(
+        {t for pool in config.pools if pool.cloud.value == "aws" for t in pool.instance_types}
+    )
+    return preflight(region, instance_types).to_json()
 
 
 def gpu_prices(pools: Iterable[PoolConfig], region: str | None) -> dict[str, float]:

@@ -1,7 +1,7 @@
 """The node-pool args shape shared by every cloud's GPU pool, and its cloud-neutral checks.
 
 Pure Python. `AwsGpuNodePoolArgs` (and later the GCP and Azure pools) extend `GpuNodePoolArgs`
-with their cloud's own fields; the lead's stack config can call `validate_pool` with the key
+with their cloud's own fields; a stack config can call `validate_pool` with the key
 path of the pool (`pools[1]`) so the messages name the stack file's keys.
 """
 

@@ -155,3 +155,56 @@ def test_mandatory_budget_over_fails_the_plan(repo_root: Path, tmp_path: Path) -
     assert "is over the mandatory budget $10.00" in result.stderr
     # The plan is still written, so the reviewer sees what costs what.
     assert json.loads((tmp_path / "out" / "tight" / "plan.json").read_text())["budget"]["verdict"] == "over"
+
+
+def test_preflight_runs_only_with_named_credentials(repo_root: Path) -> None:
+    config = load_stack_file(repo_root / "stacks", "aws-dev")
+    assert costing.aws_preflight_wanted(config, {"AWS_PROFILE": "dev"})
+    assert costing.aws_preflight_wanted(config, {"AWS_ACCESS_KEY_ID": "AKIA..."})
+    assert not costing.aws_preflight_wanted(config, {})
+    local = load_stack_file(repo_root / "stacks", "local")
+    assert not costing.aws_preflight_wanted(local, {"AWS_PROFILE": "dev"})
+
+
+def test_plan_preflight_against_moto(
+    repo_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from moto import mock_aws
+
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(key, value)
+    with mock_aws():
+        result = CliRunner().invoke(
+            app, ["plan", "--stack", "aws-dev", "--out", str(tmp_path), "--project-dir", str(repo_root)]
+        )
+    assert result.exit_code == 0, result.output
+    assert "AWS preflight in us-east-1" in result.output
+    plan = json.loads((tmp_path / "aws-dev" / "plan.json").read_text())
+    offered = plan["preflight"]["offered_zones"]
+    assert set(offered) == {"g6.xlarge", "g6.2xlarge", "g6.4xlarge"}
+    assert all(zone.startswith("us-east-1") for zones in offered.values() for zone in zones)
+    # The account publishes no GPU image in moto: the preflight says so instead of failing the plan.
+    assert any("base-oss-nvidia-driver" in p for p in plan["preflight"]["problems"])
+
+
+def test_no_preflight_flag_skips_it(repo_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_PROFILE", "does-not-exist")
+    result = CliRunner().invoke(
+        app,
+        [
+            "plan",
+            "--stack",
+            "aws-dev",
+            "--no-preflight",
+            "--out",
+            str(tmp_path),
+            "--project-dir",
+            str(repo_root),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "preflight" not in json.loads((tmp_path / "aws-dev" / "plan.json").read_text())
