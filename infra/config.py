@@ -263,9 +263,22 @@ class ScheduleConfig(_Strict):
     name: Name
     cron: Cron = Field(description="when the window starts, 5-field cron")
     timezone: str = Field("UTC", description="IANA time zone of the cron expression")
-    min: int | None = Field(None, ge=0)
-    max: int | None = Field(None, ge=0)
-    desired: int | None = Field(None, ge=0)
+    min: int | None = Field(None, ge=0, description="default: the pool's min")
+    max: int | None = Field(None, ge=0, description="default: the pool's max")
+    desired: int | None = Field(None, ge=0, description="default: this window's min")
+
+    def sizes(self, pool: PoolConfig) -> PoolSizes:
+        """The sizes this window sets, unset ones taken from the pool."""
+        low = pool.min if self.min is None else self.min
+        high = pool.max if self.max is None else self.max
+        return PoolSizes(low, high, low if self.desired is None else self.desired)
+
+
+@dataclass(frozen=True)
+class PoolSizes:
+    min: int
+    max: int
+    desired: int
 
 
 class PoolConfig(_Strict):
@@ -611,7 +624,9 @@ def check_semantics(config: StackConfig) -> list[Problem]:
                 )
             )
         for j, schedule in enumerate(pool.schedules):
-            problems += _check_size(f"{at}.schedules[{j}]", schedule.min, schedule.max, schedule.desired)
+            # Unset sizes come from the pool, so a window's min can clash with the pool's max.
+            sizes = schedule.sizes(pool)
+            problems += _check_size(f"{at}.schedules[{j}]", sizes.min, sizes.max, sizes.desired)
 
     problems += _check_observability(config.observability)
     pools_by_name = {p.name: p for p in config.pools}

@@ -63,11 +63,7 @@ def pool_windows(pool: PoolConfig) -> tuple[int, tuple[ScheduleWindow, ...]]:
     base = pool.desired if pool.desired is not None else pool.min
     fired: dict[int, int] = {}
     for schedule in pool.schedules:
-        size = (
-            schedule.desired
-            if schedule.desired is not None
-            else (schedule.min if schedule.min is not None else pool.min)
-        )
+        size = schedule.sizes(pool).desired
         for hour in _fire_times(schedule):
             fired[hour] = size
     if not fired:

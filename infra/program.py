@@ -60,14 +60,9 @@ def run(config: StackConfig | None = None) -> None:
 
     pools = {pool.name: pool for pool in config.pools}
     for model in config.models:
-        args = model_args(model, namespace_name, pools)
-        args.service_monitor = config.observability.enabled
-        args.scrape_interval = config.observability.vllm_scrape_interval
-        if config.observability.enabled:
-            args.demand_forecast = demand_forecast(model, pools)
         served = VllmModel(
             model.name,
-            args,
+            model_args(model, namespace_name, pools, config.observability),
             opts=pulumi.ResourceOptions(providers={"kubernetes": provider}, depends_on=monitoring),
         )
         endpoints[model.name] = served.endpoint
@@ -200,29 +195,31 @@ def pool_args(pool: PoolConfig) -> dict[str, Any]:
                 name=schedule.name,
                 recurrence=schedule.cron,
                 time_zone=schedule.timezone,
-                min_size=pool.min if schedule.min is None else schedule.min,
-                max_size=pool.max if schedule.max is None else schedule.max,
-                desired_size=(
-                    schedule.desired
-                    if schedule.desired is not None
-                    else (pool.min if schedule.min is None else schedule.min)
-                ),
+                min_size=sizes.min,
+                max_size=sizes.max,
+                desired_size=sizes.desired,
             )
             for schedule in pool.schedules
+            for sizes in [schedule.sizes(pool)]
         ],
     }
 
 
 def model_args(
-    model: ModelConfig, namespace: pulumi.Input[str], pools: Mapping[str, PoolConfig] | None = None
+    model: ModelConfig,
+    namespace: pulumi.Input[str],
+    pools: Mapping[str, PoolConfig] | None = None,
+    observability: ObservabilityConfig | None = None,
 ) -> VllmModelArgs:
     """Map one model's stack config onto the serving component's args."""
+    pools = pools or {}
+    monitored = observability is not None and observability.enabled
     node_pools: list[str] = []
     if model.pool is not None:
         node_pools.append(model.pool)
-        fallback = (pools or {}).get(model.pool)
-        if fallback is not None and fallback.fallback_pool:
-            node_pools.append(fallback.fallback_pool)
+        pool = pools.get(model.pool)
+        if pool is not None and pool.fallback_pool:
+            node_pools.append(pool.fallback_pool)
     return VllmModelArgs(
         engine=EngineSpec(
             model=model.source,
@@ -250,4 +247,7 @@ def model_args(
         progress_probe=model.progress_probe,
         stall_seconds=model.stall_seconds,
         image=model.image or DEFAULT_IMAGE,
+        service_monitor=monitored,
+        scrape_interval=observability.vllm_scrape_interval if observability else "2s",
+        demand_forecast=demand_forecast(model, pools) if monitored else None,
     )

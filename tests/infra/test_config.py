@@ -283,6 +283,12 @@ BAD_CONFIGS = [
         id="bad-scrape-interval",
     ),
     pytest.param(
+        K3S_CLUSTER + "  llmops:pools:\n    - {name: l4, cloud: aws, gpuType: L4, instanceTypes: [g6.xlarge], "
+        "max: 2, schedules: [{name: day, cron: '0 8 * * 1-5', min: 3}]}\n",
+        "pools[0].schedules[0].min: 3 is larger than max (2). Fix: set min <= 2, or raise max to 3",
+        id="schedule-min-above-pool-max",
+    ),
+    pytest.param(
         "  llmops:cluster: {kind: k3s, servers: 2}\n",
         "cluster.servers: 2 is not one of 1 or 3. Fix: use one of 1 or 3",
         id="two-servers",
