@@ -16,8 +16,8 @@ test: $(VENV)/.ready-dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.ready-dev
-	$(BIN)/ruff check components infra policies tests
-	$(BIN)/ruff format --check components infra policies tests
+	$(BIN)/ruff check components infra policies tests examples
+	$(BIN)/ruff format --check components infra policies tests examples
 
 typecheck: $(VENV)/.ready-dev
 	$(BIN)/basedpyright

@@ -1,7 +1,7 @@
 """The offline plan: run the real program under Pulumi's mock engine and record what it declares.
 
 No Pulumi CLI, no credentials, no network. Every resource registration the
-program makes goes through `_RecordingMonitor`, which keeps the resource's type,
+program makes goes through `RecordingMonitor`, which keeps the resource's type,
 name, parent and inputs exactly as the SDK serialised them, with secrets masked
 and unknowns marked. The mocks answer the invokes the program needs (availability
 zones, AMI ids) with fixed, plausible values.
@@ -183,7 +183,7 @@ def clean_value(value: Any) -> Any:
     return value
 
 
-class _PlanMocks(pulumi_mocks.Mocks):
+class PlanMocks(pulumi_mocks.Mocks):
     def __init__(self, preview: bool):
         self.preview = preview
 
@@ -210,7 +210,7 @@ class _PlanMocks(pulumi_mocks.Mocks):
         return answer(args.args), []
 
 
-class _RecordingMonitor(pulumi_mocks.MockMonitor):
+class RecordingMonitor(pulumi_mocks.MockMonitor):
     """The mock monitor, keeping each registration's raw inputs (secrets still marked)."""
 
     def __init__(self, mocks: pulumi_mocks.Mocks):
@@ -240,8 +240,8 @@ def run_plan(raw: RawStack, stack: str, *, preview: bool = False) -> Plan:
 
     from infra import program
 
-    mocks = _PlanMocks(preview)
-    monitor = _RecordingMonitor(mocks)
+    mocks = PlanMocks(preview)
+    monitor = RecordingMonitor(mocks)
     pulumi_settings.ROOT.set(None)  # a fresh root Stack resource for every plan in this process
     pulumi.runtime.set_mocks(mocks, project=NAMESPACE, stack=stack, preview=preview, monitor=monitor)
     pulumi.runtime.set_all_config(to_pulumi_config(raw), secret_keys=sorted(raw.secret_keys))

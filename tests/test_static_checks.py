@@ -26,10 +26,12 @@ def test_type_checker_passes(repo_root: Path) -> None:
 
 
 def test_ruff_lint_passes(repo_root: Path) -> None:
-    result = run("ruff", "check", "components", "infra", "policies", "tests", cwd=repo_root)
+    result = run("ruff", "check", "components", "infra", "policies", "tests", "examples", cwd=repo_root)
     assert result.returncode == 0, result.stdout[-6000:]
 
 
 def test_ruff_format_is_clean(repo_root: Path) -> None:
-    result = run("ruff", "format", "--check", "components", "infra", "policies", "tests", cwd=repo_root)
+    result = run(
+        "ruff", "format", "--check", "components", "infra", "policies", "tests", "examples", cwd=repo_root
+    )
     assert result.returncode == 0, result.stdout[-6000:]

@@ -283,7 +283,8 @@ BAD_CONFIGS = [
         id="bad-scrape-interval",
     ),
     pytest.param(
-        K3S_CLUSTER + "  llmops:pools:\n    - {name: l4, cloud: aws, gpuType: L4, instanceTypes: [g6.xlarge], "
+        K3S_CLUSTER
+        + "  llmops:pools:\n    - {name: l4, cloud: aws, gpuType: L4, instanceTypes: [g6.xlarge], "
         "max: 2, schedules: [{name: day, cron: '0 8 * * 1-5', min: 3}]}\n",
         "pools[0].schedules[0].min: 3 is larger than max (2). Fix: set min <= 2, or raise max to 3",
         id="schedule-min-above-pool-max",
