@@ -157,6 +157,15 @@ def render(plan: Plan, console: Console) -> None:
 def render_estimate(estimate: StackEstimate, console: Console) -> None:
     """Monthly cost per pool, fit per model, and the budget verdict."""
     cost = estimate.cost
+    if not cost["per_pool"]:
+        console.print(f"monthly cost: none priced — {escape(cost.get('note', 'the stack has no pools'))}")
+    else:
+        _render_cost_table(cost, console)
+    _render_fit(estimate, console)
+    _render_budget(estimate, console)
+
+
+def _render_cost_table(cost: dict[str, Any], console: Console) -> None:
     regions = ", ".join(sorted({line["region"] for line in cost["per_pool"].values()})) or "-"
     table = Table(title=f"monthly cost in {regions} (30-day month, planned sizes and schedules)")
     for column in ("pool", "instance", "capacity", "GPU-hours", "on-demand $", "spot $", "total $"):
@@ -182,11 +191,11 @@ def render_estimate(estimate: StackEstimate, console: Console) -> None:
     )
     console.print(table)
     console.print(f"every pool at its max size all month: ${cost['ceiling_monthly_usd']:,.2f}")
-    if "note" in cost:
-        console.print(f"[dim]{escape(cost['note'])}[/dim]")
     for warning in cost.get("warnings", []):
         console.print(f"[yellow]warning:[/yellow] {escape(warning)}")
 
+
+def _render_fit(estimate: StackEstimate, console: Console) -> None:
     fits = Table(title="model fit")
     for column in ("model", "GPU x TP", "verdict"):
         fits.add_column(column)
@@ -200,6 +209,8 @@ def render_estimate(estimate: StackEstimate, console: Console) -> None:
         )
     console.print(fits)
 
+
+def _render_budget(estimate: StackEstimate, console: Console) -> None:
     budget = estimate.budget
     if budget["verdict"] == "none":
         console.print("budget: none set (llmops:budget.monthlyUsd)")
