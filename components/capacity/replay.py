@@ -225,8 +225,10 @@ def _request_waits(load: _Load, ready: np.ndarray, bin_s: float) -> np.ndarray:
         return np.where(serving > 0, ahead / np.maximum(serving, 1.0), np.inf)
 
 
-def _attainment(load: _Load, backlog: np.ndarray, ready: np.ndarray, ttft_s: float, bin_s: float) -> float:
-    """Share of requests whose wait plus prefill meets the TTFT SLO.
+def _attainment(
+    load: _Load, backlog: np.ndarray, ready: np.ndarray, ttft_s: float, bin_s: float, first_bin: int = 0
+) -> float:
+    """Share of the requests from bin `first_bin` on whose wait plus prefill meets the TTFT SLO.
 
     Request traces: each request's own wait (`_request_waits`). Aggregates arrive evenly over their
     bin, so the backlog moves linearly from its start by the bin's work less what the ready replicas
@@ -234,12 +236,12 @@ def _attainment(load: _Load, backlog: np.ndarray, ready: np.ndarray, ttft_s: flo
     `max(0, start + f (work - ready * bin))` replica-seconds ahead of it and waits that divided by the
     ready replicas. With no ready replica nothing is served.
     """
-    total = float(load.requests.sum())
+    total = float(load.requests[first_bin:].sum())
     if total <= 0:
         return 1.0
     if load.request_bin is not None and load.request_prefill_s is not None:
-        waits = _request_waits(load, ready, bin_s)
-        return float(np.mean(waits + load.request_prefill_s <= ttft_s + 1e-9))
+        met = _request_waits(load, ready, bin_s) + load.request_prefill_s <= ttft_s + 1e-9
+        return float(np.mean(met[load.request_bin >= first_bin]))
     start = np.concatenate([[0.0], backlog[:-1]])
     replicas = ready.astype(np.float64)
     # Where the linear path would end if the queue could go negative; the real path stops at zero.
@@ -256,7 +258,7 @@ def _attainment(load: _Load, backlog: np.ndarray, ready: np.ndarray, ttft_s: flo
     )
     # A request whose prefill alone exceeds the SLO fails whatever the queue.
     share = np.where(limit < 0, 0.0, share)
-    return float((load.requests * share).sum() / total)
+    return float((load.requests * share)[first_bin:].sum() / total)
 
 
 def _constant_backlog(load: _Load, replicas: int, bin_s: float) -> np.ndarray:
@@ -351,6 +353,9 @@ class _Run:
     initial: int
     static_size: int = 0
     cap: int = 0
+    scored_from: int = 0
+    """First bin that counts: the fleet before the first start-up time is the replay's initial
+    condition, which no policy's decision can change (every policy, static and oracle included)."""
     static_served: np.ndarray | None = None
     """Request traces: which requests the static size serves within the SLO (the oracle must too)."""
 
@@ -361,13 +366,16 @@ class _Run:
     def finish(
         self, name: str, provisioned: np.ndarray, ready: np.ndarray, backlog: np.ndarray
     ) -> PolicyResult:
-        gpu_hours = float(provisioned.sum()) * self.bin_s * self.settings.tensor_parallel / 3600
+        scored = provisioned[self.scored_from :]
+        gpu_hours = float(scored.sum()) * self.bin_s * self.settings.tensor_parallel / 3600
         return PolicyResult(
             name=name,
             gpu_hours=gpu_hours,
             cost_usd=gpu_hours * self.price,
-            slo_attainment=_attainment(self.load, backlog, ready, self.settings.slo.ttft_s, self.bin_s),
-            peak_replicas=int(provisioned.max()) if len(provisioned) else 0,
+            slo_attainment=_attainment(
+                self.load, backlog, ready, self.settings.slo.ttft_s, self.bin_s, self.scored_from
+            ),
+            peak_replicas=int(scored.max()) if len(scored) else 0,
             provisioned=provisioned,
             ready=ready,
         )
@@ -379,7 +387,7 @@ class _Run:
             backlog = np.zeros(len(self.work))
         else:
             backlog = _constant_backlog(self.load, replicas, self.bin_s)
-        return _attainment(self.load, backlog, ready, self.settings.slo.ttft_s, self.bin_s)
+        return _attainment(self.load, backlog, ready, self.settings.slo.ttft_s, self.bin_s, self.scored_from)
 
     def served_by_constant(self, replicas: int) -> np.ndarray | None:
         """Request traces: each request's verdict under a constant size."""
@@ -574,6 +582,8 @@ def replay(trace: Trace, settings: ReplaySettings, policies: tuple[str, ...] = P
         cooldown_bins=math.ceil(settings.cooldown_s / bin_s - 1e-9),
         initial=_warm_start(busy, bin_s, settings),
     )
+    # A trace shorter than two start-up times is scored whole.
+    run.scored_from = run.startup_bins if len(busy) >= 2 * run.startup_bins else 0
     run.static_size = _static_size(run)
     run.static_served = run.served_by_constant(run.static_size)
     run.cap = settings.max_replicas or 2 * run.static_size

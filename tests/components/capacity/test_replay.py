@@ -235,3 +235,15 @@ def test_on_request_traces_the_oracle_serves_what_static_serves_for_less(
     oracle, static = result.policies["oracle"], result.policies["static"]
     assert oracle.gpu_hours <= static.gpu_hours + 1e-9
     assert oracle.slo_attainment >= static.slo_attainment - 1e-12
+
+
+def test_the_first_start_up_time_is_the_initial_condition_and_is_not_scored() -> None:
+    # No decision takes effect before one start-up time has passed, so the fleet then is the
+    # replay's assumption, not any policy's doing: the requests and GPU-hours of that stretch count
+    # for none of them (what it leaves queued still does).
+    result = replay(minute_trace([20000.0] + [3000.0] * 60), SETTINGS)
+    static = result.policies["static"]
+    scored_minutes = 61 - 2  # start-up 120 s, one-minute bins
+    assert static.gpu_hours == pytest.approx(static.peak_replicas * scored_minutes / 60)
+    for name in ("static", "oracle"):
+        assert result.policies[name].slo_attainment == 1.0, name
