@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from components.capacity.catalog import load_catalog
-from components.capacity.promql import forecast
+from components.capacity.promql import RISE_WINDOW_S, RULE_INTERVAL_S, forecast
 from components.capacity.throughput import ReplicaCapacity, Slo, TokenMix, replica_capacity, replica_perf
 from components.capacity.traces import Trace
 
@@ -50,6 +50,10 @@ class ReplaySettings:
     scrape interval of 15 s; a 5-minute window lags a step by 2.5 minutes on average)."""
     target_utilization: float = 0.8
     """Forecast busy replicas per running replica the predictive trigger aims at (HPA-style headroom)."""
+    rise_window_s: float = RISE_WINDOW_S
+    """How far back the predictive rule's rise term looks (the stabilisation window)."""
+    rule_interval_s: float = RULE_INTERVAL_S
+    """Evaluation interval of the recording rules; the rise term samples at this spacing."""
     max_replicas: int | None = None
     """KEDA maxReplicaCount for reactive and predictive; default: twice the static size."""
 
@@ -512,7 +516,14 @@ def _predictive(run: _Run) -> PolicyResult:
     counts = np.minimum(np.arange(1, len(busy) + 1), window)
     demand = np.convolve(busy, np.ones(window))[: len(busy)] / counts
     lookahead_s = settings.startup_s + settings.demand_window_s
-    targets = np.ceil(forecast(demand, run.bin_s, lookahead_s) / settings.target_utilization - 1e-9)
+    predicted = forecast(
+        demand,
+        run.bin_s,
+        lookahead_s,
+        rise_window_s=settings.rise_window_s,
+        rise_step_s=max(settings.rule_interval_s, run.bin_s),
+    )
+    targets = np.ceil(predicted / settings.target_utilization - 1e-9)
     target_list = targets.astype(np.int64).tolist()
     demand_list = demand.tolist()
     drain_s = max(settings.startup_s, run.bin_s)
