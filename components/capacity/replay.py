@@ -2,8 +2,9 @@
 
 Time is cut into bins. Each request costs replica-seconds (its prefill plus its share of decode
 steps at the batch the ITL SLO allows, from the throughput model); a bin's work goes into one
-backlog that the ready replicas drain at one replica-second per second each. A request's TTFT is
-the backlog wait where it arrives in its bin plus its own prefill. Replicas take `startup_s` to become
+backlog that the ready replicas drain at one replica-second per second each; in request traces a
+prompt joins it when the request arrives. A request's TTFT is the backlog it finds divided by the
+ready replicas plus its own prefill. Replicas take `startup_s` to become
 ready and are released at once on scale-down. See docs/decisions/020-fluid-replay.md.
 """
 
