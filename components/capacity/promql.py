@@ -19,6 +19,10 @@ DAY_S = 86_400
 WEEK_S = 7 * DAY_S
 DEMAND_RECORD = "llmops:replica_demand"
 FORECAST_RECORD = "llmops:replica_demand:forecast"
+RULE_INTERVAL_S = 30
+RISE_WINDOW_S = 360
+"""The HPA's scale-down stabilisation window (the production stack's 360 s): a rise is remembered
+as long as a scale-down recommendation is."""
 
 
 def _template(name: str) -> Template:
@@ -38,10 +42,19 @@ class PredictiveRule:
     demand in the window right after new replicas become ready)."""
     demand: str = DEMAND_RECORD
     """Selector of the demand series the forecast reads."""
+    rise_window_s: int = RISE_WINDOW_S
+    """How far back the rise term looks for the largest increase over a look-ahead interval."""
+    step_s: int = RULE_INTERVAL_S
+    """Sample spacing of the rise term's subquery: the rule group's evaluation interval."""
 
     def __post_init__(self) -> None:
         if not 0 < self.lookahead_s < DAY_S:
             raise ValueError(f"lookahead_s {self.lookahead_s} must be between 1 s and one day")
+        if self.step_s <= 0 or self.step_s % 2 or self.rise_window_s % self.step_s:
+            raise ValueError(
+                f"rise_window_s {self.rise_window_s} must be a multiple of step_s {self.step_s}, "
+                "an even number of seconds"
+            )
 
     def expression(self) -> str:
         return _template("forecast.promql").substitute(
@@ -51,6 +64,8 @@ class PredictiveRule:
             day_ahead=DAY_S - self.lookahead_s,
             week=WEEK_S,
             week_ahead=WEEK_S - self.lookahead_s,
+            rise_range=self.rise_window_s + self.step_s // 2,
+            step=self.step_s,
         )
 
 
@@ -73,7 +88,8 @@ def rule_group(
     startup_s: int,
     *,
     window_s: int = 60,
-    interval: str = "30s",
+    interval_s: int = RULE_INTERVAL_S,
+    rise_window_s: int = RISE_WINDOW_S,
 ) -> str:
     """A Prometheus rule file (YAML) recording demand and forecast for one model."""
     demand_selector = f'{DEMAND_RECORD}{{model_name="{model}"}}'
@@ -81,7 +97,7 @@ def rule_group(
         "groups": [
             {
                 "name": f"llmops-predictive-{model.replace('/', '-').lower()}",
-                "interval": interval,
+                "interval": f"{interval_s}s",
                 "rules": [
                     {
                         "record": DEMAND_RECORD,
@@ -91,7 +107,12 @@ def rule_group(
                     },
                     {
                         "record": FORECAST_RECORD,
-                        "expr": PredictiveRule(startup_s + window_s, demand=demand_selector).expression(),
+                        "expr": PredictiveRule(
+                            startup_s + window_s,
+                            demand=demand_selector,
+                            rise_window_s=rise_window_s,
+                            step_s=interval_s,
+                        ).expression(),
                     },
                 ],
             }
@@ -112,12 +133,20 @@ def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
 _BlockDumper.add_representer(str, _represent_str)
 
 
-def forecast(demand: np.ndarray, step_s: float, lookahead_s: float) -> np.ndarray:
+def forecast(
+    demand: np.ndarray,
+    step_s: float,
+    lookahead_s: float,
+    rise_window_s: float = RISE_WINDOW_S,
+    rise_step_s: float | None = None,
+) -> np.ndarray:
     """The rule's value at every sample of a regularly sampled demand series.
 
     Offsets are rounded to whole steps (exact when the look-ahead and the step divide a day, as in the
-    test and in the replay). A term whose look-back falls before the first sample is absent, as in
-    Prometheus, where the selector returns nothing.
+    test and in the replay). A seasonal term whose look-back falls before the first sample is absent,
+    as in Prometheus, where the selector returns nothing. The rise term takes the samples at the
+    evaluation time and every `rise_step_s` (default: the series' step) before it, back to
+    `rise_window_s`, as the subquery does when evaluation times are multiples of its step.
     """
     values = np.asarray(demand, dtype=np.float64)
     count = len(values)
@@ -130,8 +159,15 @@ def forecast(demand: np.ndarray, step_s: float, lookahead_s: float) -> np.ndarra
         seasonal = np.full(count, -np.inf)
         seasonal[back:] = values[back:] + values[ahead : count - back + ahead] - values[: count - back]
         result = np.maximum(result, seasonal)
+    change = np.full(count, -np.inf)
     if 0 < ahead < count:
-        trend = np.full(count, -np.inf)
-        trend[ahead:] = 2 * values[ahead:] - values[: count - ahead]
-        result = np.maximum(result, trend)
-    return result
+        change[ahead:] = values[ahead:] - values[: count - ahead]
+    stride = max(1, round((rise_step_s or step_s) / step_s))
+    rise = change.copy()
+    for sample in range(1, round(rise_window_s / (stride * step_s)) + 1):
+        back = sample * stride
+        if back >= count:
+            break
+        rise[back:] = np.maximum(rise[back:], change[: count - back])
+    # No rise yet (the first look-ahead of history) counts as none; a fall counts as none.
+    return result + np.maximum(rise, 0.0)

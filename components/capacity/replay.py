@@ -2,8 +2,9 @@
 
 Time is cut into bins. Each request costs replica-seconds (its prefill plus its share of decode
 steps at the batch the ITL SLO allows, from the throughput model); a bin's work goes into one
-backlog that the ready replicas drain at one replica-second per second each. A request's TTFT is
-the backlog wait where it arrives in its bin plus its own prefill. Replicas take `startup_s` to become
+backlog that the ready replicas drain at one replica-second per second each; in request traces a
+prompt joins it when the request arrives. A request's TTFT is the backlog it finds divided by the
+ready replicas plus its own prefill. Replicas take `startup_s` to become
 ready and are released at once on scale-down. See docs/decisions/020-fluid-replay.md.
 """
 
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from components.capacity.catalog import load_catalog
-from components.capacity.promql import forecast
+from components.capacity.promql import RISE_WINDOW_S, RULE_INTERVAL_S, forecast
 from components.capacity.throughput import ReplicaCapacity, Slo, TokenMix, replica_capacity, replica_perf
 from components.capacity.traces import Trace
 
@@ -50,6 +51,10 @@ class ReplaySettings:
     scrape interval of 15 s; a 5-minute window lags a step by 2.5 minutes on average)."""
     target_utilization: float = 0.8
     """Forecast busy replicas per running replica the predictive trigger aims at (HPA-style headroom)."""
+    rise_window_s: float = RISE_WINDOW_S
+    """How far back the predictive rule's rise term looks (the stabilisation window)."""
+    rule_interval_s: float = RULE_INTERVAL_S
+    """Evaluation interval of the recording rules; the rise term samples at this spacing."""
     max_replicas: int | None = None
     """KEDA maxReplicaCount for reactive and predictive; default: twice the static size."""
 
@@ -116,6 +121,54 @@ class _Load:
     request_prefill_s: np.ndarray | None
     bin_prefill_s: np.ndarray
     """Worst prefill among the bin's requests that can meet the SLO at all (mean for aggregates)."""
+    bin_decode: np.ndarray | None = None
+    """Request traces: replica-seconds of decode work per bin, spread evenly over the bin."""
+    bin_first: np.ndarray | None = None
+    """Request traces: index of each bin's first request; bin t holds bin_first[t]:bin_first[t + 1]."""
+
+    def _jumps(self, t: int, backlog: float, ready: int, bin_s: float) -> tuple[np.ndarray, float, slice]:
+        """Request traces: the backlog just before each of bin t's arrivals as if it could go
+        negative, and the same at the bin's end. A request's prefill joins the queue when it
+        arrives; decode work is spread evenly over the bin (a sequence decodes over many steps,
+        batched with others), and the ready replicas drain one replica-second per second each."""
+        assert self.bin_first is not None and self.bin_decode is not None
+        assert self.request_offset is not None and self.request_prefill_s is not None
+        chunk = slice(int(self.bin_first[t]), int(self.bin_first[t + 1]))
+        drift = float(self.bin_decode[t]) - ready * bin_s
+        prefill = self.request_prefill_s[chunk]
+        before = backlog + np.cumsum(prefill) - prefill + drift * self.request_offset[chunk]
+        return before, backlog + float(prefill.sum()) + drift, chunk
+
+    def advance(self, t: int, backlog: float, ready: int, bin_s: float) -> float:
+        """Backlog at the end of bin t, from `backlog` at its start, with `ready` replicas draining.
+
+        Aggregates arrive evenly over the bin, so only the end value matters. Request traces queue
+        each prompt when it arrives: a burst early in a bin builds a backlog that the rest of the
+        bin drains, which the bin's total alone would hide.
+        """
+        if self.bin_decode is None:
+            return max(0.0, backlog + float(self.work[t]) - ready * bin_s)
+        before, end, _ = self._jumps(t, backlog, ready, bin_s)
+        # Reflection at zero (Lindley): the path's lowest point so far is where the queue emptied.
+        lowest = min(0.0, end, float(before.min())) if len(before) else min(0.0, end)
+        return end - lowest
+
+    def arrivals_meet(
+        self, t: int, backlog: float, ready: int, bin_s: float, ttft_s: float, wanted: np.ndarray | None
+    ) -> bool:
+        """Whether every `wanted` request of bin t meets the TTFT SLO, starting from `backlog` with
+        `ready` replicas (request traces; aggregates are judged by the bin's end)."""
+        if wanted is None or self.bin_decode is None or self.request_prefill_s is None:
+            return True
+        before, _, chunk = self._jumps(t, backlog, ready, bin_s)
+        if not len(before):
+            return True
+        if ready <= 0:
+            return not bool(wanted[chunk].any())
+        ahead = before - np.minimum(0.0, np.minimum.accumulate(before))
+        mask = wanted[chunk]
+        prefill = self.request_prefill_s[chunk]
+        return bool(np.all(ahead[mask] / ready + prefill[mask] <= ttft_s + 1e-9))
 
 
 def _bin_load(trace: Trace, capacity: ReplicaCapacity, bin_s: float, ttft_s: float) -> _Load:
@@ -131,60 +184,105 @@ def _bin_load(trace: Trace, capacity: ReplicaCapacity, bin_s: float, ttft_s: flo
     bins = np.floor(trace.arrival_s / bin_s).astype(np.int64)
     count = int(bins[-1]) + 1 if len(bins) else 0
     prefill = trace.input_tokens / prefill_rate
-    per_request = prefill + trace.output_tokens * capacity.decode_s_per_token
-    work = np.bincount(bins, weights=per_request, minlength=count)
+    decode = np.bincount(bins, weights=trace.output_tokens * capacity.decode_s_per_token, minlength=count)
+    work = np.bincount(bins, weights=prefill, minlength=count) + decode
     requests = np.bincount(bins, minlength=count).astype(np.float64)
     feasible = np.where(prefill <= ttft_s, prefill, 0.0)
     worst = np.zeros(count)
     np.maximum.at(worst, bins, feasible)
     offset = trace.arrival_s / bin_s - bins
-    return _Load(work, requests, bins, offset, prefill, worst)
+    first = np.searchsorted(bins, np.arange(count + 1))
+    return _Load(work, requests, bins, offset, prefill, worst, decode, first)
 
 
-def _attainment(load: _Load, backlog: np.ndarray, ready: np.ndarray, ttft_s: float) -> float:
-    """Share of requests whose wait plus prefill meets the TTFT SLO.
+def _request_waits(load: _Load, ready: np.ndarray, bin_s: float) -> np.ndarray:
+    """Each request's wait in the fluid queue of `_Load.advance`, over the whole trace at once.
 
-    Within a bin the backlog moves linearly from its start to its end value, so an arrival at
-    fraction f of the bin finds `start + f (end - start)` replica-seconds ahead of it and waits that
-    divided by the ready replicas. With no ready replica nothing is served.
+    X(t) = prompts arrived + decode work spread so far - replica-seconds served, and the backlog
+    is X reflected at zero: q(t) = X(t) - min(0, min_{s<=t} X(s)). X is linear between arrivals and
+    bin edges, so its running minimum only needs those points. A request waits the backlog just
+    before it divided by the ready replicas; with none ready it is never served.
     """
-    total = float(load.requests.sum())
+    assert load.request_bin is not None and load.request_offset is not None
+    assert load.request_prefill_s is not None and load.bin_decode is not None
+    replicas = ready.astype(np.float64)
+    bins = load.request_bin
+    count = len(load.work)
+    drift = load.bin_decode - replicas * bin_s
+    drift_before_bin = np.concatenate([[0.0], np.cumsum(drift)])
+    prefill_before_bin = np.concatenate([[0.0], np.cumsum(load.work - load.bin_decode)])
+    prompts_before = np.cumsum(load.request_prefill_s) - load.request_prefill_s
+    at_arrival = prompts_before + drift_before_bin[bins] + drift[bins] * load.request_offset
+    at_edge = prefill_before_bin + drift_before_bin
+    # Merge bin edges and arrivals in time order (an edge before the arrivals of its bin).
+    values = np.concatenate([at_edge, at_arrival])
+    order = np.lexsort(
+        (
+            np.concatenate([np.zeros(count + 1), np.ones(len(bins))]),
+            np.concatenate([np.arange(count + 1.0), bins + load.request_offset]),
+        )
+    )
+    lowest = np.empty_like(values)
+    lowest[order] = np.minimum.accumulate(np.minimum(values[order], 0.0))
+    ahead = at_arrival - lowest[count + 1 :]
+    serving = replicas[bins]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(serving > 0, ahead / np.maximum(serving, 1.0), np.inf)
+
+
+def _attainment(
+    load: _Load, backlog: np.ndarray, ready: np.ndarray, ttft_s: float, bin_s: float, first_bin: int = 0
+) -> float:
+    """Share of the requests from bin `first_bin` on whose wait plus prefill meets the TTFT SLO.
+
+    Request traces: each request's own wait (`_request_waits`). Aggregates arrive evenly over their
+    bin, so the backlog moves linearly from its start by the bin's work less what the ready replicas
+    drain, and stays at zero once the queue empties: an arrival at fraction f of the bin finds
+    `max(0, start + f (work - ready * bin))` replica-seconds ahead of it and waits that divided by the
+    ready replicas. With no ready replica nothing is served.
+    """
+    total = float(load.requests[first_bin:].sum())
     if total <= 0:
         return 1.0
+    if load.request_bin is not None and load.request_prefill_s is not None:
+        met = _request_waits(load, ready, bin_s) + load.request_prefill_s <= ttft_s + 1e-9
+        return float(np.mean(met[load.request_bin >= first_bin]))
     start = np.concatenate([[0.0], backlog[:-1]])
     replicas = ready.astype(np.float64)
-    if (
-        load.request_bin is not None
-        and load.request_offset is not None
-        and load.request_prefill_s is not None
-    ):
-        bins = load.request_bin
-        ahead = start[bins] + load.request_offset * (backlog[bins] - start[bins])
-        serving = replicas[bins]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            wait = np.where(serving > 0, ahead / np.maximum(serving, 1.0), np.inf)
-        return float(np.mean(wait + load.request_prefill_s <= ttft_s + 1e-9))
+    # Where the linear path would end if the queue could go negative; the real path stops at zero.
+    end = start + load.work - replicas * bin_s
     # The backlog a bin's arrival may find and still meet the SLO, in replica-seconds.
     limit = (ttft_s - load.bin_prefill_s) * replicas + 1e-9
     with np.errstate(invalid="ignore", divide="ignore"):
-        rising = np.clip((limit - start) / (backlog - start), 0.0, 1.0)
-        falling = np.clip(1.0 - (start - limit) / (start - backlog), 0.0, 1.0)
+        rising = np.clip((limit - start) / (end - start), 0.0, 1.0)
+        falling = np.clip(1.0 - (start - limit) / (start - end), 0.0, 1.0)
     share = np.where(
         start <= limit,
-        np.where(backlog <= limit, 1.0, rising),
-        np.where(backlog <= limit, falling, 0.0),
+        np.where(end <= limit, 1.0, rising),
+        np.where(end <= limit, falling, 0.0),
     )
-    return float((load.requests * share).sum() / total)
+    # A request whose prefill alone exceeds the SLO fails whatever the queue.
+    share = np.where(limit < 0, 0.0, share)
+    return float((load.requests * share)[first_bin:].sum() / total)
 
 
-def _constant_backlog(work: np.ndarray, replicas: int, bin_s: float) -> np.ndarray:
+def _constant_backlog(load: _Load, replicas: int, bin_s: float) -> np.ndarray:
+    """Backlog at the end of each bin with a constant size."""
+    if load.bin_decode is not None:
+        # Request traces queue request by request within a bin (`_Load.advance`).
+        backlog = np.empty(len(load.work))
+        current = 0.0
+        for t in range(len(load.work)):
+            current = load.advance(t, current, replicas, bin_s)
+            backlog[t] = current
+        return backlog
     # Lindley's recursion q_t = max(0, q_{t-1} + x_t) in closed form: S_t - min(0, min_{j<=t} S_j).
-    cumulative = np.cumsum(work - replicas * bin_s)
+    cumulative = np.cumsum(load.work - replicas * bin_s)
     return cumulative - np.minimum(0.0, np.minimum.accumulate(cumulative))
 
 
 def _simulate(
-    work: np.ndarray,
+    load: _Load,
     bin_s: float,
     startup_bins: int,
     initial_ready: int,
@@ -192,7 +290,7 @@ def _simulate(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Run replicas against the work. `decide(t, backlog_before_t, provisioned)` gives the target
     replica count at the start of bin t from what was observable by then."""
-    bins = len(work)
+    bins = len(load.work)
     arriving = [0] * (bins + startup_bins + 1)
     ready = initial_ready
     starting = 0
@@ -223,7 +321,7 @@ def _simulate(
                 surplus -= cancel
                 slot -= 1
             ready -= surplus
-        backlog = max(0.0, backlog + float(work[t]) - ready * bin_s)
+        backlog = load.advance(t, backlog, ready, bin_s)
         provisioned_out[t] = ready + starting
         ready_out[t] = ready
         backlog_out[t] = backlog
@@ -260,6 +358,11 @@ class _Run:
     initial: int
     static_size: int = 0
     cap: int = 0
+    scored_from: int = 0
+    """First bin that counts: the fleet before the first start-up time is the replay's initial
+    condition, which no policy's decision can change (every policy, static and oracle included)."""
+    static_served: np.ndarray | None = None
+    """Request traces: which requests the static size serves within the SLO (the oracle must too)."""
 
     @property
     def work(self) -> np.ndarray:
@@ -268,21 +371,35 @@ class _Run:
     def finish(
         self, name: str, provisioned: np.ndarray, ready: np.ndarray, backlog: np.ndarray
     ) -> PolicyResult:
-        gpu_hours = float(provisioned.sum()) * self.bin_s * self.settings.tensor_parallel / 3600
+        scored = provisioned[self.scored_from :]
+        gpu_hours = float(scored.sum()) * self.bin_s * self.settings.tensor_parallel / 3600
         return PolicyResult(
             name=name,
             gpu_hours=gpu_hours,
             cost_usd=gpu_hours * self.price,
-            slo_attainment=_attainment(self.load, backlog, ready, self.settings.slo.ttft_s),
-            peak_replicas=int(provisioned.max()) if len(provisioned) else 0,
+            slo_attainment=_attainment(
+                self.load, backlog, ready, self.settings.slo.ttft_s, self.bin_s, self.scored_from
+            ),
+            peak_replicas=int(scored.max()) if len(scored) else 0,
             provisioned=provisioned,
             ready=ready,
         )
 
     def constant_attainment(self, replicas: int) -> float:
-        backlog = _constant_backlog(self.work, replicas, self.bin_s)
         ready = np.full(len(self.work), replicas)
-        return _attainment(self.load, backlog, ready, self.settings.slo.ttft_s)
+        if self.load.bin_decode is not None:
+            # Request traces take each request's wait from the ready replicas alone.
+            backlog = np.zeros(len(self.work))
+        else:
+            backlog = _constant_backlog(self.load, replicas, self.bin_s)
+        return _attainment(self.load, backlog, ready, self.settings.slo.ttft_s, self.bin_s, self.scored_from)
+
+    def served_by_constant(self, replicas: int) -> np.ndarray | None:
+        """Request traces: each request's verdict under a constant size."""
+        if self.load.request_prefill_s is None or self.load.bin_decode is None:
+            return None
+        waits = _request_waits(self.load, np.full(len(self.work), replicas), self.bin_s)
+        return waits + self.load.request_prefill_s <= self.settings.slo.ttft_s + 1e-9
 
     def reactive_recommendation(self, backlog: float, replicas: int) -> int:
         """The production stack's KEDA rule: AverageValue target of 5 waiting requests per replica,
@@ -313,7 +430,7 @@ def _static_size(run: _Run) -> int:
 
 def _static(run: _Run) -> PolicyResult:
     fixed = np.full(len(run.work), run.static_size, dtype=np.int64)
-    return run.finish("static", fixed, fixed, _constant_backlog(run.work, run.static_size, run.bin_s))
+    return run.finish("static", fixed, fixed, _constant_backlog(run.load, run.static_size, run.bin_s))
 
 
 def _oracle_plan(run: _Run, use_slack: bool) -> list[int]:
@@ -326,9 +443,26 @@ def _oracle_plan(run: _Run, use_slack: bool) -> list[int]:
         allowance = np.zeros(len(run.work))
     needed = np.empty(len(run.work), dtype=np.int64)
     backlog = 0.0
+    load, bin_s, ttft_s = run.load, run.bin_s, run.settings.slo.ttft_s
+
+    def enough(t: int, replicas: int, slack: float) -> bool:
+        end = load.advance(t, backlog, replicas, bin_s)
+        return end <= slack * replicas + 1e-9 and load.arrivals_meet(
+            t, backlog, replicas, bin_s, ttft_s, run.static_served
+        )
+
     for t, (arrived, slack) in enumerate(zip(run.work.tolist(), allowance.tolist(), strict=True)):
-        replicas = max(floor, math.ceil((backlog + arrived) / (run.bin_s + slack) - 1e-9))
-        backlog = max(0.0, backlog + arrived - replicas * run.bin_s)
+        # The bin's total is a lower bound; a burst inside a request trace's bin can need more.
+        replicas = max(floor, math.ceil((backlog + arrived) / (bin_s + slack) - 1e-9))
+        if not enough(t, replicas, slack):
+            low, high = replicas, replicas * 2
+            while not enough(t, high, slack):
+                low, high = high, high * 2
+            while high - low > 1:
+                middle = (low + high) // 2
+                low, high = (low, middle) if enough(t, middle, slack) else (middle, high)
+            replicas = high
+        backlog = load.advance(t, backlog, replicas, bin_s)
         needed[t] = replicas
     # Replicas ready at t must be provisioned from t - start-up on: a forward sliding maximum.
     k = run.startup_bins
@@ -351,14 +485,14 @@ def _oracle(run: _Run) -> PolicyResult:
     for use_slack in (True, False):
         plan = _oracle_plan(run, use_slack)
         initial = int(plan[0]) if plan else run.settings.min_replicas
-        simulated = _simulate(run.work, run.bin_s, run.startup_bins, initial, _follow(plan))
+        simulated = _simulate(run.load, run.bin_s, run.startup_bins, initial, _follow(plan))
         candidates.append(run.finish("oracle", *simulated))
     fixed = np.full(len(run.work), run.static_size, dtype=np.int64)
     candidates.append(
-        run.finish("oracle", fixed, fixed, _constant_backlog(run.work, run.static_size, run.bin_s))
+        run.finish("oracle", fixed, fixed, _constant_backlog(run.load, run.static_size, run.bin_s))
     )
-    best = max(candidate.slo_attainment for candidate in candidates)
-    serving = [c for c in candidates if c.slo_attainment >= best - 1e-12]
+    # Every plan serves at least the requests the static size serves; the static size is a candidate.
+    serving = [c for c in candidates if c.slo_attainment >= candidates[-1].slo_attainment - 1e-12]
     return min(serving, key=lambda candidate: candidate.gpu_hours)
 
 
@@ -371,7 +505,7 @@ def _reactive(run: _Run) -> PolicyResult:
             return stabiliser.push(0, run.initial)
         return min(run.cap, stabiliser.push(t, run.reactive_recommendation(backlog, replicas)))
 
-    return run.finish("reactive", *_simulate(run.work, run.bin_s, run.startup_bins, run.initial, decide))
+    return run.finish("reactive", *_simulate(run.load, run.bin_s, run.startup_bins, run.initial, decide))
 
 
 def _predictive(run: _Run) -> PolicyResult:
@@ -383,7 +517,14 @@ def _predictive(run: _Run) -> PolicyResult:
     counts = np.minimum(np.arange(1, len(busy) + 1), window)
     demand = np.convolve(busy, np.ones(window))[: len(busy)] / counts
     lookahead_s = settings.startup_s + settings.demand_window_s
-    targets = np.ceil(forecast(demand, run.bin_s, lookahead_s) / settings.target_utilization - 1e-9)
+    predicted = forecast(
+        demand,
+        run.bin_s,
+        lookahead_s,
+        rise_window_s=settings.rise_window_s,
+        rise_step_s=max(settings.rule_interval_s, run.bin_s),
+    )
+    targets = np.ceil(predicted / settings.target_utilization - 1e-9)
     target_list = targets.astype(np.int64).tolist()
     demand_list = demand.tolist()
     drain_s = max(settings.startup_s, run.bin_s)
@@ -400,7 +541,7 @@ def _predictive(run: _Run) -> PolicyResult:
         wanted = max(settings.min_replicas, target_list[t - 1], floor_now)
         return min(run.cap, stabiliser.push(t, wanted))
 
-    return run.finish("predictive", *_simulate(run.work, run.bin_s, run.startup_bins, run.initial, decide))
+    return run.finish("predictive", *_simulate(run.load, run.bin_s, run.startup_bins, run.initial, decide))
 
 
 def _warm_start(busy: np.ndarray, bin_s: float, settings: ReplaySettings) -> int:
@@ -453,7 +594,10 @@ def replay(trace: Trace, settings: ReplaySettings, policies: tuple[str, ...] = P
         cooldown_bins=math.ceil(settings.cooldown_s / bin_s - 1e-9),
         initial=_warm_start(busy, bin_s, settings),
     )
+    # A trace shorter than two start-up times is scored whole.
+    run.scored_from = run.startup_bins if len(busy) >= 2 * run.startup_bins else 0
     run.static_size = _static_size(run)
+    run.static_served = run.served_by_constant(run.static_size)
     run.cap = settings.max_replicas or 2 * run.static_size
     return ReplayResult(
         trace_requests=trace.request_count,

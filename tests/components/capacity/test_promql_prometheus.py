@@ -2,7 +2,7 @@
 
 A trace-derived demand series is backfilled with `promtool tsdb create-blocks-from openmetrics`,
 a real Prometheus serves that storage on a free local port, and the rendered rule expression is
-evaluated through /api/v1/query at timestamps that exercise every term (trend only, yesterday,
+evaluated through /api/v1/query at timestamps that exercise every term (rise only, yesterday,
 last week).
 """
 
@@ -142,8 +142,11 @@ def _query_range(base: str, expression: str, first: int, last: int) -> dict[int,
 def test_rule_in_prometheus_equals_python_forecast(backfilled: tuple[str, int, np.ndarray]) -> None:
     base, start, demand = backfilled
     expected = forecast(demand, STEP_S, LOOKAHEAD_S)
-    expression = PredictiveRule(LOOKAHEAD_S).expression()
-    # Instant queries at a few points: early (trend only), days 2-6 (yesterday), day 7+ (last week too).
+    # The rise term's subquery samples at the series' own step here, as the replay's twin does.
+    expression = PredictiveRule(LOOKAHEAD_S, step_s=STEP_S).expression()
+    # The rise term is at work: somewhere the forecast exceeds every plain term.
+    assert (expected > demand + 1e-6).mean() > 0.1
+    # Instant queries at a few points: early (rise only), days 2-6 (yesterday), day 7+ (last week too).
     for minute in (30, 1500, 3333, 7300, 10_085, 11_519):
         got = _query(base, expression, start + minute * STEP_S)
         assert got is not None, f"no value at minute {minute}"
