@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import typer
-from moto import mock_aws
 from typer.testing import CliRunner
 
 from infra import cli_capacity
@@ -136,19 +134,7 @@ def test_replay_of_the_shared_minute_series(app: typer.Typer, tmp_path: Path) ->
     assert policies["oracle"]["gpu_hours"] <= policies["static"]["gpu_hours"]
 
 
-@pytest.fixture
-def aws_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for key, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(key, value)
-    with mock_aws():
-        yield
-
-
-def test_prices_refresh_aws(app: typer.Typer, tmp_path: Path, aws_env: None) -> None:
+def test_prices_refresh_aws(app: typer.Typer, tmp_path: Path, fake_aws: None) -> None:
     out = tmp_path / "aws.csv"
     code, stdout, stderr = run(
         app,

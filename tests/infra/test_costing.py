@@ -166,21 +166,10 @@ def test_preflight_runs_only_with_named_credentials(repo_root: Path) -> None:
     assert not costing.aws_preflight_wanted(local, {"AWS_PROFILE": "dev"})
 
 
-def test_plan_preflight_against_moto(
-    repo_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from moto import mock_aws
-
-    for key, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(key, value)
-    with mock_aws():
-        result = CliRunner().invoke(
-            app, ["plan", "--stack", "aws-dev", "--out", str(tmp_path), "--project-dir", str(repo_root)]
-        )
+def test_plan_preflight_against_moto(repo_root: Path, tmp_path: Path, fake_aws: None) -> None:
+    result = CliRunner().invoke(
+        app, ["plan", "--stack", "aws-dev", "--out", str(tmp_path), "--project-dir", str(repo_root)]
+    )
     assert result.exit_code == 0, result.output
     assert "AWS preflight in us-east-1" in result.output
     plan = json.loads((tmp_path / "aws-dev" / "plan.json").read_text())

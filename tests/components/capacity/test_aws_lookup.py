@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 
 import boto3
 import pytest
 from botocore.stub import Stubber
-from moto import mock_aws
 
 from components.capacity.aws_lookup import (
     DLAMI_PARAMETER,
@@ -22,16 +20,8 @@ from components.capacity.aws_lookup import (
 
 
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[boto3.session.Session]:
-    for key, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(key, value)
-    with mock_aws():
-        yield boto3.session.Session()
+def aws(fake_aws: None) -> boto3.session.Session:
+    return boto3.session.Session()
 
 
 def test_offerings_per_zone(aws: boto3.session.Session) -> None:
