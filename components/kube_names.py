@@ -15,7 +15,3 @@ QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$")
 
 def is_dns1035_label(name: str, max_length: int = MAX_LABEL_LENGTH) -> bool:
     return len(name) <= max_length and DNS1035_LABEL.match(name) is not None
-
-
-def is_dns1123_label(name: str, max_length: int = MAX_LABEL_LENGTH) -> bool:
-    return len(name) <= max_length and DNS1123_LABEL.match(name) is not None

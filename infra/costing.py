@@ -12,7 +12,6 @@ from typing import Any
 
 from components.capacity import PoolCost, ScheduleWindow, model_fit, stack_cost
 from components.capacity.catalog import CatalogError, load_catalog
-from components.capacity.models import get_model
 from infra.config import BudgetConfig, K3sClusterConfig, PoolConfig, ScheduleConfig, StackConfig
 
 _DAY_NAMES = {name: i for i, name in enumerate(["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"])}
@@ -172,20 +171,18 @@ def fit_verdicts(config: StackConfig) -> dict[str, dict[str, Any]]:
             }
             continue
         try:
-            get_model(model.source)
-            load_catalog().gpu(gpu)
-        except CatalogError as exc:
+            verdict = model_fit(
+                model.source,
+                gpu,
+                model.tensor_parallel_size,
+                max_model_len=model.max_model_len,
+                dtype=None if model.dtype.value == "auto" else model.dtype.value,
+                quantization=model.quantization.value if model.quantization else None,
+                gpu_memory_utilization=model.gpu_memory_utilization,
+            )
+        except CatalogError as exc:  # the model or the GPU is not in the catalog
             verdicts[model.name] = {"checked": False, "message": f"not in the capacity catalog: {exc}"}
             continue
-        verdict = model_fit(
-            model.source,
-            gpu,
-            model.tensor_parallel_size,
-            max_model_len=model.max_model_len,
-            dtype=None if model.dtype.value == "auto" else model.dtype.value,
-            quantization=model.quantization.value if model.quantization else None,
-            gpu_memory_utilization=model.gpu_memory_utilization,
-        )
         verdicts[model.name] = {"checked": True, **verdict.to_json()}
     return verdicts
 

@@ -167,7 +167,7 @@ def demand_forecast(model: ModelConfig, pools: Mapping[str, PoolConfig]) -> Dema
         return None
     try:
         perf = replica_perf(model.source, gpu, model.tensor_parallel_size, max_model_len=model.max_model_len)
-    except (CatalogError, KeyError):
+    except CatalogError:
         return None
     capacity = replica_capacity(perf, TokenMix(*FORECAST_MIX))
     return DemandForecast(
