@@ -50,12 +50,16 @@ def manifest_of(resource: PlannedResource) -> dict[str, Any] | None:
         return None
     inputs = resource.inputs
     if resource.type == HELM_RELEASE:
-        repo = (inputs.get("repositoryOpts") or {}).get("repo")
+        chart = inputs.get("chart") or ""
+        # An OCI chart is its own reference (`oci://registry/path/name`); its repository is the path.
+        repo = (inputs.get("repositoryOpts") or {}).get("repo") or (
+            chart.rsplit("/", 1)[0] if chart.startswith("oci://") else None
+        )
         return {
             "apiVersion": "llmops.io/helm-release",
             "kind": "HelmRelease",
             "metadata": {"name": inputs.get("name", resource.name), "namespace": inputs.get("namespace")},
-            "chart": inputs.get("chart"),
+            "chart": chart,
             "repo": repo,
             "version": inputs.get("version"),
             "values": inputs.get("values") or {},

@@ -4,20 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
-import yaml
 
+from components.addons.charts import AWS_NODE_TERMINATION_HANDLER, load_values
 from components.k3s.render import GPU_TAINT, NodeTaint
 
-CHART = "aws-node-termination-handler"
-CHART_REPOSITORY = "https://aws.github.io/eks-charts"
-CHART_VERSION = "0.27.1"
+CHART = AWS_NODE_TERMINATION_HANDLER
+CHART_VERSION = CHART.version
 """Pinned chart release (application v1.25.1)."""
-VALUES_FILE = Path(__file__).resolve().parent / "values" / "aws-node-termination-handler.yaml"
 
 
 @dataclass(kw_only=True)
@@ -41,7 +38,7 @@ class SpotInterruptionHandlerArgs:
 
 def handler_values(args: SpotInterruptionHandlerArgs) -> dict[str, Any]:
     """Chart values: the file next to this module plus placement. Pure (tested without Pulumi)."""
-    values: dict[str, Any] = yaml.safe_load(VALUES_FILE.read_text())
+    values: dict[str, Any] = load_values(CHART)
     selector = dict(args.node_selector)
     tolerations = [
         {"key": taint.key, "operator": "Exists", "effect": taint.effect} for taint in args.tolerated_taints
@@ -73,9 +70,7 @@ class SpotInterruptionHandler(pulumi.ComponentResource):
             f"{name}-release",
             # Derived from the instance name so two handlers in one stack cannot collide.
             name=f"{name}-nth",
-            chart=CHART,
-            version=args.chart_version,
-            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=CHART_REPOSITORY),
+            **{**CHART.release_source(), "version": args.chart_version},
             namespace=args.namespace,
             values=handler_values(args),
             opts=pulumi.ResourceOptions(parent=self, provider=args.provider),

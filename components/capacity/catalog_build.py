@@ -45,6 +45,11 @@ def _aws_rows(path: Path, known_gpus: set[str], skipped: set[str]) -> list[Insta
         if gpu not in known_gpus:
             skipped.add(f"aws {instance_type} ({gpu}: no hardware figures in gpus.csv)")
             continue
+        count = float(rows[0]["AcceleratorCount"])
+        if count < 1 or not count.is_integer():
+            # g6f and similar carry a slice of one GPU: not a whole `nvidia.com/gpu` to schedule.
+            skipped.add(f"aws {instance_type} ({count:g} {gpu}: a fractional GPU, not schedulable whole)")
+            continue
         on_demand = [p for r in rows if (p := _float(r["Price"])) is not None]
         spot = [p for r in rows if (p := _float(r["SpotPrice"])) is not None]
         out.append(
@@ -53,7 +58,7 @@ def _aws_rows(path: Path, known_gpus: set[str], skipped: set[str]) -> list[Insta
                 region=region,
                 instance_type=instance_type,
                 gpu=gpu,
-                gpu_count=round(float(rows[0]["AcceleratorCount"])),
+                gpu_count=int(count),
                 on_demand_usd_per_h=statistics.mode(on_demand) if on_demand else None,
                 spot_usd_per_h=statistics.median(spot) if spot else None,
                 source=SNAPSHOT_SOURCE.format(path="aws/vms.csv")
@@ -88,8 +93,12 @@ def build(snapshot_dir: Path) -> tuple[list[InstancePrice], list[str]]:
     skipped: set[str] = set()
     rows = _aws_rows(snapshot_dir / "aws-gpu-vms.csv", known_gpus, skipped)
     gcp_gpu = _gcp_gpu_prices(snapshot_dir / "gcp-gpu-vms.csv")
+    from_snapshot = {(r.cloud, r.region, r.instance_type) for r in rows}
     with (data / "prices_extra.csv").open(newline="") as handle:
         for extra in csv.DictReader(handle):
+            if (extra["cloud"], extra["region"], extra["instance_type"]) in from_snapshot:
+                # Extras fill gaps in the snapshots; a snapshot row, with its spot price, wins.
+                continue
             count = int(extra["gpu_count"])
             on_demand = _float(extra["on_demand_usd_per_h"])
             spot = _float(extra["spot_usd_per_h"])

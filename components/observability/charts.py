@@ -7,80 +7,24 @@ own values.yaml without a Pulumi engine.
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Mapping
 from dataclasses import dataclass
-from importlib import resources
 from typing import Any
 
-import yaml
-
-
-@dataclass(frozen=True)
-class Chart:
-    """A Helm chart pinned to one version (versions from ../shared/reference/helm-values/CHARTS.md)."""
-
-    name: str
-    version: str
-    repo: str
-    values_file: str
-
-
-KUBE_PROMETHEUS_STACK = Chart(
-    name="kube-prometheus-stack",
-    version="88.5.3",
-    repo="https://prometheus-community.github.io/helm-charts",
-    values_file="kube-prometheus-stack.yaml",
+from components.addons.charts import (
+    DEEPFLOW,
+    FLUENT_BIT,
+    KUBE_PROMETHEUS_STACK,
+    LOKI,
+    Chart,
+    deep_merge,
+    load_values,
 )
-# The OSS Loki chart moved to grafana-community in 2026; grafana/loki's chart now targets GEL.
-LOKI = Chart(
-    name="loki",
-    version="18.11.0",
-    repo="https://grafana-community.github.io/helm-charts",
-    values_file="loki.yaml",
-)
-FLUENT_BIT = Chart(
-    name="fluent-bit",
-    version="0.58.1",
-    repo="https://fluent.github.io/helm-charts",
-    values_file="fluent-bit.yaml",
-)
-DEEPFLOW = Chart(
-    name="deepflow",
-    version="7.1.002",
-    repo="https://deepflowio.github.io/deepflow",
-    values_file="deepflow.yaml",
-)
+
+__all__ = ["DEEPFLOW", "FLUENT_BIT", "KUBE_PROMETHEUS_STACK", "LOKI", "Chart", "deep_merge", "load_values"]
+
 
 LOKI_HTTP_PORT = 3100
 PROMETHEUS_PORT = 9090
-
-
-def load_values(chart: Chart) -> dict[str, Any]:
-    """The static values file shipped next to this module for `chart`."""
-    text = (
-        resources.files("components.observability")
-        .joinpath("values", chart.values_file)
-        .read_text(encoding="utf-8")
-    )
-    data = yaml.safe_load(text) or {}
-    if not isinstance(data, dict):
-        raise ValueError(
-            f"values/{chart.values_file}: top level must be a mapping, got {type(data).__name__}"
-        )
-    return data
-
-
-def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
-    """Helm's merge: mappings merge key by key, anything else (lists included) is replaced."""
-    merged: dict[str, Any] = copy.deepcopy(dict(base))
-    for key, value in override.items():
-        current = merged.get(key)
-        if isinstance(current, Mapping) and isinstance(value, Mapping):
-            merged[key] = deep_merge(current, value)
-        else:
-            merged[key] = copy.deepcopy(value)
-    return merged
 
 
 @dataclass(frozen=True)

@@ -272,9 +272,7 @@ class ObservabilityStack(pulumi.ComponentResource):
             resource_name,
             k8s.helm.v3.ReleaseArgs(
                 name=release_name,
-                chart=chart.name,
-                version=chart.version,
-                repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=chart.repo),
+                **chart.release_source(),
                 namespace=namespace,
                 create_namespace=False,
                 values=values,

@@ -148,8 +148,10 @@ def test_model_runs_on_spot_and_falls_back_to_on_demand(plan: Plan) -> None:
 
 def test_termination_handler_release(plan: Plan) -> None:
     releases = [d for d in artifacts.manifests(plan).values() if d["kind"] == "HelmRelease"]
-    (nth,) = [r for r in releases if r["chart"] == "aws-node-termination-handler"]
-    assert nth["repo"] == "https://aws.github.io/eks-charts"
+    (nth,) = [r for r in releases if r["chart"].endswith("/aws-node-termination-handler")]
+    # Chart 0.27.1 is only published as an OCI artifact (the eks-charts index stops at 0.21.0).
+    assert nth["chart"] == "oci://public.ecr.aws/aws-ec2/helm/aws-node-termination-handler"
+    assert nth["repo"] == "oci://public.ecr.aws/aws-ec2/helm"
     assert nth["version"]
     assert nth["values"]["enableSpotInterruptionDraining"] is True
 

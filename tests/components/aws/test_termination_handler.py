@@ -5,12 +5,11 @@ from __future__ import annotations
 import re
 
 import pytest
-import yaml
 
+from components.addons.charts import load_values
 from components.aws.termination_handler import (
-    CHART_REPOSITORY,
+    CHART,
     CHART_VERSION,
-    VALUES_FILE,
     SpotInterruptionHandlerArgs,
     handler_values,
 )
@@ -24,13 +23,14 @@ def release() -> tuple[RecordingMocks, Recorded]:
     return mocks, mocks.named("spot-release")
 
 
-def test_chart_is_pinned_from_the_eks_repository(release) -> None:
+def test_chart_is_pinned_from_public_ecr_as_an_oci_artifact(release) -> None:
+    # 0.27.1 is published only as an OCI artifact; the eks-charts https index stops at 0.21.0.
     _, recorded = release
     assert recorded.type == "kubernetes:helm.sh/v3:Release"
-    assert recorded.inputs["chart"] == "aws-node-termination-handler"
-    assert recorded.inputs["version"] == CHART_VERSION
+    assert recorded.inputs["chart"] == "oci://public.ecr.aws/aws-ec2/helm/aws-node-termination-handler"
+    assert recorded.inputs["version"] == CHART_VERSION == CHART.version
     assert re.fullmatch(r"\d+\.\d+\.\d+", CHART_VERSION)
-    assert recorded.inputs["repositoryOpts"]["repo"] == CHART_REPOSITORY == "https://aws.github.io/eks-charts"
+    assert "repositoryOpts" not in recorded.inputs
     assert recorded.inputs["name"] == "spot-nth"  # derived from the instance name
     assert recorded.inputs["namespace"] == "kube-system"
 
@@ -63,6 +63,6 @@ def test_runs_on_aws_gpu_nodes_and_tolerates_the_gpu_taint(release) -> None:
 
 
 def test_values_file_is_the_base() -> None:
-    base = yaml.safe_load(VALUES_FILE.read_text())
+    base = load_values(CHART)
     values = handler_values(SpotInterruptionHandlerArgs(provider=None))  # type: ignore[arg-type]
     assert {k: values[k] for k in base} == base

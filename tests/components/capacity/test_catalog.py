@@ -74,15 +74,16 @@ def test_refreshed_rows_replace_and_extend(tmp_path) -> None:
     from components.capacity.catalog import load_catalog_with
 
     base = load_catalog().price("aws", "g6.xlarge", "us-east-1")
+    assert all(p.region != "ap-southeast-7" for p in load_catalog().prices)
     fresh = [
         replace(base, spot_usd_per_h=0.31, as_of="2026-01-02"),
-        replace(base, region="eu-west-1", on_demand_usd_per_h=None, spot_usd_per_h=0.4),
+        replace(base, region="ap-southeast-7", on_demand_usd_per_h=None, spot_usd_per_h=0.4),
     ]
     path = tmp_path / "aws.csv"
     path.write_text(write_prices(fresh))
     catalog = load_catalog_with(str(path))
     assert catalog.price("aws", "g6.xlarge", "us-east-1").spot_usd_per_h == 0.31
-    assert catalog.price("aws", "g6.xlarge", "eu-west-1").spot_usd_per_h == 0.4
+    assert catalog.price("aws", "g6.xlarge", "ap-southeast-7").spot_usd_per_h == 0.4
     assert len(catalog.prices) == len(load_catalog().prices) + 1
 
 

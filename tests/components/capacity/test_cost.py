@@ -60,9 +60,10 @@ def test_mixed_capacity_splits_on_demand_base_and_spot() -> None:
 
 
 def test_spot_without_a_price_warns_and_uses_on_demand() -> None:
-    report = stack_cost([PoolCost("s", "aws", "g6.xlarge", 1, region="us-east-1", capacity="spot")])
-    assert report.spot_usd == pytest.approx(0.8048 * 720, abs=0.01)
-    assert "no spot price for g6.xlarge in us-east-1" in report.warnings[0]
+    # The snapshot has an on-demand but no spot price for p5.4xlarge in ap-southeast-2.
+    report = stack_cost([PoolCost("s", "aws", "p5.4xlarge", 1, region="ap-southeast-2", capacity="spot")])
+    assert report.spot_usd == pytest.approx(8.944 * 720, abs=0.01)
+    assert "no spot price for p5.4xlarge in ap-southeast-2" in report.warnings[0]
 
 
 def test_weekday_windows_count_five_sevenths() -> None:

@@ -1,0 +1,123 @@
+"""The one pin type for Helm charts, and every chart the package installs.
+
+Pure Python (no Pulumi): tests read the pins and values files without an engine. The
+repository of each pin is where that chart version is published upstream (https index
+or OCI registry); `docs/decisions/` records the evidence for each.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+import yaml
+
+# Values files are resolved relative to this package root (the `components` package).
+_PACKAGE_ROOT = __name__.rsplit(".", 2)[0]
+
+
+@dataclass(frozen=True)
+class Chart:
+    """A Helm chart pinned to one version, with the values file we give it."""
+
+    name: str
+    """Chart name as published."""
+    version: str
+    """Chart version (NVIDIA's keep their leading `v`)."""
+    repo: str
+    """`https://...` index URL, or `oci://registry/path` (the chart name is appended)."""
+    values_file: str
+    """Static values, relative to the components package (`observability/values/loki.yaml`)."""
+
+    @property
+    def is_oci(self) -> bool:
+        return self.repo.startswith("oci://")
+
+    @property
+    def chart_ref(self) -> str:
+        """What `helm template`/`helm install` takes as the chart: `oci://.../name` or `name`."""
+        return f"{self.repo.rstrip('/')}/{self.name}" if self.is_oci else self.name
+
+    def release_source(self) -> dict[str, Any]:
+        """The chart, version and repository arguments of a `kubernetes.helm.v3.Release`.
+
+        OCI charts are addressed by their full reference and take no repository options;
+        https charts are a name plus the repository URL.
+        """
+        import pulumi_kubernetes as k8s
+
+        if self.is_oci:
+            return {"chart": self.chart_ref, "version": self.version}
+        return {
+            "chart": self.name,
+            "version": self.version,
+            "repository_opts": k8s.helm.v3.RepositoryOptsArgs(repo=self.repo),
+        }
+
+
+KUBE_PROMETHEUS_STACK = Chart(
+    name="kube-prometheus-stack",
+    version="88.5.3",
+    repo="https://prometheus-community.github.io/helm-charts",
+    values_file="observability/values/kube-prometheus-stack.yaml",
+)
+# The OSS Loki chart moved to grafana-community in 2026; grafana/loki's chart now targets GEL.
+LOKI = Chart(
+    name="loki",
+    version="18.11.0",
+    repo="https://grafana-community.github.io/helm-charts",
+    values_file="observability/values/loki.yaml",
+)
+FLUENT_BIT = Chart(
+    name="fluent-bit",
+    version="0.58.1",
+    repo="https://fluent.github.io/helm-charts",
+    values_file="observability/values/fluent-bit.yaml",
+)
+DEEPFLOW = Chart(
+    name="deepflow",
+    version="7.1.002",
+    repo="https://deepflowio.github.io/deepflow",
+    values_file="observability/values/deepflow.yaml",
+)
+# Chart 0.27.1 (application v1.25.1) is published only to Public ECR as an OCI artifact;
+# the old eks-charts https index stops at 0.21.0.
+AWS_NODE_TERMINATION_HANDLER = Chart(
+    name="aws-node-termination-handler",
+    version="0.27.1",
+    repo="oci://public.ecr.aws/aws-ec2/helm",
+    values_file="aws/values/aws-node-termination-handler.yaml",
+)
+
+PINNED_CHARTS: tuple[Chart, ...] = (
+    KUBE_PROMETHEUS_STACK,
+    LOKI,
+    FLUENT_BIT,
+    DEEPFLOW,
+    AWS_NODE_TERMINATION_HANDLER,
+)
+"""Every chart the package can install; add a new pin here (a test checks each one's repository)."""
+
+
+def load_values(chart: Chart) -> dict[str, Any]:
+    """The static values file of `chart`, shipped inside the package."""
+    text = resources.files(_PACKAGE_ROOT).joinpath(chart.values_file).read_text(encoding="utf-8")
+    data = yaml.safe_load(text) or {}
+    if not isinstance(data, dict):
+        raise ValueError(f"{chart.values_file}: top level must be a mapping, got {type(data).__name__}")
+    return data
+
+
+def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """Helm's merge: mappings merge key by key, anything else (lists included) is replaced."""
+    merged: dict[str, Any] = copy.deepcopy(dict(base))
+    for key, value in override.items():
+        current = merged.get(key)
+        if isinstance(current, Mapping) and isinstance(value, Mapping):
+            merged[key] = deep_merge(current, value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
