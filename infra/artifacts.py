@@ -75,7 +75,8 @@ def manifest_of(resource: PlannedResource) -> dict[str, Any] | None:
     document.update({k: v for k, v in inputs.items() if not k.startswith("__") and k not in document})
     if kind == "Secret":
         for key in ("data", "stringData"):
-            if key in document:
+            # Mask each value, never iterate a value that is already the mask string.
+            if isinstance(document.get(key), dict):
                 document[key] = {k: SECRET_MASK for k in document[key]}
     return document
 
