@@ -363,12 +363,13 @@ class ObservabilityConfig(_Strict):
 
 
 class GpuOperatorConfig(_Strict):
-    """NVIDIA's GPU operator (components.addons.gpu_operator.GpuOperator): GPU nodes advertise nvidia.com/gpu."""
+    """NVIDIA's GPU operator (components.addons.gpu_operator): GPU nodes then advertise nvidia.com/gpu."""
 
     enabled: bool | None = Field(
         None,
-        description="default: on for a cluster this stack builds (kind: k3s), off for kind: existing; turn it "
-        "on for an existing cluster whose GPU nodes show no nvidia.com/gpu in `kubectl describe node`",
+        description="default: on for a cluster this stack builds (kind: k3s), off for kind: existing; "
+        "turn it on for an existing cluster whose GPU nodes show no nvidia.com/gpu in "
+        "`kubectl describe node`",
     )
     namespace: Name = Field("gpu-operator", description="namespace of the operator and its per-node pods")
     driver: bool | None = Field(

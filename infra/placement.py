@@ -15,6 +15,7 @@ still fits on the other. Pure Python (no Pulumi).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -25,8 +26,10 @@ from infra.config import ModelConfig, PoolConfig, Problem, StackConfig
 # What the serving component tolerates (components/serving/vllm_model.py: the GPU taint, any value).
 MODEL_TOLERATIONS: tuple[tuple[str, str], ...] = ((GPU_TAINT.key, GPU_TAINT.effect),)
 
-# Taints of every pool the stack creates (the pool args' default).
-POOL_TAINTS: tuple[NodeTaint, ...] = tuple(GpuNodePoolArgs.__dataclass_fields__["taints"].default)
+# Taints of every pool the stack creates: the pool args' default (the stack config sets none).
+POOL_TAINTS: tuple[NodeTaint, ...] = tuple(
+    next(f.default for f in dataclasses.fields(GpuNodePoolArgs) if f.name == "taints")
+)
 
 
 @dataclass(frozen=True)
@@ -165,6 +168,7 @@ def placement_problems(
         if any(not lacks for _, lacks in verdicts):
             continue
         listing = "; ".join(f"pool {f.name!r}: {' and '.join(lacks)}" for f, lacks in verdicts)
+        names = ", ".join(repr(f.name) for f in facts)
         catalog_counts = (
             _catalog_types_for(considered[0].cloud.value, sized_for) if gpu_counts is None else {}
         )
@@ -172,7 +176,7 @@ def placement_problems(
             Problem(
                 f"models[{i}]",
                 model.name,
-                f"cannot be placed on any pool it may run on ({', '.join(repr(f.name) for f in facts)}): {listing}",
+                f"cannot be placed on any pool it may run on ({names}): {listing}",
                 _fix(model, sized_for, facts, catalog_counts),
             )
         )
