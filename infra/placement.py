@@ -27,8 +27,10 @@ from infra.config import ModelConfig, PoolConfig, Problem, StackConfig
 MODEL_TOLERATIONS: tuple[tuple[str, str], ...] = ((GPU_TAINT.key, GPU_TAINT.effect),)
 
 # Taints of every pool the stack creates: the pool args' default (the stack config sets none).
-POOL_TAINTS: tuple[NodeTaint, ...] = tuple(
-    next(f.default for f in dataclasses.fields(GpuNodePoolArgs) if f.name == "taints")
+POOL_TAINTS: tuple[NodeTaint, ...] = next(
+    tuple(f.default)
+    for f in dataclasses.fields(GpuNodePoolArgs)
+    if f.name == "taints" and isinstance(f.default, tuple)
 )
 
 
