@@ -22,6 +22,7 @@ import yaml
 from components.addons.charts import GPU_OPERATOR, deep_merge, load_values
 from components.k3s.render import GPU_TAINT, NodeTaint
 from components.kube_names import DNS1123_LABEL
+from components.observability.manifests import is_duration
 
 CHART = GPU_OPERATOR
 
@@ -129,6 +130,10 @@ class GpuOperatorArgs:
         if not DNS1123_LABEL.match(self.namespace) or len(self.namespace) > 63:
             problems.append(
                 f"namespace: {self.namespace!r} is not a Kubernetes namespace name; use e.g. 'gpu-operator'"
+            )
+        if not is_duration(self.scrape_interval) or self.scrape_interval == "0":
+            problems.append(
+                f"scrape_interval: {self.scrape_interval!r} is not a Prometheus duration; use e.g. '15s'"
             )
         if self.time_slicing is not None and self.time_slicing.replicas < 2:
             problems.append(

@@ -191,12 +191,16 @@ def test_time_slicing_writes_a_device_plugin_config() -> None:
 
 def test_bad_args_are_reported_together() -> None:
     args = GpuOperatorArgs(
-        namespace="GPU", time_slicing=TimeSlicing(replicas=1), mig_strategy=MigStrategy.SINGLE
+        namespace="GPU",
+        scrape_interval="15 s",
+        time_slicing=TimeSlicing(replicas=1),
+        mig_strategy=MigStrategy.SINGLE,
     )
     assert args.validate("Bad_Name") == [
         "name: 'Bad_Name' must be lowercase letters, digits and '-', at most 40 characters (the Helm release "
         "name derives from it); use e.g. 'gpu'",
         "namespace: 'GPU' is not a Kubernetes namespace name; use e.g. 'gpu-operator'",
+        "scrape_interval: '15 s' is not a Prometheus duration; use e.g. '15s'",
         "time_slicing.replicas: 1 shares nothing; use 2 or more, or leave time_slicing unset",
         "time_slicing: set together with mig_strategy 'single'; use one way of sharing GPUs",
     ]
