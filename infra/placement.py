@@ -162,8 +162,8 @@ def placement_problems(
     counts = gpu_counts if gpu_counts is not None else {p.name: catalog_gpu_counts(p) for p in config.pools}
     for i, model in enumerate(config.models):
         considered = pools_considered(model, pools)
-        if not considered:
-            continue
+        if not considered or (model.gpu_type is not None and model.gpu_type != considered[0].gpu_type):
+            continue  # no pool to check, or the gpuType clash the config checks already report
         sized_for = model.gpu_type or considered[0].gpu_type
         facts = [pool_facts(p, counts.get(p.name, {})) for p in considered]
         verdicts = [(f, what_it_lacks(model, sized_for, f)) for f in facts]

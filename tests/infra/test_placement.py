@@ -144,3 +144,26 @@ def test_config_error_lists_placement_with_other_problems() -> None:
             )
         )
     assert [p.path for p in caught.value.problems] == ["models[1].name", "models[0]"]
+
+
+def test_a_gpu_type_clash_is_reported_once() -> None:
+    problems = problems_of(
+        stack("    - {name: m, source: Qwen/Qwen2.5-0.5B-Instruct, pool: l4-spot, gpuType: A10G}\n")
+    )
+    assert problems == [
+        "models[0].gpuType: 'A10G' differs from pool 'l4-spot''s gpuType 'L4'. Fix: set gpuType: L4, "
+        "or pin the model to a pool of A10G GPUs"
+    ]
+
+
+def test_an_untolerated_taint_is_what_a_pool_lacks() -> None:
+    from components.k3s.render import GPU_TAINT, NodeTaint
+    from infra.placement import PoolFacts, what_it_lacks
+
+    config = parse_text(stack("    - {name: m, source: Qwen/Qwen2.5-0.5B-Instruct, pool: l4-od}\n"))
+    dedicated = NodeTaint("llmops.io/dedicated", "batch", "NoSchedule")
+    soft = NodeTaint("llmops.io/prefer-not", "x", "PreferNoSchedule")
+    facts = PoolFacts("l4-od", "L4", {"g6.xlarge": 1}, {}, (GPU_TAINT, dedicated, soft))
+    assert what_it_lacks(config.models[0], "L4", facts) == [
+        "its taint(s) llmops.io/dedicated=batch:NoSchedule are not tolerated by the model"
+    ]
