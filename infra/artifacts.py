@@ -132,6 +132,10 @@ def render(plan: Plan, console: Console) -> None:
             if style
             else (f"{resource.name} [dim]{resource.type}[/dim]")
         )
+        if not resource.custom and resource.depends_on:
+            # What `pulumi up` creates before this component (e.g. the GPU operator before a model).
+            after = ", ".join(urn.rsplit("::", 1)[-1] for urn in resource.depends_on)
+            label += f" [yellow]after {escape(after)}[/yellow]"
         branch = node.add(label)
         for child in children.get(resource.urn, []):
             add(branch, child)
