@@ -92,12 +92,25 @@ AWS_NODE_TERMINATION_HANDLER = Chart(
     values_file="aws/values/aws-node-termination-handler.yaml",
 )
 
+# --- GPU enablement -----------------------------------------------------------------
+# NVIDIA publishes the operator chart to its NGC Helm repository (https index); chart
+# versions keep the leading `v` of the operator release.
+GPU_OPERATOR = Chart(
+    name="gpu-operator",
+    version="v26.7.0",
+    repo="https://helm.ngc.nvidia.com/nvidia",
+    values_file="addons/values/gpu-operator.yaml",
+)
+GPU_CHARTS: tuple[Chart, ...] = (GPU_OPERATOR,)
+# -------------------------------------------------------------------------------------
+
 PINNED_CHARTS: tuple[Chart, ...] = (
     KUBE_PROMETHEUS_STACK,
     LOKI,
     FLUENT_BIT,
     DEEPFLOW,
     AWS_NODE_TERMINATION_HANDLER,
+    *GPU_CHARTS,
 )
 """Every chart the package can install; add a new pin here (a test checks each one's repository)."""
 

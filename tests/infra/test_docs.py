@@ -17,6 +17,7 @@ MODELS: list[type[BaseModel]] = [
     cfg.ModelConfig,
     cfg.ObservabilityConfig,
     cfg.BudgetConfig,
+    cfg.GpuOperatorConfig,
 ]
 
 
