@@ -8,8 +8,10 @@ their pin from there.
 
 from components.addons.charts import (
     AWS_NODE_TERMINATION_HANDLER,
+    CLUSTER_AUTOSCALER,
     DEEPFLOW,
     FLUENT_BIT,
+    KEDA,
     KUBE_PROMETHEUS_STACK,
     LOKI,
     PINNED_CHARTS,
@@ -20,8 +22,10 @@ from components.addons.charts import (
 
 __all__ = [
     "AWS_NODE_TERMINATION_HANDLER",
+    "CLUSTER_AUTOSCALER",
     "DEEPFLOW",
     "FLUENT_BIT",
+    "KEDA",
     "KUBE_PROMETHEUS_STACK",
     "LOKI",
     "PINNED_CHARTS",

@@ -92,12 +92,29 @@ AWS_NODE_TERMINATION_HANDLER = Chart(
     values_file="aws/values/aws-node-termination-handler.yaml",
 )
 
+# Autoscaling: KEDA for replicas (application 2.20.2), cluster-autoscaler for GPU nodes
+# (chart 9.59.0, application v1.35.0).
+KEDA = Chart(
+    name="keda",
+    version="2.20.2",
+    repo="https://kedacore.github.io/charts",
+    values_file="addons/values/keda.yaml",
+)
+CLUSTER_AUTOSCALER = Chart(
+    name="cluster-autoscaler",
+    version="9.59.0",
+    repo="https://kubernetes.github.io/autoscaler",
+    values_file="addons/values/cluster-autoscaler.yaml",
+)
+
 PINNED_CHARTS: tuple[Chart, ...] = (
     KUBE_PROMETHEUS_STACK,
     LOKI,
     FLUENT_BIT,
     DEEPFLOW,
     AWS_NODE_TERMINATION_HANDLER,
+    KEDA,
+    CLUSTER_AUTOSCALER,
 )
 """Every chart the package can install; add a new pin here (a test checks each one's repository)."""
 
