@@ -150,7 +150,7 @@ def model_ceilings(
     config: StackConfig, region: str | None, spot_prices: Mapping[str, float] | None = None
 ) -> dict[str, dict[str, Any]]:
     """Per autoscaled model: min, max, triggers, and the monthly cost of max replicas all month on
-    the dearest pool it may use (spot gone, everything on the fallback)."""
+    the pools it may use, dearest first (spot gone, the fallback full)."""
     pools = {p.name: p for p in config.pools}
     out: dict[str, dict[str, Any]] = {}
     for model in config.models:
@@ -170,18 +170,28 @@ def model_ceilings(
             "triggers": triggers,
             "ceiling_monthly_usd": None,
         }
-        candidates = []
+        # The worst month the pools allow: replicas fill the dearest pool first (spot gone,
+        # everything on the on-demand fallback), then the next, up to maxReplicas.
+        priced = []
         for pool in model_pools(model, pools):
             price = _node_hour_usd(pool, region, spot_prices or {})
             gpus = pool_gpus_per_node(pool)
             if price is None or not gpus or gpus < model.gpus:
                 continue
-            nodes = math.ceil(scaling.max_replicas / (gpus // model.gpus))
-            candidates.append((nodes * price * HOURS_PER_MONTH, pool.name))
-        if candidates:
-            usd, pool_name = max(candidates)
+            priced.append((price, pool, gpus // model.gpus))
+        if priced:
+            left, usd, used = scaling.max_replicas, 0.0, []
+            for price, pool, per_node in sorted(priced, key=lambda item: -item[0]):
+                if left <= 0:
+                    break
+                nodes = min(pool.max, math.ceil(left / per_node))
+                if nodes <= 0:
+                    continue
+                usd += nodes * price * HOURS_PER_MONTH
+                left -= nodes * per_node
+                used.append(f"{pool.name} x{nodes}")
             entry["ceiling_monthly_usd"] = round(usd, 2)
-            entry["ceiling_pool"] = pool_name
+            entry["ceiling_pool"] = ", ".join(used)
         out[model.name] = entry
     return out
 
