@@ -7,6 +7,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from infra import autoscaling_config
 from infra import config as cfg
 
 MODELS: list[type[BaseModel]] = [
@@ -17,6 +18,9 @@ MODELS: list[type[BaseModel]] = [
     cfg.ModelConfig,
     cfg.ObservabilityConfig,
     cfg.BudgetConfig,
+    autoscaling_config.AutoscalingConfig,
+    autoscaling_config.WindowConfig,
+    autoscaling_config.NodeAutoscalingConfig,
 ]
 
 
