@@ -225,3 +225,23 @@ def test_spec_is_frozen_so_replay_and_cluster_share_one_object() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         SPEC.target = 0.1  # type: ignore[misc]
     assert copy.deepcopy(SPEC) == SPEC
+
+
+def test_component_refuses_autoscaling_without_its_signals() -> None:
+    from components.serving import vllm_model
+    from components.serving.vllm_args import EngineSpec
+
+    args = vllm_model.VllmModelArgs(
+        engine=EngineSpec(model="Qwen/Qwen2.5-0.5B-Instruct"), namespace="x", autoscaling=AutoscalingSpec()
+    )
+    problems = vllm_model.validate_args("qwen", args)
+    assert (
+        "autoscaling: is set but service_monitor is off, so Prometheus holds no load for the reactive trigger. "
+        "Fix: set service_monitor=True" in problems
+    )
+    assert (
+        "autoscaling.predictive: True needs the forecast the demand_forecast rule records. "
+        "Fix: set demand_forecast, or predictive=False" in problems
+    )
+    fine = dataclasses.replace(args, service_monitor=True, autoscaling=AutoscalingSpec(predictive=False))
+    assert vllm_model.validate_args("qwen", fine) == []
