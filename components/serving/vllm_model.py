@@ -10,12 +10,13 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from components.kube_names import is_dns1035_label
-from components.serving.autoscaling import AutoscalingSpec, scaled_object_spec
+from components.serving.autoscaling import AutoscalingSpec, reactive_query, scaled_object_spec
 from components.serving.vllm_args import (
     DEFAULT_IMAGE,
     MAX_MODEL_NAME,
@@ -241,15 +242,12 @@ class VllmModel(pulumi.ComponentResource):
             else pulumi.ResourceOptions(parent=self, ignore_changes=["spec.replicas"]),
         )
         if args.autoscaling is not None:
-            spec = args.autoscaling
             k8s.apiextensions.CustomResource(
                 f"{name}-scaler",
                 api_version="keda.sh/v1alpha1",
                 kind="ScaledObject",
                 metadata=meta(),
-                spec=pulumi.Output.from_input(args.namespace).apply(
-                    lambda ns: scaled_object_spec(spec, name, ns)
-                ),
+                spec=self._scaler_spec(name, args.autoscaling, args.namespace),
                 opts=child,
             )
 
@@ -318,6 +316,18 @@ class VllmModel(pulumi.ComponentResource):
             spec={"groups": groups},
             opts=pulumi.ResourceOptions(parent=self),
         )
+
+    @staticmethod
+    def _scaler_spec(name: str, spec: AutoscalingSpec, namespace: pulumi.Input[str]) -> dict[str, Any]:
+        """The ScaledObject spec, known in a preview too: only the reactive query waits for the
+        namespace (an output of the Namespace resource)."""
+        rendered = scaled_object_spec(spec, name, "")
+        for trigger in rendered["triggers"]:
+            if trigger["name"] == "reactive":
+                trigger["metadata"]["query"] = pulumi.Output.from_input(namespace).apply(
+                    lambda ns: reactive_query(ns, name)
+                )
+        return rendered
 
     @staticmethod
     def _pod_spec(

@@ -299,3 +299,13 @@ def test_a_mandatory_budget_is_checked_against_the_autoscaled_ceiling(plan: Plan
 def test_ceiling_without_autoscaling_is_none(plan: Plan) -> None:
     assert autoscaled_ceiling(plan.config, {"monthly_usd": 10.0, "per_pool": {}}, {}) is None
     assert model_ceilings(plan.config.model_copy(update={"models": []}), "us-east-1") == {}
+
+
+def test_preview_shows_the_policy_with_the_namespace_unknown(repo_root: Path) -> None:
+    preview = run_plan(read_stack_file(repo_root / "stacks", "aws-dev"), "aws-dev", preview=True)
+    spec = scaled_object(preview)["spec"]
+    assert (spec["minReplicaCount"], spec["maxReplicaCount"]) == (1, 4)
+    reactive, predictive, _ = spec["triggers"]
+    assert reactive["metadata"]["query"] == "[unknown]"  # waits for the Namespace resource
+    assert reactive["metadata"]["threshold"] == "204.8"
+    assert predictive["metadata"]["query"].startswith("sum(llmops:replica_demand:forecast")
