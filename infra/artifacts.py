@@ -171,6 +171,10 @@ def render_estimate(estimate: StackEstimate, console: Console) -> None:
     else:
         _render_cost_table(cost, console)
     _render_fit(estimate, console)
+    if cost.get("autoscaling"):
+        from infra.artifacts_autoscaling import render_autoscaling
+
+        render_autoscaling(cost, console)
     _render_budget(estimate, console)
 
 
@@ -225,8 +229,10 @@ def _render_budget(estimate: StackEstimate, console: Console) -> None:
         console.print("budget: none set (llmops:budget.monthlyUsd)")
     else:
         colour = "green" if budget["verdict"] == "within" else "red"
+        checked = budget.get("checked", "estimate")
         console.print(
-            f"budget: [{colour}]{budget['verdict']}[/{colour}] — estimate ${budget['estimate_usd']:,.2f} "
+            f"budget: [{colour}]{budget['verdict']}[/{colour}] — {checked} "
+            f"${budget.get('checked_usd', budget['estimate_usd']):,.2f} "
             f"of ${budget['monthly_usd']:,.2f} ({budget['enforcement']})"
         )
 

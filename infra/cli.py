@@ -110,10 +110,15 @@ def plan(
         console.print(f"wrote [bold]{target / 'plan.json'}[/bold] and {target / 'manifests'}/")
     if estimate.over_mandatory_budget:
         budget = estimate.budget
+        checked = budget.get("checked", "estimate")
+        fix = (
+            "lower the models' autoscaling.maxReplicas, use spot, or raise the budget"
+            if checked == "autoscaled ceiling"
+            else "shrink pools or schedules, use spot, or raise the budget"
+        )
         raise _fail(
-            f"budget.monthlyUsd: the estimate ${budget['estimate_usd']:,.2f} is over the mandatory "
-            f"budget ${budget['monthly_usd']:,.2f}. Fix: shrink pools or schedules, use spot, "
-            "or raise the budget"
+            f"budget.monthlyUsd: the {checked} ${budget.get('checked_usd', budget['estimate_usd']):,.2f} "
+            f"is over the mandatory budget ${budget['monthly_usd']:,.2f}. Fix: {fix}"
         )
 
 

@@ -41,6 +41,7 @@ from pydantic_core import PydanticCustomError
 from components.k3s.pool import AWS_GPU_FAMILIES, MIN_DISK_GB, Capacity, gpu_of
 from components.kube_names import QUANTITY, is_dns1035_label
 from components.serving.vllm_args import MANAGED_FLAGS, MAX_MODEL_NAME, Dtype, Quantization
+from infra.autoscaling_config import AutoscalingConfig, NodeAutoscalingConfig
 
 NAMESPACE = "llmops"
 
@@ -338,6 +339,7 @@ class ModelConfig(_Strict):
     extra_args: dict[str, str | int | float | bool] = Field(
         default_factory=dict, description="further vllm serve options, names without leading dashes"
     )
+    autoscaling: AutoscalingConfig | None = Field(None, description="default: a fixed `replicas`")
 
     @property
     def gpus(self) -> int:
@@ -414,6 +416,9 @@ class StackConfig(_Strict):
     observability: ObservabilityConfig = Field(default_factory=lambda: ObservabilityConfig.model_validate({}))
     budget: BudgetConfig = Field(default_factory=lambda: BudgetConfig.model_validate({}))
     gpu_operator: GpuOperatorConfig = Field(default_factory=lambda: GpuOperatorConfig.model_validate({}))
+    node_autoscaling: NodeAutoscalingConfig = Field(
+        default_factory=lambda: NodeAutoscalingConfig.model_validate({})
+    )
 
 
 TOP_LEVEL_KEYS: tuple[str, ...] = tuple(
@@ -662,6 +667,9 @@ def check_semantics(config: StackConfig) -> list[Problem]:
 
     problems += _check_observability(config.observability)
     problems += _placement_problems(config)
+    from infra.autoscaling_checks import autoscaling_problems
+
+    problems += autoscaling_problems(config)
     pools_by_name = {p.name: p for p in config.pools}
     for i, model in enumerate(config.models):
         at = f"models[{i}]"

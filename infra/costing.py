@@ -156,6 +156,12 @@ def estimate(
             "on-demand) and network items are not priced: the catalog covers GPU machines"
         )
     cost["warnings"] = warnings
+    from infra.autoscaling import autoscaled_ceiling, model_ceilings
+
+    ceilings = model_ceilings(config, region, spot_prices)
+    if ceilings:
+        cost["autoscaling"] = ceilings
+        cost["autoscaled_ceiling_monthly_usd"] = autoscaled_ceiling(config, cost, ceilings)
     return StackEstimate(cost=cost, fit=fit_verdicts(config), budget=budget_verdict(config.budget, cost))
 
 
@@ -190,11 +196,18 @@ def fit_verdicts(config: StackConfig) -> dict[str, dict[str, Any]]:
 def budget_verdict(budget: BudgetConfig, cost: dict[str, Any]) -> dict[str, Any]:
     if budget.monthly_usd is None:
         return {"monthly_usd": None, "verdict": "none", "enforcement": budget.enforcement}
-    over = cost["monthly_usd"] > budget.monthly_usd
+    # A mandatory budget must hold when the autoscalers max out, not only at the planned sizes.
+    autoscaled = cost.get("autoscaled_ceiling_monthly_usd")
+    checked = autoscaled if budget.enforcement == "mandatory" and autoscaled is not None else None
+    compared = cost["monthly_usd"] if checked is None else checked
+    over = compared > budget.monthly_usd
     return {
         "monthly_usd": budget.monthly_usd,
         "estimate_usd": cost["monthly_usd"],
         "ceiling_usd": cost["ceiling_monthly_usd"],
+        "autoscaled_ceiling_usd": autoscaled,
+        "checked": "autoscaled ceiling" if checked is not None else "estimate",
+        "checked_usd": compared,
         "verdict": "over" if over else "within",
         "enforcement": budget.enforcement,
     }

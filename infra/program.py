@@ -28,6 +28,7 @@ from infra.config import (
 if TYPE_CHECKING:
     from components.addons.gpu_operator import GpuOperatorArgs
     from components.observability import ObservabilityStackArgs
+    from components.serving.autoscaling import AutoscalingSpec
 
 
 def run(config: StackConfig | None = None) -> None:
@@ -66,6 +67,12 @@ def run(config: StackConfig | None = None) -> None:
 
         operator = GpuOperator(GPU_OPERATOR_INSTANCE, gpu_operator_args(config, monitoring), opts=k8s_opts)
         gpu_ready.append(operator.release)
+    if any(model.autoscaling is not None for model in config.models):
+        from components.addons.keda import Keda, KedaArgs
+
+        keda = Keda(KEDA_INSTANCE, KedaArgs(provider=provider), opts=k8s_opts)
+        # ScaledObjects need KEDA's CRDs, which the release installs.
+        monitoring.append(keda.release)
 
     pools = {pool.name: pool for pool in config.pools}
     for model in config.models:
@@ -80,6 +87,10 @@ def run(config: StackConfig | None = None) -> None:
 
     pulumi.export("namespace", namespace_name)
     pulumi.export("endpoints", endpoints)
+
+
+# Instance name of the Keda add-on; its release is `<this>-keda`.
+KEDA_INSTANCE = "autoscaling"
 
 
 def cluster_provider(config: StackConfig) -> k8s.Provider:
@@ -118,12 +129,11 @@ def aws_k3s_cluster(config: StackConfig, cluster: K3sClusterConfig) -> k8s.Provi
             api_load_balancer=cluster.servers > 1,
         ),
     )
+    servers = AwsK3sServers(AwsK3sServersArgs(network=network, instance_type=cluster.server_instance_type))
     k3s = K3sCluster(
         stack,
         K3sClusterArgs(
-            host=AwsK3sServers(
-                AwsK3sServersArgs(network=network, instance_type=cluster.server_instance_type)
-            ),
+            host=servers,
             server_count=cluster.servers,
             flannel_backend=flannel,
             k3s_version=cluster.version or K3S_VERSION,
@@ -131,6 +141,10 @@ def aws_k3s_cluster(config: StackConfig, cluster: K3sClusterConfig) -> k8s.Provi
     )
     for pool in config.pools:
         AwsGpuNodePool(pool.name, AwsGpuNodePoolArgs(network=network, join=k3s.agent_join, **pool_args(pool)))
+    if node_autoscaling_wanted(config):
+        from infra.node_autoscaling import aws_cluster_autoscaler
+
+        aws_cluster_autoscaler(config, stack, servers, k3s.provider)
     if any(pool.capacity is not Capacity.ON_DEMAND for pool in config.pools):
         # Cordon and drain on the two-minute spot notice, before the machine is gone.
         SpotInterruptionHandler(f"{stack}-spot", SpotInterruptionHandlerArgs(provider=k3s.provider))
@@ -168,6 +182,14 @@ def gpu_operator_args(config: StackConfig, monitoring: Sequence[pulumi.Resource]
         time_slicing=TimeSlicing(replicas=replicas) if replicas is not None else None,
         mig_strategy=MigStrategy(settings.mig_strategy),
     )
+
+
+def node_autoscaling_wanted(config: StackConfig) -> bool:
+    """cluster-autoscaler runs when asked, or by default when a model autoscales on built pools."""
+    wanted = config.node_autoscaling.enabled
+    if wanted is None:
+        wanted = any(model.autoscaling is not None for model in config.models)
+    return bool(wanted) and isinstance(config.cluster, K3sClusterConfig) and bool(config.pools)
 
 
 def observability_args(
@@ -292,4 +314,17 @@ def model_args(
         service_monitor=monitored,
         scrape_interval=observability.vllm_scrape_interval if observability else "2s",
         demand_forecast=demand_forecast(model, pools) if monitored else None,
+        autoscaling=autoscaling_spec(model, pools, observability) if observability else None,
     )
+
+
+def autoscaling_spec(
+    model: ModelConfig, pools: Mapping[str, PoolConfig], observability: ObservabilityConfig
+) -> AutoscalingSpec | None:
+    """The model's autoscaling, querying the stack's own Prometheus."""
+    from components.observability.charts import PROMETHEUS_PORT, ReleaseNames
+    from infra import autoscaling
+
+    service = ReleaseNames.for_instance(OBSERVABILITY_INSTANCE).prometheus_service
+    url = f"http://{service}.{observability.namespace}.svc:{PROMETHEUS_PORT}"
+    return autoscaling.autoscaling_spec(model, pools, observability, url)

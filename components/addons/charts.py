@@ -103,6 +103,20 @@ GPU_OPERATOR = Chart(
 )
 GPU_CHARTS: tuple[Chart, ...] = (GPU_OPERATOR,)
 # -------------------------------------------------------------------------------------
+# Autoscaling: KEDA for replicas (application 2.20.2), cluster-autoscaler for GPU nodes
+# (chart 9.59.0, application v1.35.0).
+KEDA = Chart(
+    name="keda",
+    version="2.20.2",
+    repo="https://kedacore.github.io/charts",
+    values_file="addons/values/keda.yaml",
+)
+CLUSTER_AUTOSCALER = Chart(
+    name="cluster-autoscaler",
+    version="9.59.0",
+    repo="https://kubernetes.github.io/autoscaler",
+    values_file="addons/values/cluster-autoscaler.yaml",
+)
 
 PINNED_CHARTS: tuple[Chart, ...] = (
     KUBE_PROMETHEUS_STACK,
@@ -111,6 +125,8 @@ PINNED_CHARTS: tuple[Chart, ...] = (
     DEEPFLOW,
     AWS_NODE_TERMINATION_HANDLER,
     *GPU_CHARTS,
+    KEDA,
+    CLUSTER_AUTOSCALER,
 )
 """Every chart the package can install; add a new pin here (a test checks each one's repository)."""
 

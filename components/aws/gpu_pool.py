@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components.aws.autoscaler import autoscaler_tags, gpus_per_node
 from components.aws.iam import node_role, parameter_path, secure_parameter
 from components.aws.network import AwsNetwork
 from components.k3s.cluster import K3sAgentJoin
@@ -16,6 +17,7 @@ from components.k3s.render import (
     TOKEN_FILE,
     FlannelBackend,
     NodeExternalIp,
+    NodeProviderId,
     SecretFile,
     agent_config,
     pool_labels,
@@ -86,6 +88,8 @@ class AwsGpuNodePool(pulumi.ComponentResource):
     group_name: pulumi.Output[str]
     labels: dict[str, str]
     """Node labels every agent of this pool carries (select workloads with them)."""
+    gpus_per_node: int | None
+    """GPUs on the pool's smallest machine type (None when the catalog lacks one)."""
 
     def __init__(self, name: str, args: AwsGpuNodePoolArgs, opts: pulumi.ResourceOptions | None = None):
         problems = validate_aws_pool(name, args)
@@ -109,6 +113,13 @@ class AwsGpuNodePool(pulumi.ComponentResource):
             **pool_labels(pool=name, cloud="aws", capacity=args.capacity.value, gpu=True),
             **({DRIVER_DEPLOY_LABEL: "false"} if args.image_ships_gpu_driver else {}),
         }
+        self.gpus_per_node = gpus_per_node(args.instance_types)
+        if self.gpus_per_node is None:
+            pulumi.log.warn(
+                f"pool {name}: the capacity catalog lacks one of {list(args.instance_types)}; its group "
+                "carries no GPU count for cluster-autoscaler, which then cannot scale it up from zero",
+                self,
+            )
         external_ip = (
             NodeExternalIp.AWS_IMDS
             if join.flannel_backend is FlannelBackend.WIREGUARD_NATIVE
@@ -127,6 +138,7 @@ class AwsGpuNodePool(pulumi.ComponentResource):
             secret_backend="aws-ssm",
             k3s_version=join.k3s_version,
             node_external_ip=external_ip,
+            provider_id=NodeProviderId.AWS_IMDS,
         )
         ami = aws.ssm.get_parameter_output(
             name=args.ami_parameter, opts=pulumi.InvokeOutputOptions(parent=self)
@@ -200,6 +212,13 @@ class AwsGpuNodePool(pulumi.ComponentResource):
             tags=[
                 aws.autoscaling.GroupTagArgs(key=key, value=value, propagate_at_launch=True)
                 for key, value in {"Name": name, **tags}.items()
+            ]
+            + [
+                # cluster-autoscaler discovery and scale-from-zero templates; group-only.
+                aws.autoscaling.GroupTagArgs(key=key, value=value, propagate_at_launch=False)
+                for key, value in autoscaler_tags(
+                    join.cluster_name, self.labels, args.taints, self.gpus_per_node
+                ).items()
             ],
             opts=pulumi.ResourceOptions(
                 parent=self,

@@ -46,6 +46,8 @@ class AwsK3sServers(K3sServerHost):
         self.args = args
         self.parameters: dict[str, aws.ssm.Parameter] = {}
         self.instances: list[aws.ec2.Instance] = []
+        self.role: aws.iam.Role | None = None
+        """The servers' instance role, once created (cluster-autoscaler's policy attaches here)."""
         self._eips: list[aws.ec2.Eip] = []
 
     def secret_locator(self, name: str, key: str) -> str:
@@ -109,6 +111,7 @@ class AwsK3sServers(K3sServerHost):
                 parent,
             )
         role = node_role(f"{name}-server", list(self.parameters.values()), parent)
+        self.role = role.role
         ami = aws.ssm.get_parameter_output(
             name=self.args.ami_parameter, opts=pulumi.InvokeOutputOptions(parent=parent)
         )

@@ -10,7 +10,14 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from components.k3s.pool import Capacity, GpuNodePoolArgs, PoolConfigError, ScalingSchedule, validate_pool
-from components.k3s.render import GPU_TAINT, SERVER_TAINT, FlannelBackend, NodeExternalIp, NodeTaint
+from components.k3s.render import (
+    GPU_TAINT,
+    SERVER_TAINT,
+    FlannelBackend,
+    NodeExternalIp,
+    NodeProviderId,
+    NodeTaint,
+)
 from components.k3s.versions import K3S_VERSION
 
 if TYPE_CHECKING:
@@ -46,6 +53,7 @@ __all__ = [
     "K3sClusterArgs",
     "K3sServerHost",
     "NodeExternalIp",
+    "NodeProviderId",
     "NodeTaint",
     "PoolConfigError",
     "ScalingSchedule",

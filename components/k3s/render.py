@@ -49,6 +49,15 @@ class NodeExternalIp(enum.Enum):
     AWS_IMDS = "aws-imds"
 
 
+class NodeProviderId(enum.Enum):
+    """Where a node's `spec.providerID` comes from; cluster-autoscaler maps nodes to their cloud
+    groups by it (K3s's own `k3s://<name>` matches no group)."""
+
+    NONE = ""
+    AWS_IMDS = "aws-imds"
+    """`aws:///<zone>/<instance-id>` from the instance metadata service."""
+
+
 @dataclass(frozen=True)
 class SecretFile:
     """A secret the node fetches from the cloud's secret store at boot and writes to `path`."""
@@ -175,6 +184,7 @@ def render_cloud_init(
     secret_backend: str,
     k3s_version: str = K3S_VERSION,
     node_external_ip: NodeExternalIp = NodeExternalIp.NONE,
+    provider_id: NodeProviderId = NodeProviderId.NONE,
 ) -> str:
     """A `#cloud-config` document that writes the scripts and settings, then runs `<role>.sh`."""
     for secret in secrets:
@@ -185,6 +195,7 @@ def render_cloud_init(
         "K3S_VERSION": k3s_version,
         "LLMOPS_SECRET_BACKEND": secret_backend,
         "LLMOPS_NODE_EXTERNAL_IP": node_external_ip.value,
+        "LLMOPS_PROVIDER_ID": provider_id.value,
     }
     secrets_list = "".join(f"{s.locator} {s.path} {s.mode}\n" for s in secrets)
     entry = f"{NODE_LIB_DIR}/{role}.sh"

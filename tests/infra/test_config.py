@@ -78,7 +78,8 @@ def test_secure_values_are_masked_and_remembered() -> None:
 BAD_CONFIGS = [
     pytest.param(
         "  llmops:modles: []\n" + LOCAL_CLUSTER,
-        "llmops:modles: unknown key (allowed here: budget, cluster, gpuOperator, models, namespace, observability, pools). "
+        "llmops:modles: unknown key (allowed here: budget, cluster, gpuOperator, models, namespace, nodeAutoscaling, "
+        "observability, pools). "
         "Fix: did you mean 'llmops:models'?",
         id="unknown-top-level-key",
     ),
@@ -146,7 +147,7 @@ BAD_CONFIGS = [
     ),
     pytest.param(
         LOCAL_CLUSTER + "  llmops:models:\n    - {name: m, source: a/b, maxModelLength: 4096}\n",
-        "models[0].maxModelLength: unknown key (allowed here: cpu, dtype, enablePrefixCaching, extraArgs, "
+        "models[0].maxModelLength: unknown key (allowed here: autoscaling, cpu, dtype, enablePrefixCaching, extraArgs, "
         "gpuMemoryUtilization, gpuType, hfTokenSecret, image, maxModelLen, maxNumSeqs, memory, name, "
         "nodeSelector, pipelineParallelSize, pool, progressProbe, quantization, replicas, revision, servedModelName, "
         "shmSize, source, stallSeconds, startupS, startupTimeoutS, tensorParallelSize). Fix: did you mean 'maxModelLen'?",

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from infra import autoscaling_config
 from infra import config as cfg
 
 MODELS: list[type[BaseModel]] = [
@@ -18,6 +19,9 @@ MODELS: list[type[BaseModel]] = [
     cfg.ObservabilityConfig,
     cfg.BudgetConfig,
     cfg.GpuOperatorConfig,
+    autoscaling_config.AutoscalingConfig,
+    autoscaling_config.WindowConfig,
+    autoscaling_config.NodeAutoscalingConfig,
 ]
 
 

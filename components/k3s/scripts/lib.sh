@@ -98,6 +98,27 @@ write_external_ip() {
   printf 'node-external-ip: "%s"\n' "$address" | write_atomic "${K3S_ETC}/config.yaml.d/50-external-ip.yaml" 0644
 }
 
+# cluster-autoscaler finds a node's group by its providerID; K3s would set k3s://<name>, which
+# matches none. The kubelet takes the cloud's form as a flag, known only on the machine.
+write_provider_id() {
+  local provider_id
+  case "${LLMOPS_PROVIDER_ID:-}" in
+    "") return 0 ;;
+    aws-imds)
+      local zone instance
+      zone=$(aws_imds_get placement/availability-zone) || die "cannot read the zone from instance metadata"
+      instance=$(aws_imds_get instance-id) || die "cannot read the instance id from instance metadata"
+      provider_id="aws:///${zone}/${instance}"
+      ;;
+    *)
+      die "unknown provider id source '${LLMOPS_PROVIDER_ID}' (supported: aws-imds)"
+      ;;
+  esac
+  # 'kubelet-arg+' appends to any kubelet-arg of config.yaml instead of replacing it.
+  printf 'kubelet-arg+:\n  - "provider-id=%s"\n' "$provider_id" \
+    | write_atomic "${K3S_ETC}/config.yaml.d/50-provider-id.yaml" 0644
+}
+
 installed_k3s_version() {
   command -v k3s >/dev/null 2>&1 || return 0
   k3s --version 2>/dev/null | awk 'NR == 1 { print $3 }'

@@ -177,3 +177,50 @@ def test_no_external_ip_when_not_asked(tmp_path: Path) -> None:
     code, _, err = _run_lib(tmp_path, f"K3S_ETC={tmp_path}/k3s\nLLMOPS_NODE_EXTERNAL_IP=\nwrite_external_ip")
     assert code == 0, err
     assert not (tmp_path / "k3s").exists()
+
+
+def test_provider_id_from_instance_metadata(tmp_path: Path) -> None:
+    """cluster-autoscaler maps a node to its Auto Scaling group by aws:///<zone>/<instance-id>."""
+    code, calls, err = _run_lib(
+        tmp_path, f"K3S_ETC={tmp_path}/k3s\nLLMOPS_PROVIDER_ID=aws-imds\nwrite_provider_id\nwrite_provider_id"
+    )
+    assert code == 0, err
+    folder = tmp_path / "k3s" / "config.yaml.d"
+    dropin = folder / "50-provider-id.yaml"
+    assert yaml.safe_load(dropin.read_text()) == {
+        "kubelet-arg+": ["provider-id=aws:///us-east-1b/i-0123456789abcdef0"]
+    }
+    assert "meta-data/placement/availability-zone" in calls and "meta-data/instance-id" in calls
+    assert "X-aws-ec2-metadata-token: TOKEN" in calls  # IMDSv2
+    # Run twice, still one file and no temporary leftovers.
+    assert sorted(os.listdir(folder)) == ["50-provider-id.yaml"]
+
+
+def test_no_provider_id_when_not_asked(tmp_path: Path) -> None:
+    code, _, err = _run_lib(tmp_path, f"K3S_ETC={tmp_path}/k3s\nLLMOPS_PROVIDER_ID=\nwrite_provider_id")
+    assert code == 0, err
+    assert not (tmp_path / "k3s").exists()
+
+
+def test_unknown_provider_id_source_is_refused(tmp_path: Path) -> None:
+    code, _, err = _run_lib(tmp_path, f"K3S_ETC={tmp_path}/k3s\nLLMOPS_PROVIDER_ID=gce\nwrite_provider_id")
+    assert code != 0 and "unknown provider id source 'gce'" in err
+
+
+def test_agent_bootstrap_sets_the_provider_id_before_k3s_starts() -> None:
+    lines = [line.strip() for line in (SCRIPTS_DIR / "agent.sh").read_text().splitlines()]
+    assert lines.index("write_provider_id") < lines.index("install_k3s agent")
+
+
+def test_aws_pool_user_data_asks_for_the_provider_id() -> None:
+    from components.k3s.render import NodeProviderId
+
+    document = render_cloud_init(
+        role="agent",
+        k3s_config={"server": "https://10.0.0.10:6443"},
+        secrets=[],
+        secret_backend="aws-ssm",
+        provider_id=NodeProviderId.AWS_IMDS,
+    )
+    env = next(f for f in yaml.safe_load(document)["write_files"] if f["path"].endswith("bootstrap.env"))
+    assert "LLMOPS_PROVIDER_ID=aws-imds\n" in env["content"]
