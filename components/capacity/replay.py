@@ -125,6 +125,13 @@ class _Load:
     """Request traces: replica-seconds of decode work per bin, spread evenly over the bin."""
     bin_first: np.ndarray | None = None
     """Request traces: index of each bin's first request; bin t holds bin_first[t]:bin_first[t + 1]."""
+    request_floor_s: np.ndarray | None = None
+    """Request traces: each prompt's prefill time alone, the floor of its TTFT. Its share of the
+    queued work (`request_prefill_s`) is smaller where prefill overlaps memory-bound decode steps."""
+
+    @property
+    def floor_s(self) -> np.ndarray | None:
+        return self.request_floor_s if self.request_floor_s is not None else self.request_prefill_s
 
     def _jumps(self, t: int, backlog: float, ready: int, bin_s: float) -> tuple[np.ndarray, float, slice]:
         """Request traces: the backlog just before each of bin t's arrivals as if it could go
@@ -167,15 +174,17 @@ class _Load:
             return not bool(wanted[chunk].any())
         ahead = before - np.minimum(0.0, np.minimum.accumulate(before))
         mask = wanted[chunk]
-        prefill = self.request_prefill_s[chunk]
-        return bool(np.all(ahead[mask] / ready + prefill[mask] <= ttft_s + 1e-9))
+        floor = self.floor_s
+        assert floor is not None
+        return bool(np.all(ahead[mask] / ready + floor[chunk][mask] <= ttft_s + 1e-9))
 
 
 def _bin_load(trace: Trace, capacity: ReplicaCapacity, bin_s: float, ttft_s: float) -> _Load:
     prefill_rate = capacity.prefill_tokens_per_s
+    prefill_cost = capacity.prefill_s_per_token
     if trace.arrival_s is None:
         requests = np.asarray(trace.requests, dtype=np.float64)
-        work = trace.input_tokens / prefill_rate + trace.output_tokens * capacity.decode_s_per_token
+        work = trace.input_tokens * prefill_cost + trace.output_tokens * capacity.decode_s_per_token
         with np.errstate(invalid="ignore", divide="ignore"):
             prefill = np.where(
                 requests > 0, trace.input_tokens / np.maximum(requests, 1e-12) / prefill_rate, 0.0
@@ -183,16 +192,17 @@ def _bin_load(trace: Trace, capacity: ReplicaCapacity, bin_s: float, ttft_s: flo
         return _Load(work, requests, None, None, None, prefill)
     bins = np.floor(trace.arrival_s / bin_s).astype(np.int64)
     count = int(bins[-1]) + 1 if len(bins) else 0
-    prefill = trace.input_tokens / prefill_rate
+    prefill = trace.input_tokens * prefill_cost
+    floor = trace.input_tokens / prefill_rate
     decode = np.bincount(bins, weights=trace.output_tokens * capacity.decode_s_per_token, minlength=count)
     work = np.bincount(bins, weights=prefill, minlength=count) + decode
     requests = np.bincount(bins, minlength=count).astype(np.float64)
-    feasible = np.where(prefill <= ttft_s, prefill, 0.0)
+    feasible = np.where(floor <= ttft_s, floor, 0.0)
     worst = np.zeros(count)
     np.maximum.at(worst, bins, feasible)
     offset = trace.arrival_s / bin_s - bins
     first = np.searchsorted(bins, np.arange(count + 1))
-    return _Load(work, requests, bins, offset, prefill, worst, decode, first)
+    return _Load(work, requests, bins, offset, prefill, worst, decode, first, floor)
 
 
 def _request_waits(load: _Load, ready: np.ndarray, bin_s: float) -> np.ndarray:
@@ -244,8 +254,8 @@ def _attainment(
     total = float(load.requests[first_bin:].sum())
     if total <= 0:
         return 1.0
-    if load.request_bin is not None and load.request_prefill_s is not None:
-        met = _request_waits(load, ready, bin_s) + load.request_prefill_s <= ttft_s + 1e-9
+    if load.request_bin is not None and load.floor_s is not None:
+        met = _request_waits(load, ready, bin_s) + load.floor_s <= ttft_s + 1e-9
         return float(np.mean(met[load.request_bin >= first_bin]))
     start = np.concatenate([[0.0], backlog[:-1]])
     replicas = ready.astype(np.float64)
@@ -399,7 +409,9 @@ class _Run:
         if self.load.request_prefill_s is None or self.load.bin_decode is None:
             return None
         waits = _request_waits(self.load, np.full(len(self.work), replicas), self.bin_s)
-        return waits + self.load.request_prefill_s <= self.settings.slo.ttft_s + 1e-9
+        floor = self.load.floor_s
+        assert floor is not None
+        return waits + floor <= self.settings.slo.ttft_s + 1e-9
 
     def reactive_recommendation(self, backlog: float, replicas: int) -> int:
         """The production stack's KEDA rule: AverageValue target of 5 waiting requests per replica,
