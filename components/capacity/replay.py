@@ -17,12 +17,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from components.capacity.autoscalers import HpaParams, KedaWaitingParams, KpaParams
 from components.capacity.catalog import load_catalog
 from components.capacity.promql import RISE_WINDOW_S, RULE_INTERVAL_S, forecast
 from components.capacity.throughput import ReplicaCapacity, Slo, TokenMix, replica_capacity, replica_perf
 from components.capacity.traces import Trace
 
-POLICIES = ("static", "reactive", "predictive", "oracle")
+POLICIES = ("static", "hpa", "kpa", "keda-waiting", "predictive", "oracle")
 REQUEST_TRACE_BIN_S = 5.0
 
 
@@ -40,12 +41,13 @@ class ReplaySettings:
     bin_s: float | None = None
     """Default: the trace's own bin (60 s) for aggregates, 5 s for request traces."""
     min_replicas: int = 1
-    reactive_waiting_per_replica: float = 5.0
-    """vLLM production stack's KEDA rule: scale when waiting requests per replica exceed 5."""
-    cooldown_s: float = 360.0
-    """Scale-down stabilisation window (the production stack's 360 s)."""
-    hpa_tolerance: float = 0.1
-    """Kubernetes HPA leaves the size alone while metric/target is within 10 %."""
+    hpa: HpaParams = field(default_factory=HpaParams)
+    """The HPA on requests in flight per replica (`hpa`); its behaviour (tolerance, sync period,
+    stabilisation) also governs the deployed predictive trigger's ScaledObject."""
+    kpa: KpaParams = field(default_factory=KpaParams)
+    """Knative's pod autoscaler (`kpa`)."""
+    keda_waiting: KedaWaitingParams = field(default_factory=KedaWaitingParams)
+    """The naive waiting-only KEDA rule (`keda-waiting`)."""
     demand_window_s: float = 60.0
     """The demand series is a rate over this window, as rate(...[1m]) in the recording rule (needs a
     scrape interval of 15 s; a 5-minute window lags a step by 2.5 minutes on average)."""
@@ -56,7 +58,7 @@ class ReplaySettings:
     rule_interval_s: float = RULE_INTERVAL_S
     """Evaluation interval of the recording rules; the rise term samples at this spacing."""
     max_replicas: int | None = None
-    """KEDA maxReplicaCount for reactive and predictive; default: twice the static size."""
+    """KEDA maxReplicaCount for the dynamic policies; default: twice the static size."""
 
 
 @dataclass(frozen=True)
@@ -65,15 +67,19 @@ class PolicyResult:
     gpu_hours: float
     cost_usd: float
     slo_attainment: float
+    """Share of all scored requests that meet the TTFT SLO."""
     peak_replicas: int
     provisioned: np.ndarray
     ready: np.ndarray
+    slo_attainment_feasible: float = 1.0
+    """Share of the feasible requests (whose prefill alone fits the TTFT SLO) that meet it."""
 
     def to_json(self) -> dict[str, float | int]:
         return {
             "gpu_hours": round(self.gpu_hours, 4),
             "cost_usd": round(self.cost_usd, 2),
             "slo_attainment": round(self.slo_attainment, 6),
+            "slo_attainment_feasible": round(self.slo_attainment_feasible, 6),
             "peak_replicas": self.peak_replicas,
         }
 
@@ -89,11 +95,18 @@ class ReplayResult:
     usd_per_gpu_hour: float
     settings: ReplaySettings
     policies: dict[str, PolicyResult]
+    infeasible_share: float = 0.0
+    """Share of the scored requests whose prefill alone exceeds the TTFT SLO: no policy serves them."""
 
     def to_json(self) -> dict[str, object]:
         return {
-            "trace": {"requests": round(self.trace_requests, 3), "span_s": round(self.span_s, 3)},
+            "trace": {
+                "requests": round(self.trace_requests, 3),
+                "span_s": round(self.span_s, 3),
+                "infeasible_share": round(self.infeasible_share, 6),
+            },
             "policies": {name: result.to_json() for name, result in self.policies.items()},
+            "parameters": policy_parameters(self.settings),
             "model": {
                 "model": self.settings.model_id,
                 "gpu": self.settings.gpu,
@@ -243,6 +256,29 @@ def _request_waits(load: _Load, ready: np.ndarray, bin_s: float) -> np.ndarray:
 def _attainment(
     load: _Load, backlog: np.ndarray, ready: np.ndarray, ttft_s: float, bin_s: float, first_bin: int = 0
 ) -> float:
+    return _attainments(load, backlog, ready, ttft_s, bin_s, first_bin)[0]
+
+
+def _feasible(load: _Load, ttft_s: float) -> np.ndarray:
+    """Per request (request traces) or per bin (aggregates): whether the prefill alone fits the SLO."""
+    if load.request_bin is not None and load.floor_s is not None:
+        return load.floor_s <= ttft_s + 1e-9
+    return load.bin_prefill_s <= ttft_s + 1e-9
+
+
+def _infeasible_share(load: _Load, ttft_s: float, first_bin: int) -> float:
+    feasible = _feasible(load, ttft_s)
+    if load.request_bin is not None:
+        scored = load.request_bin >= first_bin
+        return float(1 - feasible[scored].mean()) if scored.any() else 0.0
+    requests = load.requests[first_bin:]
+    total = float(requests.sum())
+    return float((requests * ~feasible[first_bin:]).sum() / total) if total > 0 else 0.0
+
+
+def _attainments(
+    load: _Load, backlog: np.ndarray, ready: np.ndarray, ttft_s: float, bin_s: float, first_bin: int = 0
+) -> tuple[float, float]:
     """Share of the requests from bin `first_bin` on whose wait plus prefill meets the TTFT SLO.
 
     Request traces: each request's own wait (`_request_waits`). Aggregates arrive evenly over their
@@ -253,10 +289,14 @@ def _attainment(
     """
     total = float(load.requests[first_bin:].sum())
     if total <= 0:
-        return 1.0
+        return 1.0, 1.0
+    feasible = _feasible(load, ttft_s)
     if load.request_bin is not None and load.floor_s is not None:
         met = _request_waits(load, ready, bin_s) + load.floor_s <= ttft_s + 1e-9
-        return float(np.mean(met[load.request_bin >= first_bin]))
+        scored = load.request_bin >= first_bin
+        wanted = scored & feasible
+        over_feasible = float(np.mean(met[wanted])) if wanted.any() else 1.0
+        return float(np.mean(met[scored])), over_feasible
     start = np.concatenate([[0.0], backlog[:-1]])
     replicas = ready.astype(np.float64)
     # Where the linear path would end if the queue could go negative; the real path stops at zero.
@@ -273,7 +313,10 @@ def _attainment(
     )
     # A request whose prefill alone exceeds the SLO fails whatever the queue.
     share = np.where(limit < 0, 0.0, share)
-    return float((load.requests * share)[first_bin:].sum() / total)
+    met = (load.requests * share)[first_bin:].sum()
+    feasible_requests = float((load.requests * feasible)[first_bin:].sum())
+    over_feasible = float(met / feasible_requests) if feasible_requests > 0 else 1.0
+    return float(met / total), over_feasible
 
 
 def _constant_backlog(load: _Load, replicas: int, bin_s: float) -> np.ndarray:
@@ -297,9 +340,11 @@ def _simulate(
     startup_bins: int,
     initial_ready: int,
     decide: Callable[[int, float, int], int],
+    observed: list[tuple[float, int]] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Run replicas against the work. `decide(t, backlog_before_t, provisioned)` gives the target
-    replica count at the start of bin t from what was observable by then."""
+    replica count at the start of bin t from what was observable by then; `observed`, when given,
+    receives (backlog, ready replicas) at the start of each bin before the decision."""
     bins = len(load.work)
     arriving = [0] * (bins + startup_bins + 1)
     ready = initial_ready
@@ -312,6 +357,8 @@ def _simulate(
         if arriving[t]:
             ready += arriving[t]
             starting -= arriving[t]
+        if observed is not None:
+            observed.append((backlog, ready))
         target = decide(t, backlog, ready + starting)
         current = ready + starting
         if target > current:
@@ -364,7 +411,6 @@ class _Run:
     bin_s: float
     price: float
     startup_bins: int
-    cooldown_bins: int
     initial: int
     static_size: int = 0
     cap: int = 0
@@ -383,16 +429,18 @@ class _Run:
     ) -> PolicyResult:
         scored = provisioned[self.scored_from :]
         gpu_hours = float(scored.sum()) * self.bin_s * self.settings.tensor_parallel / 3600
+        attained, attained_feasible = _attainments(
+            self.load, backlog, ready, self.settings.slo.ttft_s, self.bin_s, self.scored_from
+        )
         return PolicyResult(
             name=name,
             gpu_hours=gpu_hours,
             cost_usd=gpu_hours * self.price,
-            slo_attainment=_attainment(
-                self.load, backlog, ready, self.settings.slo.ttft_s, self.bin_s, self.scored_from
-            ),
+            slo_attainment=attained,
             peak_replicas=int(scored.max()) if len(scored) else 0,
             provisioned=provisioned,
             ready=ready,
+            slo_attainment_feasible=attained_feasible,
         )
 
     def constant_attainment(self, replicas: int) -> float:
@@ -413,15 +461,26 @@ class _Run:
         assert floor is not None
         return waits + floor <= self.settings.slo.ttft_s + 1e-9
 
-    def reactive_recommendation(self, backlog: float, replicas: int) -> int:
+    def waiting_recommendation(self, backlog: float, replicas: int) -> int:
         """The production stack's KEDA rule: AverageValue target of 5 waiting requests per replica,
         with the HPA's 10 % tolerance."""
+        params = self.settings.keda_waiting
         waiting = backlog / self.capacity.service_s_per_request
-        target = self.settings.reactive_waiting_per_replica
-        ratio = waiting / max(replicas, 1) / target
-        if abs(ratio - 1) <= self.settings.hpa_tolerance:
+        ratio = waiting / max(replicas, 1) / params.waiting_per_replica
+        if abs(ratio - 1) <= params.tolerance:
             return replicas
-        return max(self.settings.min_replicas, math.ceil(waiting / target - 1e-9))
+        return max(self.settings.min_replicas, math.ceil(waiting / params.waiting_per_replica - 1e-9))
+
+    def in_flight(self, t: int, backlog: float, ready: int) -> float:
+        """Requests in flight (running + waiting) at the start of bin t, as vLLM's gauges count them:
+        every busy replica runs the working batch; the queue holds backlog / cost of a request."""
+        if t <= 0:
+            busy = min(float(ready), float(self.work[0]) / self.bin_s) if len(self.work) else 0.0
+        elif backlog > 1e-9:
+            busy = float(ready)
+        else:
+            busy = min(float(ready), float(self.work[t - 1]) / self.bin_s)
+        return busy * self.capacity.batch + backlog / self.capacity.service_s_per_request
 
 
 def _static_size(run: _Run) -> int:
@@ -508,16 +567,103 @@ def _oracle(run: _Run) -> PolicyResult:
     return min(serving, key=lambda candidate: candidate.gpu_hours)
 
 
-def _reactive(run: _Run) -> PolicyResult:
-    stabiliser = _Stabiliser(run.cooldown_bins)
+def _keda_waiting(run: _Run) -> PolicyResult:
+    """Naive baseline: the waiting-only KEDA rule (KedaWaitingParams)."""
+    stabiliser = _Stabiliser(_bins(run.settings.keda_waiting.scale_down_stabilization_s, run.bin_s))
 
     def decide(t: int, backlog: float, replicas: int) -> int:
         if t == 0:
             # The HPA's window starts out holding the size the service already runs at.
             return stabiliser.push(0, run.initial)
-        return min(run.cap, stabiliser.push(t, run.reactive_recommendation(backlog, replicas)))
+        return min(run.cap, stabiliser.push(t, run.waiting_recommendation(backlog, replicas)))
 
-    return run.finish("reactive", *_simulate(run.load, run.bin_s, run.startup_bins, run.initial, decide))
+    simulated = _simulate(run.load, run.bin_s, run.startup_bins, run.initial, decide)
+    return run.finish("keda-waiting", *simulated)
+
+
+def _bins(seconds: float, bin_s: float) -> int:
+    return max(0, math.ceil(seconds / bin_s - 1e-9))
+
+
+def _hpa(run: _Run, params: HpaParams | None = None, name: str = "hpa") -> PolicyResult:
+    """Kubernetes HPA on requests in flight per replica (HpaParams): AverageValue target, tolerance,
+    immediate scale-up within the default rate policy, scale-down stabilisation, one decision per
+    sync period on a metric one scrape old."""
+    params = params or run.settings.hpa
+    stabiliser = _Stabiliser(_bins(params.scale_down_stabilization_s, run.bin_s))
+    sync = max(1, round(params.sync_period_s / run.bin_s))
+    syncs_per_bin = max(1, round(run.bin_s / params.sync_period_s))
+    lag = round(params.metric_lag_s / run.bin_s)
+    observed: list[tuple[float, int]] = []
+    state = {"size": run.initial}
+
+    def decide(t: int, _backlog: float, replicas: int) -> int:
+        if t == 0:
+            return stabiliser.push(0, run.initial)
+        if t % sync:
+            return state["size"]
+        seen = max(0, t - lag)
+        backlog, ready = observed[seen]
+        wanted = params.recommend(run.in_flight(seen, backlog, ready), replicas, run.capacity.batch)
+        wanted = min(wanted, params.scale_up_limit(replicas, syncs_per_bin))
+        size = min(run.cap, max(run.settings.min_replicas, stabiliser.push(t, wanted)))
+        state["size"] = size
+        return size
+
+    simulated = _simulate(run.load, run.bin_s, run.startup_bins, run.initial, decide, observed)
+    return run.finish(name, *simulated)
+
+
+def _kpa(run: _Run) -> PolicyResult:
+    """Knative's KPA (KpaParams): desired = concurrency averaged over the stable window / (batch x
+    target utilisation); panic mode (never scale down, follow the panic window) while the panic
+    window's desired size is at least 200 % of the current; scale-down at most halves per tick."""
+    params = run.settings.kpa
+    target = max(run.capacity.batch, 1) * params.target_utilization
+    stable = max(1, round(params.stable_window_s / run.bin_s))
+    panic = max(1, round(params.panic_window_s / run.bin_s))
+    ticks_per_bin = max(1, round(run.bin_s / params.tick_s))
+    observed: list[tuple[float, int]] = []
+    concurrency: list[float] = []
+    state = {"panic_until": -1}
+
+    def decide(t: int, _backlog: float, replicas: int) -> int:
+        backlog, ready = observed[t]
+        concurrency.append(run.in_flight(t, backlog, ready))
+        if t == 0:
+            return run.initial
+        stable_desired = math.ceil(float(np.mean(concurrency[-stable:])) / target - 1e-9)
+        panic_desired = math.ceil(float(np.mean(concurrency[-panic:])) / target - 1e-9)
+        current = max(replicas, 1)
+        if panic_desired / current >= params.panic_threshold:
+            state["panic_until"] = t + stable
+        wanted = max(current, panic_desired) if t < state["panic_until"] else stable_desired
+        floor = math.ceil(current / params.max_scale_down_rate**ticks_per_bin - 1e-9)
+        wanted = max(wanted, floor)
+        return min(run.cap, max(run.settings.min_replicas, wanted))
+
+    simulated = _simulate(run.load, run.bin_s, run.startup_bins, run.initial, decide, observed)
+    return run.finish("kpa", *simulated)
+
+
+def policy_parameters(settings: ReplaySettings) -> dict[str, dict[str, object]]:
+    """Every policy's parameters, as the report prints them (sources in components.capacity.autoscalers
+    and docs/capacity.md)."""
+    return {
+        "static": {"rule": "smallest constant size that serves every feasible request"},
+        "hpa": settings.hpa.to_json(),
+        "kpa": settings.kpa.to_json(),
+        "keda-waiting": {**settings.keda_waiting.to_json(), "naive": True},
+        "predictive": {
+            "target_utilization": settings.target_utilization,
+            "lookahead_s": settings.startup_s + settings.demand_window_s,
+            "demand_window_s": settings.demand_window_s,
+            "rise_window_s": settings.rise_window_s,
+            "rule_interval_s": settings.rule_interval_s,
+            "scale_down_stabilization_s": settings.hpa.scale_down_stabilization_s,
+        },
+        "oracle": {"rule": "perfect foresight, provisioned one start-up ahead"},
+    }
 
 
 def _predictive(run: _Run) -> PolicyResult:
@@ -540,7 +686,7 @@ def _predictive(run: _Run) -> PolicyResult:
     target_list = targets.astype(np.int64).tolist()
     demand_list = demand.tolist()
     drain_s = max(settings.startup_s, run.bin_s)
-    stabiliser = _Stabiliser(run.cooldown_bins)
+    stabiliser = _Stabiliser(_bins(settings.hpa.scale_down_stabilization_s, run.bin_s))
 
     def decide(t: int, backlog: float, replicas: int) -> int:
         if t == 0:
@@ -569,7 +715,9 @@ def _warm_start(busy: np.ndarray, bin_s: float, settings: ReplaySettings) -> int
 
 _POLICY_RUNNERS: dict[str, Callable[[_Run], PolicyResult]] = {
     "static": _static,
-    "reactive": _reactive,
+    "hpa": _hpa,
+    "kpa": _kpa,
+    "keda-waiting": _keda_waiting,
     "predictive": _predictive,
     "oracle": _oracle,
 }
@@ -603,7 +751,6 @@ def replay(trace: Trace, settings: ReplaySettings, policies: tuple[str, ...] = P
         bin_s=bin_s,
         price=price,
         startup_bins=math.ceil(settings.startup_s / bin_s - 1e-9),
-        cooldown_bins=math.ceil(settings.cooldown_s / bin_s - 1e-9),
         initial=_warm_start(busy, bin_s, settings),
     )
     # A trace shorter than two start-up times is scored whole.
@@ -612,6 +759,7 @@ def replay(trace: Trace, settings: ReplaySettings, policies: tuple[str, ...] = P
     run.static_served = run.served_by_constant(run.static_size)
     run.cap = settings.max_replicas or 2 * run.static_size
     return ReplayResult(
+        infeasible_share=_infeasible_share(load, settings.slo.ttft_s, run.scored_from),
         trace_requests=trace.request_count,
         span_s=trace.span_s,
         bin_s=bin_s,
@@ -641,12 +789,17 @@ def plot(result: ReplayResult, path: str) -> None:
     figure, axis = plt.subplots(figsize=(12, 4.5), dpi=100)
     axis.plot(hours, peak(result.load), color="0.5", linewidth=0.6, label="load (busy replicas)")
     for name, policy in result.policies.items():
-        axis.step(hours, peak(policy.provisioned), where="post", linewidth=0.9, label=f"{name} (provisioned)")
+        label = (
+            f"{name}: {policy.gpu_hours:.1f} GPU-h, SLO {policy.slo_attainment:.1%} all / "
+            f"{policy.slo_attainment_feasible:.1%} feasible"
+        )
+        axis.step(hours, peak(policy.provisioned), where="post", linewidth=0.9, label=label)
     axis.set_xlabel("hours since trace start" + (f" (maximum per {chunk} bins)" if chunk > 1 else ""))
     axis.set_ylabel("replicas")
     axis.set_title(
         f"{result.settings.model_id} on {result.settings.gpu} x{result.settings.tensor_parallel}, "
-        f"start-up {result.settings.startup_s:.0f} s, TTFT SLO {result.settings.slo.ttft_s:g} s"
+        f"start-up {result.settings.startup_s:.0f} s, TTFT SLO {result.settings.slo.ttft_s:g} s, "
+        f"infeasible {result.infeasible_share:.1%}"
     )
     axis.legend(loc="upper left", fontsize=8)
     figure.tight_layout()

@@ -84,18 +84,20 @@ def test_constant_load_static_oracle_predictive_meet_the_slo() -> None:
         assert result.policies[name].slo_attainment == 1.0
     # The production stack's waiting-only rule scales down once the queue is empty, then the queue
     # builds again while a replica starts: it oscillates on a flat load.
-    assert result.policies["reactive"].slo_attainment < 1.0
+    assert result.policies["keda-waiting"].slo_attainment < 1.0
+    # An HPA on requests in flight (running + waiting) holds a flat load.
+    assert result.policies["hpa"].slo_attainment == 1.0
 
 
-def test_step_up_predictive_beats_reactive_after_a_day_of_history() -> None:
+def test_step_up_predictive_beats_hpa_after_a_day_of_history() -> None:
     # Two identical days: quiet, then a jump at noon. Day two's predictive rule sees the jump coming.
     day = [600.0] * 720 + [6000.0] * 720
     result = replay(minute_trace(day * 2), SETTINGS)
     second_day = slice(1440, 2880)
     predictive = result.policies["predictive"]
-    reactive = result.policies["reactive"]
+    reactive = result.policies["hpa"]
     jump = 1440 + 720
-    # Before the jump, predictive is already at the new size; reactive is not.
+    # Before the jump, predictive is already at the new size; the HPA is not.
     assert predictive.ready[jump] >= result.policies["oracle"].ready[jump]
     assert reactive.ready[jump] < predictive.ready[jump]
     assert predictive.provisioned[second_day].max() <= 2 * result.policies["static"].peak_replicas
@@ -103,10 +105,18 @@ def test_step_up_predictive_beats_reactive_after_a_day_of_history() -> None:
 
 def test_json_shape() -> None:
     data = replay(minute_trace([100.0] * 10), SETTINGS).to_json()
-    assert data["trace"] == {"requests": 1000.0, "span_s": 600.0}
+    assert data["trace"] == {"requests": 1000.0, "span_s": 600.0, "infeasible_share": 0.0}
     assert set(data["policies"]) == set(POLICIES)
     for policy in data["policies"].values():
-        assert set(policy) == {"gpu_hours", "cost_usd", "slo_attainment", "peak_replicas"}
+        assert set(policy) == {
+            "gpu_hours",
+            "cost_usd",
+            "slo_attainment",
+            "slo_attainment_feasible",
+            "peak_replicas",
+        }
+    assert set(data["parameters"]) == set(POLICIES)
+    assert data["parameters"]["hpa"]["target_fraction"] == 0.7
 
 
 def test_infeasible_prefill_fails_for_every_policy() -> None:
@@ -115,6 +125,7 @@ def test_infeasible_prefill_fails_for_every_policy() -> None:
     result = replay(trace, ReplaySettings(MODEL, "L4", slo=Slo(ttft_s=0.5), usd_per_gpu_hour=1.0))
     for policy in result.policies.values():
         assert policy.slo_attainment == 0.0
+    assert result.infeasible_share == 1.0
 
 
 def test_oracle_knows_when_a_flat_size_is_cheaper() -> None:
