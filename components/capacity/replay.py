@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -646,7 +646,7 @@ def _kpa(run: _Run) -> PolicyResult:
     return run.finish("kpa", *simulated)
 
 
-def policy_parameters(settings: ReplaySettings) -> dict[str, dict[str, object]]:
+def policy_parameters(settings: ReplaySettings) -> dict[str, Mapping[str, object]]:
     """Every policy's parameters, as the report prints them (sources in components.capacity.autoscalers
     and docs/capacity.md)."""
     return {
