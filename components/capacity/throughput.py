@@ -20,16 +20,26 @@ from components.capacity.precision import Precision, resolve_precision
 
 # Share of peak memory bandwidth a step's weight and KV reads achieve (model bandwidth utilisation).
 MEMORY_EFFICIENCY = 0.75
-# Share of the tensor peak (of the precision the matrix multiplies run at) a step achieves (MFU).
-COMPUTE_EFFICIENCY = 0.50
+# Share of peak bandwidth the attention kernels reach reading a paged KV cache: scattered blocks of
+# many sequences of different lengths stream less well than weights.
+KV_READ_EFFICIENCY = 0.70
+# Reads and writes of a token's hidden-size activations per layer outside the matrix multiplies
+# (two norms, rotary, residual adds, the gated activation over the MLP width, quantisation).
+ACTIVATION_PASSES = 10
+# Share of the tensor peak a step's matrix multiplies achieve (MFU): 16-bit GEMMs reach a larger
+# share of their peak than FP8 ones of the doubled FP8 peak (activation quantisation, and the
+# same memory and power limits at twice the arithmetic rate).
+COMPUTE_EFFICIENCY = 0.60
+FP8_COMPUTE_EFFICIENCY = 0.50
 # Scheduler, sampling and kernel-launch cost of one engine step (vLLM V1 with CUDA graphs).
 STEP_OVERHEAD_S = 0.0015
 # Tensor parallelism costs two all-reduces per layer per step (after attention and after the MLP):
 # a fixed latency per all-reduce plus the ring's 2 (TP - 1) / TP x message bytes over the link.
 ALL_REDUCE_LATENCY_S = {"nvlink": 10e-6, "pcie": 30e-6}
 # Share of the one-direction link bandwidth (half the datasheet's bidirectional figure) that an
-# NCCL / custom all-reduce reaches (its "bus bandwidth").
-ALL_REDUCE_BANDWIDTH_EFFICIENCY = 0.7
+# NCCL / custom all-reduce reaches (its "bus bandwidth"): NVLink switches carry it GPU to GPU, PCIe
+# through the host's root complexes, shared with every other GPU on the bus.
+ALL_REDUCE_BANDWIDTH_EFFICIENCY = {"nvlink": 0.7, "pcie": 0.5}
 # vLLM's default --max-num-seqs and the prompt tokens one step takes (--max-num-batched-tokens).
 DEFAULT_MAX_NUM_SEQS = 256
 DEFAULT_MAX_NUM_BATCHED_TOKENS = 8192
@@ -65,6 +75,8 @@ class ReplicaPerf:
     kv_cache_tokens: int
     precision: Precision = field(default_factory=_bf16)
     max_num_batched_tokens: int = DEFAULT_MAX_NUM_BATCHED_TOKENS
+    step_overhead_s: float = STEP_OVERHEAD_S
+    """Fixed cost of one engine step (scheduling, sampling, launches); an engine property."""
 
     @property
     def weight_bytes_per_gpu(self) -> float:
@@ -85,26 +97,42 @@ class ReplicaPerf:
         `context_tokens` of KV on average, plus `prefill_tokens` prompt tokens of prompts
         `prompt_tokens` long (chunked prefill)."""
         model = self.model
-        kv_bytes = decode_batch * context_tokens * self.kv_bytes_per_token
-        memory_s = (self.weight_bytes_per_gpu + kv_bytes) / (
-            self.gpu.memory_bandwidth_gbps * 1e9 * MEMORY_EFFICIENCY
+        bandwidth = self.gpu.memory_bandwidth_gbps * 1e9
+        # The matrix multiplies stream the weights once: bound by that read or by their FLOPs.
+        gemm_flops = (
+            2 * model.linear_params * (decode_batch + prefill_tokens) + 2 * model.head_params * decode_batch
+        ) / self.tp
+        gemm_s = max(
+            self.weight_bytes_per_gpu / (bandwidth * MEMORY_EFFICIENCY),
+            gemm_flops / (self.precision.peak_tflops(self.gpu) * 1e12 * self._gemm_efficiency),
         )
+        # Attention is a separate kernel: bound by reading the running sequences' KV cache or by its
+        # FLOPs (QK^T and AV, 4 x layers x query width per token and attended position; a prompt token
+        # attends to half its prompt on average), at 16 bits whatever the weights are.
+        kv_bytes = decode_batch * context_tokens * self.kv_bytes_per_token
         query_width = model.attention_heads * model.head_dim
-        # QK^T and AV: 4 x layers x query width FLOPs per token and position it attends to; a prompt
-        # token attends to half the prompt on average.
-        attention = (
+        attention_flops = (
             4
             * model.layers
             * query_width
             * (decode_batch * context_tokens + prefill_tokens * prompt_tokens / 2)
-        )
-        flops = (
-            2 * model.linear_params * (decode_batch + prefill_tokens)
-            + 2 * model.head_params * decode_batch
-            + attention
         ) / self.tp
-        compute_s = flops / (self.precision.peak_tflops(self.gpu) * 1e12 * COMPUTE_EFFICIENCY)
-        return max(memory_s, compute_s) + STEP_OVERHEAD_S + self.all_reduce_s(decode_batch + prefill_tokens)
+        attention_s = max(
+            kv_bytes / (bandwidth * KV_READ_EFFICIENCY),
+            attention_flops / (self.gpu.fp16_dense_tflops * 1e12 * COMPUTE_EFFICIENCY),
+        )
+        # Norms, activations, rotary, residual adds and (de)quantisation are memory-bound kernels over
+        # each token's activations.
+        tokens = decode_batch + prefill_tokens
+        activation_bytes = tokens * model.layers * ACTIVATION_PASSES * model.hidden_size * 2 / self.tp
+        elementwise_s = activation_bytes / (bandwidth * MEMORY_EFFICIENCY)
+        return gemm_s + attention_s + elementwise_s + self.step_overhead_s + self.all_reduce_s(tokens)
+
+    @property
+    def _gemm_efficiency(self) -> float:
+        if self.precision.compute == "fp8" and self.gpu.fp8_dense_tflops:
+            return FP8_COMPUTE_EFFICIENCY
+        return COMPUTE_EFFICIENCY
 
     def decode_step_s(self, batch: int, context_tokens: float) -> float:
         """Seconds for one decode-only step of `batch` sequences with `context_tokens` of KV each."""
@@ -116,7 +144,7 @@ class ReplicaPerf:
         if self.tp == 1:
             return 0.0
         link = "nvlink" if self.gpu.has_nvlink else "pcie"
-        bandwidth = self.gpu.interconnect_gbps / 2 * 1e9 * ALL_REDUCE_BANDWIDTH_EFFICIENCY
+        bandwidth = self.gpu.interconnect_gbps / 2 * 1e9 * ALL_REDUCE_BANDWIDTH_EFFICIENCY[link]
         message = tokens * self.model.hidden_size * 2
         per_all_reduce = ALL_REDUCE_LATENCY_S[link] + 2 * (self.tp - 1) / self.tp * message / bandwidth
         return 2 * self.model.layers * per_all_reduce

@@ -141,7 +141,7 @@ def test_dynamic_policies_start_warm_and_hold_their_size() -> None:
     # A trace cut out of running traffic: the first minute is only partly covered. The policies
     # start sized for the first minutes and the HPA window holds that size, as a running service
     # would; they must not fall to one replica in the first bin and miss the next start-up time.
-    result = replay(minute_trace([800.0] + [12000.0] * 60), SETTINGS)
+    result = replay(minute_trace([500.0] + [7400.0] * 60), SETTINGS)
     predictive = result.policies["predictive"]
     assert predictive.ready[1] == predictive.ready[0] > 1
     assert predictive.slo_attainment == 1.0
