@@ -472,15 +472,19 @@ class _Run:
         return max(self.settings.min_replicas, math.ceil(waiting / params.waiting_per_replica - 1e-9))
 
     def in_flight(self, t: int, backlog: float, ready: int) -> float:
-        """Requests in flight (running + waiting) at the start of bin t, as vLLM's gauges count them:
-        every busy replica runs the working batch; the queue holds backlog / cost of a request."""
-        if t <= 0:
-            busy = min(float(ready), float(self.work[0]) / self.bin_s) if len(self.work) else 0.0
-        elif backlog > 1e-9:
-            busy = float(ready)
-        else:
-            busy = min(float(ready), float(self.work[t - 1]) / self.bin_s)
-        return busy * self.capacity.batch + backlog / self.capacity.service_s_per_request
+        """Requests in flight (running + waiting) at the start of bin t, as vLLM's gauges count them,
+        by Little's law: the last bin's arrival rate times a request's time in the system (its
+        prefill, its output at the working batch's step time, and the wait the queue imposes)."""
+        previous = max(t - 1, 0)
+        if not len(self.load.requests):
+            return 0.0
+        rate = float(self.load.requests[previous]) / self.bin_s
+        in_system = (
+            self.capacity.prefill_s
+            + self.capacity.service_s_per_request * self.capacity.batch
+            + backlog / max(ready, 1)
+        )
+        return rate * in_system
 
 
 def _static_size(run: _Run) -> int:
