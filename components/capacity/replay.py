@@ -775,24 +775,38 @@ def replay(trace: Trace, settings: ReplaySettings, policies: tuple[str, ...] = P
     )
 
 
-def plot(result: ReplayResult, path: str) -> None:
-    """Load and each policy's ready replicas over time (PNG, no display needed)."""
+def plot(
+    result: ReplayResult,
+    path: str,
+    window_h: tuple[float, float] | None = None,
+    policies: tuple[str, ...] | None = None,
+) -> None:
+    """Load and each policy's provisioned replicas over time (PNG, no display needed); `window_h`
+    zooms into (start, end) hours, `policies` picks which to draw (default: all)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    first, last = 0, len(result.load)
+    if window_h is not None:
+        first = max(0, int(window_h[0] * 3600 / result.bin_s))
+        last = min(len(result.load), int(window_h[1] * 3600 / result.bin_s))
     # Long series: draw the maximum of each chunk so a 14-day replay stays readable at ~2,000 points.
-    chunk = max(1, len(result.load) // 2000)
-    usable = len(result.load) // chunk * chunk
+    span = last - first
+    chunk = max(1, span // 2000)
+    usable = span // chunk * chunk
 
     def peak(values: np.ndarray) -> np.ndarray:
+        values = values[first:last]
         return values[:usable].reshape(-1, chunk).max(axis=1) if usable else values
 
-    hours = np.arange(0, usable or len(result.load), chunk) * result.bin_s / 3600
+    hours = (first + np.arange(0, usable or span, chunk)) * result.bin_s / 3600
     figure, axis = plt.subplots(figsize=(12, 4.5), dpi=100)
     axis.plot(hours, peak(result.load), color="0.5", linewidth=0.6, label="load (busy replicas)")
     for name, policy in result.policies.items():
+        if policies is not None and name not in policies:
+            continue
         label = (
             f"{name}: {policy.gpu_hours:.1f} GPU-h, SLO {policy.slo_attainment:.1%} all / "
             f"{policy.slo_attainment_feasible:.1%} feasible"

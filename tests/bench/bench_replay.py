@@ -134,6 +134,14 @@ def main() -> None:
                 f"{versus}; replay {replay_s:.1f} s"
             )
             plot(result, str(out / f"replay-{label}-{gpu}.png"))
+            if label in MULTI_DAY:
+                # The gap to the oracle, one day up close: where the forecast's headroom goes.
+                plot(
+                    result,
+                    str(out / f"replay-{label}-{gpu}-day2.png"),
+                    window_h=(24, 48),
+                    policies=("hpa", "predictive", "oracle"),
+                )
     (out / "replay.json").write_text(json.dumps(report, indent=2) + "\n")
     print()
     print("\n".join(sweeps))
