@@ -472,19 +472,22 @@ class _Run:
         return max(self.settings.min_replicas, math.ceil(waiting / params.waiting_per_replica - 1e-9))
 
     def in_flight(self, t: int, backlog: float, ready: int) -> float:
-        """Requests in flight (running + waiting) at the start of bin t, as vLLM's gauges count them,
-        by Little's law: the last bin's arrival rate times a request's time in the system (its
-        prefill, its output at the working batch's step time, and the wait the queue imposes)."""
-        previous = max(t - 1, 0)
-        if not len(self.load.requests):
+        """Requests in flight (running + waiting) at the start of bin t, as vLLM's gauges count them.
+
+        The fluid backlog is outstanding work, `backlog / cost of a request` requests' worth, some of
+        it in requests already running. Running: the arrivals of the last request lifetime (Little's
+        law) plus that outstanding work, at most every ready replica's working batch; waiting: the
+        outstanding requests beyond those slots."""
+        if not len(self.load.requests) or t <= 0:
             return 0.0
-        rate = float(self.load.requests[previous]) / self.bin_s
-        in_system = (
-            self.capacity.prefill_s
-            + self.capacity.service_s_per_request * self.capacity.batch
-            + backlog / max(ready, 1)
-        )
-        return rate * in_system
+        capacity = self.capacity
+        lifetime = capacity.prefill_s + capacity.service_s_per_request * capacity.batch
+        span = max(1, min(t, round(lifetime / self.bin_s)))
+        rate = float(self.load.requests[t - span : t].sum()) / (span * self.bin_s)
+        outstanding = backlog / capacity.service_s_per_request
+        slots = max(ready, 0) * capacity.batch
+        running = min(float(slots), rate * lifetime + outstanding)
+        return running + max(0.0, outstanding - slots)
 
 
 def _static_size(run: _Run) -> int:
