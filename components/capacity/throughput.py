@@ -134,7 +134,7 @@ class ReplicaPerf:
             return FP8_COMPUTE_EFFICIENCY
         return COMPUTE_EFFICIENCY
 
-    def decode_step_s(self, batch: int, context_tokens: float) -> float:
+    def decode_step_s(self, batch: float, context_tokens: float) -> float:
         """Seconds for one decode-only step of `batch` sequences with `context_tokens` of KV each."""
         return self.step_s(batch, context_tokens)
 
@@ -230,13 +230,15 @@ class ReplicaCapacity:
     prefill_s_per_token: float = 0.0
     """Replica-seconds a prompt token adds to the steady state (less than 1 / prefill rate where
     prefill rides on memory-bound decode steps)."""
+    mean_batch: float = 0.0
+    """Running sequences in the steady state (fractional where the ITL SLO binds)."""
 
     def service_s(self, input_tokens: float, output_tokens: float) -> float:
         return input_tokens * self.prefill_s_per_token + output_tokens * self.decode_s_per_token
 
     @property
     def output_tokens_per_s(self) -> float:
-        return self.batch / self.decode_step_s
+        return (self.mean_batch or self.batch) / self.decode_step_s
 
 
 def replica_capacity(
@@ -257,9 +259,21 @@ def replica_capacity(
         else:
             high = middle - 1
     batch = low
-    step = perf.mixed_step_s(batch, mix)
-    service = step * mix.output_tokens / batch
-    per_token = perf.decode_step_s(batch, mean_context) / batch
+    # The steady state's mean batch need not be whole: between `low` and `low + 1` sequences the
+    # ITL bound is met exactly at some fraction. Using it keeps capacity monotone in the token mix
+    # (a whole batch would let a longer output amortise the step overhead over one more sequence).
+    running = float(batch)
+    if batch < limit and perf.mixed_step_s(batch, mix) <= slo.itl_s:
+        low_b, high_b = float(batch), float(batch + 1)
+        for _ in range(40):
+            middle = (low_b + high_b) / 2
+            low_b, high_b = (
+                (middle, high_b) if perf.mixed_step_s(middle, mix) <= slo.itl_s else (low_b, middle)
+            )
+        running = low_b
+    step = perf.mixed_step_s(running, mix)
+    service = step * mix.output_tokens / running
+    per_token = perf.decode_step_s(running, mean_context) / running
     prefill_share = max(0.0, service - mix.output_tokens * per_token)
     prefill_s = perf.prefill_s(mix.input_tokens)
     return ReplicaCapacity(
@@ -273,6 +287,7 @@ def replica_capacity(
         meets_itl=meets_itl,
         meets_ttft=prefill_s <= slo.ttft_s,
         prefill_s_per_token=prefill_share / max(mix.input_tokens, 1.0),
+        mean_batch=running,
     )
 
 
