@@ -317,6 +317,9 @@ class ModelConfig(_Strict):
     max_model_len: int | None = Field(None, ge=128, description="context length; default: the model's own")
     dtype: Dtype = Dtype.AUTO
     quantization: Quantization | None = None
+    kv_cache_dtype: Literal["auto", "bfloat16", "float16", "fp8", "fp8_e4m3", "fp8_e5m2"] = Field(
+        "auto", description="KV cache element type; fp8 halves it (capacity model and vLLM --kv-cache-dtype)"
+    )
     gpu_memory_utilization: float = Field(0.90, gt=0.1, le=0.98)
     enable_prefix_caching: bool = True
     max_num_seqs: int | None = Field(None, ge=1)

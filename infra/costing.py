@@ -184,6 +184,7 @@ def fit_verdicts(config: StackConfig) -> dict[str, dict[str, Any]]:
                 max_model_len=model.max_model_len,
                 dtype=None if model.dtype.value == "auto" else model.dtype.value,
                 quantization=model.quantization.value if model.quantization else None,
+                kv_cache_dtype=model.kv_cache_dtype,
                 gpu_memory_utilization=model.gpu_memory_utilization,
             )
         except CatalogError as exc:  # the model or the GPU is not in the catalog

@@ -230,12 +230,20 @@ def demand_forecast(model: ModelConfig, pools: Mapping[str, PoolConfig]) -> Dema
     if gpu is None:
         return None
     try:
-        perf = replica_perf(model.source, gpu, model.tensor_parallel_size, max_model_len=model.max_model_len)
+        perf = replica_perf(
+            model.source,
+            gpu,
+            model.tensor_parallel_size,
+            max_model_len=model.max_model_len,
+            dtype=model.dtype.value,
+            quantization=model.quantization.value if model.quantization else None,
+            kv_cache_dtype=model.kv_cache_dtype,
+        )
     except CatalogError:
         return None
     capacity = replica_capacity(perf, TokenMix(*FORECAST_MIX))
     return DemandForecast(
-        prefill_s_per_token=1.0 / capacity.prefill_tokens_per_s,
+        prefill_s_per_token=capacity.prefill_s_per_token,
         decode_s_per_token=capacity.decode_s_per_token,
         startup_s=model.startup_s,
     )

@@ -148,7 +148,7 @@ BAD_CONFIGS = [
     pytest.param(
         LOCAL_CLUSTER + "  llmops:models:\n    - {name: m, source: a/b, maxModelLength: 4096}\n",
         "models[0].maxModelLength: unknown key (allowed here: autoscaling, cpu, dtype, enablePrefixCaching, extraArgs, "
-        "gpuMemoryUtilization, gpuType, hfTokenSecret, image, maxModelLen, maxNumSeqs, memory, name, "
+        "gpuMemoryUtilization, gpuType, hfTokenSecret, image, kvCacheDtype, maxModelLen, maxNumSeqs, memory, name, "
         "nodeSelector, pipelineParallelSize, pool, progressProbe, quantization, replicas, revision, servedModelName, "
         "shmSize, source, stallSeconds, startupS, startupTimeoutS, tensorParallelSize). Fix: did you mean 'maxModelLen'?",
         id="misspelt-model-key",
