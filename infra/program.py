@@ -302,6 +302,7 @@ def model_args(
             max_model_len=model.max_model_len,
             dtype=model.dtype,
             quantization=model.quantization,
+            kv_cache_dtype=model.kv_cache_dtype,
             gpu_memory_utilization=model.gpu_memory_utilization,
             enable_prefix_caching=model.enable_prefix_caching,
             max_num_seqs=model.max_num_seqs,
