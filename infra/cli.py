@@ -72,10 +72,18 @@ def plan(
             "default: when AWS_ACCESS_KEY_ID or AWS_PROFILE is set",
         ),
     ] = None,
+    policy_config: Annotated[
+        Path | None,
+        typer.Option(
+            "--policy-config",
+            help="policy pack config (the JSON `pulumi preview --policy-pack-config` takes); "
+            "default: policies/shipped.json",
+        ),
+    ] = None,
 ) -> None:
     """Run the stack's program offline under Pulumi's mock engine: resources, manifests, outputs."""
     from components.capacity import CostInputError
-    from infra import artifacts, costing
+    from infra import artifacts, costing, policy_check
     from infra.plan import dumps, run_plan
 
     try:
@@ -89,32 +97,51 @@ def plan(
             checks = costing.aws_preflight(result.config, region or "us-east-1")
         spot = checks["spot_usd_per_h"] if checks else None
         estimate = costing.estimate(result.config, region, spot)
-    except (StackNotFoundError, ConfigError, FileNotFoundError) as exc:
+        report = policy_check.check(result, region, estimate, policy_check.load_pack_config(policy_config))
+    except (StackNotFoundError, ConfigError, FileNotFoundError, ValueError) as exc:
         raise _fail(str(exc)) from None
     except CostInputError as exc:
         raise _fail("cannot price the stack's pools:\n  - " + "\n  - ".join(exc.problems)) from None
 
-    extra: dict[str, object] = {"cost": estimate.cost, "fit": estimate.fit, "budget": estimate.budget}
+    extra: dict[str, object] = {
+        "cost": estimate.cost,
+        "fit": estimate.fit,
+        "budget": estimate.budget,
+        "policies": policy_check.to_json(report),
+    }
     if checks is not None:
         extra["preflight"] = checks
-    out_dir = out if out.is_absolute() else Path.cwd() / out
-    target = artifacts.write(result, out_dir, extra)
+    # A mandatory violation writes nothing: the previous plan output stays as it was.
+    failed = bool(report.mandatory) or estimate.over_mandatory_budget
+    console = Console()
     if as_json:
         sys.stdout.write(dumps(result.to_json() | extra))
     else:
-        console = Console()
         artifacts.render(result, console)
         artifacts.render_estimate(estimate, console)
         if checks is not None:
             artifacts.render_preflight(checks, console)
-        console.print(f"wrote [bold]{target / 'plan.json'}[/bold] and {target / 'manifests'}/")
-    if estimate.over_mandatory_budget:
-        budget = estimate.budget
-        raise _fail(
-            f"budget.monthlyUsd: the estimate ${budget['estimate_usd']:,.2f} is over the mandatory "
-            f"budget ${budget['monthly_usd']:,.2f}. Fix: shrink pools or schedules, use spot, "
-            "or raise the budget"
+    if not as_json or failed:
+        policy_check.render(report, Console(stderr=as_json))
+    if failed:
+        problems = []
+        if estimate.over_mandatory_budget:
+            budget = estimate.budget
+            problems.append(
+                f"budget.monthlyUsd: the estimate ${budget['estimate_usd']:,.2f} is over the mandatory "
+                f"budget ${budget['monthly_usd']:,.2f}. Fix: shrink pools or schedules, use spot, "
+                "or raise the budget"
+            )
+        problems.extend(
+            f"policy {v.id}: {v.message}. Fix: {policy_check.remediation(v.id)}"
+            for v in report.mandatory
+            if not (estimate.over_mandatory_budget and v.id == "budget-monthly")
         )
+        raise _fail("\n  - ".join(["mandatory checks failed; nothing was written:", *problems]))
+    out_dir = out if out.is_absolute() else Path.cwd() / out
+    target = artifacts.write(result, out_dir, extra)
+    if not as_json:
+        console.print(f"wrote [bold]{target / 'plan.json'}[/bold] and {target / 'manifests'}/")
 
 
 def _register_capacity_commands() -> None:

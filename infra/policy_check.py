@@ -71,16 +71,14 @@ def check(plan: Plan, region: str | None, estimate: StackEstimate, pack_config: 
     return evaluate(resources_of(plan), facts, pack_config)
 
 
+def remediation(rule_id: str) -> str:
+    from policies.rules import rule_by_id
+
+    return rule_by_id(rule_id).remediation
+
+
 def to_json(report: Report) -> list[dict[str, str]]:
     return [verdict.to_json() for verdict in report.verdicts]
-
-
-def _resource_label(urn: str) -> str:
-    if urn == "stack":
-        return "stack"
-    # urn:pulumi:<stack>::<project>::<type chain>::<name>
-    type_chain, _, name = urn.rpartition("::")
-    return f"{name} ({type_chain.rsplit('$', 1)[-1].rsplit(':', 1)[-1]})"
 
 
 def render(report: Report, console: Console) -> None:
@@ -90,7 +88,8 @@ def render(report: Report, console: Console) -> None:
         counts[outcome.split(":", 1)[0]] += 1
     if report.verdicts:
         table = Table(title="policy violations")
-        for column in ("level", "policy", "resource", "message"):
+        # The message names the resource; plan.json has its URN.
+        for column in ("level", "policy", "finding"):
             table.add_column(column)
         order = {Level.MANDATORY: 0, Level.ADVISORY: 1}
         for verdict in sorted(report.verdicts, key=lambda v: (order.get(v.level, 2), v.id)):
@@ -98,13 +97,12 @@ def render(report: Report, console: Console) -> None:
             table.add_row(
                 f"[{colour}]{verdict.level.value}[/{colour}]",
                 verdict.id,
-                escape(_resource_label(verdict.resource)),
                 escape(verdict.message),
             )
         console.print(table)
     mandatory = len(report.mandatory)
     console.print(
-        f"policies: {len(report.outcome)} checked, {counts['passed']} passed, {counts['violated']} violated "
-        f"({mandatory} mandatory violation(s), {len(report.verdicts) - mandatory} advisory), "
+        f"policies: {len(report.outcome)} checked: {counts['passed']} passed, {counts['violated']} violated "
+        f"({mandatory} mandatory and {len(report.verdicts) - mandatory} advisory findings), "
         f"{counts['not applicable']} not applicable, {counts['disabled']} disabled"
     )
