@@ -98,7 +98,7 @@ def plan(
         spot = checks["spot_usd_per_h"] if checks else None
         estimate = costing.estimate(result.config, region, spot)
         report = policy_check.check(result, region, estimate, policy_check.load_pack_config(policy_config))
-    except (StackNotFoundError, ConfigError, FileNotFoundError, ValueError) as exc:
+    except (StackNotFoundError, ConfigError, FileNotFoundError, policy_check.PolicyConfigError) as exc:
         raise _fail(str(exc)) from None
     except CostInputError as exc:
         raise _fail("cannot price the stack's pools:\n  - " + "\n  - ".join(exc.problems)) from None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 from collections.abc import Mapping
 from importlib import resources as package_files
@@ -21,6 +22,10 @@ if TYPE_CHECKING:
 SHIPPED_CONFIG = "shipped.json"
 
 
+class PolicyConfigError(ValueError):
+    """A policy pack config that cannot be used; the message names the key and the fix."""
+
+
 def load_pack_config(path: Path | None = None) -> dict[str, Any]:
     """A `--policy-pack-config` file; default: the pack's own policies/shipped.json."""
     if path is None:
@@ -30,15 +35,19 @@ def load_pack_config(path: Path | None = None) -> dict[str, Any]:
         try:
             text = path.read_text()
         except OSError as exc:
-            raise FileNotFoundError(f"--policy-config: {path}: {exc.strerror}. Fix: name an existing JSON file") from None
+            raise FileNotFoundError(
+                f"--policy-config: {path}: {exc.strerror}. Fix: name an existing JSON file"
+            ) from None
         source = str(path)
     try:
         config = json.loads(text)
     except ValueError as exc:
-        raise ValueError(f"{source}: is not valid JSON ({exc}). Fix: write the file as Pulumi's --policy-pack-config JSON") from None
+        raise PolicyConfigError(
+            f"{source}: is not valid JSON ({exc}). Fix: write the file as Pulumi's --policy-pack-config JSON"
+        ) from None
     problems = _config_problems(config)
     if problems:
-        raise ValueError(f"{source}: " + "; ".join(problems))
+        raise PolicyConfigError(f"{source}: " + "; ".join(problems))
     return config
 
 
@@ -46,15 +55,21 @@ def _config_problems(config: Any) -> list[str]:
     from policies.rules import RULES
 
     if not isinstance(config, Mapping):
-        return ["is not a JSON object. Fix: map policy ids to {\"enforcementLevel\": ...}"]
+        return ['is not a JSON object. Fix: map policy ids to {"enforcementLevel": ...}']
     known = {rule.id for rule in RULES} | {"all"}
     levels = {level.value for level in Level}
     problems = []
     for key, entry in config.items():
         if key not in known:
-            problems.append(f"{key}: is not a policy of the pack. Fix: use one of {', '.join(sorted(known))}")
+            close = difflib.get_close_matches(key, sorted(known), n=1)
+            fix = f"did you mean {close[0]!r}?" if close else f"use one of {', '.join(sorted(known))}"
+            problems.append(f"{key}: is not a policy of the pack. Fix: {fix}")
             continue
-        level = entry if isinstance(entry, str) else (entry.get("enforcementLevel") if isinstance(entry, Mapping) else None)
+        level = (
+            entry
+            if isinstance(entry, str)
+            else (entry.get("enforcementLevel") if isinstance(entry, Mapping) else None)
+        )
         if isinstance(entry, Mapping) and "enforcementLevel" not in entry:
             continue
         if level not in levels:

@@ -10,6 +10,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from policies.pack import serve  # noqa: E402 - needs the path above
+from policies.pack import serve
 
 serve()

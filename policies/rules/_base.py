@@ -55,7 +55,7 @@ class Violation:
     urn: str | None = None
 
 
-class NotApplicable(Exception):  # noqa: N818 - CrossGuard's own word for it
+class NotApplicable(Exception):
     """Raised by a rule that cannot judge this resource or stack (the reason says why)."""
 
     def __init__(self, reason: str) -> None:
@@ -140,7 +140,7 @@ def register(rule: Rule) -> Rule:
 
 
 def resource_rule(
-    id: str,  # noqa: A002 - CrossGuard calls it the policy's name; ours is its id
+    id: str,
     *,
     description: str,
     remediation: str,
@@ -168,7 +168,7 @@ def resource_rule(
 
 
 def stack_rule(
-    id: str,  # noqa: A002
+    id: str,
     *,
     description: str,
     remediation: str,
@@ -264,7 +264,9 @@ def evaluate(
             judged = 0
             for resource in applicable:
                 try:
-                    found.extend(Verdict(rule.id, level, resource.urn, m) for m in rule.check(resource, settings))
+                    found.extend(
+                        Verdict(rule.id, level, resource.urn, m) for m in rule.check(resource, settings)
+                    )
                     judged += 1
                 except NotApplicable as exc:
                     not_applicable = not_applicable or exc.reason

@@ -48,7 +48,8 @@ def budget_monthly(_: Sequence[Resource], facts: StackFacts, __: Mapping[str, An
     cost = facts.cost().cost
     if cost["monthly_usd"] > budget:
         yield Violation(
-            f"budget.monthlyUsd: the estimate ${cost['monthly_usd']:,.2f} a month is over the budget ${budget:,.2f}"
+            f"budget.monthlyUsd: the estimate ${cost['monthly_usd']:,.2f} "
+            f"a month is over the budget ${budget:,.2f}"
         )
 
 
@@ -66,6 +67,7 @@ def budget_ceiling(_: Sequence[Resource], facts: StackFacts, __: Mapping[str, An
     cost = facts.cost().cost
     if cost["ceiling_monthly_usd"] > budget:
         yield Violation(
-            f"budget.monthlyUsd: every pool at its max costs ${cost['ceiling_monthly_usd']:,.2f} a month, over "
+            "budget.monthlyUsd: every pool at its max costs "
+            f"${cost['ceiling_monthly_usd']:,.2f} a month, over "
             f"the budget ${budget:,.2f}"
         )

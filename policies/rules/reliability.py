@@ -132,7 +132,8 @@ def model_startup_probe(resource: Resource, settings: Mapping[str, Any]) -> Iter
         period, failures, _ = _probe_times(probe)
         if period * failures < floor:
             yield (
-                f"{short(resource)} {path}: startupProbe allows {period} s x {failures} = {period * failures} s "
+                f"{short(resource)} {path}: startupProbe allows "
+                f"{period} s x {failures} = {period * failures} s "
                 f"to load (at least {floor} s)"
             )
 
@@ -150,7 +151,8 @@ def model_pdb(resources: Sequence[Resource], _: StackFacts, __: Mapping[str, Any
     budgets = [r for r in resources if r.type == "kubernetes:policy/v1:PodDisruptionBudget"]
     for pods in model_workloads(resources):
         if not any(
-            namespace_of(b) == pods.namespace and selector_matches(mapping(get(b.props, "spec", "selector")), pods.labels)
+            namespace_of(b) == pods.namespace
+            and selector_matches(mapping(get(b.props, "spec", "selector")), pods.labels)
             for b in budgets
         ):
             yield Violation(
@@ -159,7 +161,7 @@ def model_pdb(resources: Sequence[Resource], _: StackFacts, __: Mapping[str, Any
             )
 
 
-def _config(facts: StackFacts):  # noqa: ANN202 - StackConfig, imported lazily
+def _config(facts: StackFacts):
     if facts.config is None:
         raise NotApplicable("the stack's config is not available to the policy pack")
     return facts.config
@@ -174,7 +176,9 @@ def _config(facts: StackFacts):  # noqa: ANN202 - StackConfig, imported lazily
     level=Level.MANDATORY,
     category=Category.RELIABILITY,
 )
-def spot_pool_fallback(_: Sequence[Resource], facts: StackFacts, __: Mapping[str, Any]) -> Iterator[Violation]:
+def spot_pool_fallback(
+    _: Sequence[Resource], facts: StackFacts, __: Mapping[str, Any]
+) -> Iterator[Violation]:
     config = _config(facts)
     pools = {pool.name: pool for pool in config.pools}
     for i, pool in enumerate(config.pools):
@@ -183,7 +187,9 @@ def spot_pool_fallback(_: Sequence[Resource], facts: StackFacts, __: Mapping[str
         at = f"llmops:pools[{i}] ({pool.name})"
         fallback = pools.get(pool.fallback_pool or "")
         if fallback is None:
-            yield Violation(f"{at}: spot pool without a fallbackPool; its models stop when spot capacity is gone")
+            yield Violation(
+                f"{at}: spot pool without a fallbackPool; its models stop when spot capacity is gone"
+            )
             continue
         if fallback.gpu_type != pool.gpu_type:
             yield Violation(
@@ -191,7 +197,9 @@ def spot_pool_fallback(_: Sequence[Resource], facts: StackFacts, __: Mapping[str
                 "model was sized for the spot pool's GPU"
             )
         if fallback.capacity.value == "spot" and fallback.cloud == pool.cloud:
-            yield Violation(f"{at}: fallbackPool {fallback.name} is spot in the same cloud; it is reclaimed together")
+            yield Violation(
+                f"{at}: fallbackPool {fallback.name} is spot in the same cloud; it is reclaimed together"
+            )
         if max([fallback.max, *(s.sizes(fallback).max for s in fallback.schedules)]) == 0:
             yield Violation(f"{at}: fallbackPool {fallback.name} has max 0 and can never take the load")
 
@@ -231,11 +239,23 @@ def _node_selected(pod: Mapping[str, Any], labels: Mapping[str, str]) -> str | N
             return f"nodeSelector {key}={value} (pool has {labels[key]})"
         if not known(key):
             return f"nodeSelector {key}={value} (the pool does not set it)"
-    terms = items(get(pod, "affinity", "nodeAffinity", "requiredDuringSchedulingIgnoredDuringExecution", "nodeSelectorTerms"))
+    terms = items(
+        get(
+            pod,
+            "affinity",
+            "nodeAffinity",
+            "requiredDuringSchedulingIgnoredDuringExecution",
+            "nodeSelectorTerms",
+        )
+    )
     if not terms:
         return None
     for term in terms:
-        expressions = [e for e in items(get(term, "matchExpressions")) if not str(get(e, "key")).startswith(_DISCOVERED_LABELS)]
+        expressions = [
+            e
+            for e in items(get(term, "matchExpressions"))
+            if not str(get(e, "key")).startswith(_DISCOVERED_LABELS)
+        ]
         if selector_matches({"matchExpressions": expressions}, labels):
             return None
     return "required node affinity"
@@ -284,10 +304,14 @@ def gpu_workload_schedulable(
                     lacks.append(f"{pool.name}: not selected by {why}")
                     continue
                 if not _tolerates(pod, GPU_TAINT):
-                    lacks.append(f"{pool.name}: the pod does not tolerate the GPU taint nvidia.com/gpu=true:NoSchedule")
+                    lacks.append(
+                        f"{pool.name}: the pod does not tolerate the GPU taint nvidia.com/gpu=true:NoSchedule"
+                    )
                     continue
                 if wanted_gpu and pool.gpu_type != wanted_gpu:
-                    lacks.append(f"{pool.name}: has {pool.gpu_type} GPUs, the model is sized for {wanted_gpu}")
+                    lacks.append(
+                        f"{pool.name}: has {pool.gpu_type} GPUs, the model is sized for {wanted_gpu}"
+                    )
                     continue
                 if max([pool.max, *(s.sizes(pool).max for s in pool.schedules)]) == 0:
                     lacks.append(f"{pool.name}: max is 0")

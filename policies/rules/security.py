@@ -74,7 +74,8 @@ def imds_hop_limit(resource: Resource, settings: Mapping[str, Any]) -> Iterator[
     # AWS's default for a launch template without the setting is 1 (2 for some AMIs): demand it written.
     if not isinstance(hops, int) or hops > limit:
         yield (
-            f"{short(resource)}: metadataOptions.httpPutResponseHopLimit is {hops if hops is not None else 'unset'}"
+            f"{short(resource)}: metadataOptions.httpPutResponseHopLimit "
+            f"is {hops if hops is not None else 'unset'}"
             f" (at most {limit}); with more hops every pod on the node can take the node's role"
         )
 
@@ -109,7 +110,10 @@ def encrypted_disks(resource: Resource, _: Mapping[str, Any]) -> Iterator[str]:
         if is_unknown(value):
             continue
         if truthy(value) is not True:
-            yield f"{short(resource)}: {path} is {value if value is not None else 'unset'}; the disk is not encrypted"
+            yield (
+                f"{short(resource)}: {path} is "
+                f"{value if value is not None else 'unset'}; the disk is not encrypted"
+            )
 
 
 @resource_rule(
@@ -126,11 +130,17 @@ def encrypted_shares(resource: Resource, _: Mapping[str, Any]) -> Iterator[str]:
     if resource.type == "aws:efs/fileSystem:FileSystem":
         value = props.get("encrypted")
         if not is_unknown(value) and truthy(value) is not True:
-            yield f"{short(resource)}: encrypted is {value if value is not None else 'unset'}; EFS defaults to plaintext"
+            yield (
+                f"{short(resource)}: encrypted is "
+                f"{value if value is not None else 'unset'}; EFS defaults to plaintext"
+            )
     elif resource.type == "azure-native:storage:StorageAccount":
         https = props.get("enableHttpsTrafficOnly")
         if truthy(https) is False:
-            yield f"{short(resource)}: enableHttpsTrafficOnly is false; file shares would be reachable unencrypted"
+            yield (
+                f"{short(resource)}: enableHttpsTrafficOnly is "
+                "false; file shares would be reachable unencrypted"
+            )
         tls = props.get("minimumTlsVersion")
         if isinstance(tls, str) and tls in ("TLS1_0", "TLS1_1"):
             yield f"{short(resource)}: minimumTlsVersion is {tls}; use TLS1_2"
@@ -160,7 +170,12 @@ def _ingress_sources(resource: Resource) -> Iterator[tuple[str, int, int, list[s
                 ports = items(get(allow, "ports")) or ["0-65535"]
                 for port in ports:
                     low, _, high = str(port).partition("-")
-                    yield (f"allows[{i}]", int(low), int(high or low), [str(r) for r in items(props.get("sourceRanges"))])
+                    yield (
+                        f"allows[{i}]",
+                        int(low),
+                        int(high or low),
+                        [str(r) for r in items(props.get("sourceRanges"))],
+                    )
     elif kind.startswith("azure-native:network:"):
         rules = items(get(props, "securityRules")) if kind.endswith("NetworkSecurityGroup") else [props]
         for i, rule in enumerate(rules):
@@ -220,7 +235,8 @@ def _exposed(resource: Resource, port: int, max_v4_prefix: int, max_v6_prefix: i
             if public > 2 ** (bits - prefix):
                 shown = ", ".join(ranges)
                 yield (
-                    f"{short(resource)} {where}: port {port} is open to {shown}, {public:,} internet IPv{version} "
+                    f"{short(resource)} {where}: port {port} is open "
+                    f"to {shown}, {public:,} internet IPv{version} "
                     f"addresses (more than one /{prefix})"
                 )
 
@@ -286,7 +302,8 @@ def no_secret_env_values(resource: Resource, _: Mapping[str, Any]) -> Iterator[s
                 if material or (is_secret_name(name) and literal_secret(value)):
                     what = material or "a secret"
                     yield (
-                        f"{short(resource)} {where}spec.{path}.env[{i}] ({name}): the literal value is {what}, "
+                        f"{short(resource)} {where}spec.{path}.env[{i}] "
+                        f"({name}): the literal value is {what}, "
                         "readable by anyone who can read the workload"
                     )
 
@@ -311,7 +328,9 @@ def no_secret_container_args(resource: Resource, _: Mapping[str, Any]) -> Iterat
                     continue
                 option = _SECRET_OPTION.match(word)
                 if option and is_secret_name(option[1]):
-                    value = option[2] if option[2] is not None else (words[i + 1] if i + 1 < len(words) else "")
+                    value = (
+                        option[2] if option[2] is not None else (words[i + 1] if i + 1 < len(words) else "")
+                    )
                     if value and not value.startswith("$("):  # $(VAR) expands from env, e.g. a secretKeyRef
                         yield (
                             f"{short(resource)} {where}spec.{path}: option {word.split('=', 1)[0]} carries a "
@@ -379,7 +398,9 @@ def no_secret_in_user_data(resource: Resource, _: Mapping[str, Any]) -> Iterator
     text += decoded_user_data(props.get("metadataStartupScript"))
     material = secret_material(text)
     if material:
-        yield f"{short(resource)}: user data contains {material}; anyone who can describe the instance reads it"
+        yield (
+            f"{short(resource)}: user data contains {material}; anyone who can describe the instance reads it"
+        )
     for line in text.splitlines():
         match = re.match(r"^\s*(token|agent-token|password)\s*:\s*(\S+)", line)
         if match and not match[2].startswith(("$", '"$', "'$")):
@@ -415,10 +436,12 @@ def _action_reads(action: str) -> bool:
 
 
 def _broad_resource(resource: str) -> bool:
-    """`*`, or a parameter/secret ARN whose name is a wildcard near the root (`parameter/*`, `parameter/a*`)."""
+    """`*`, or a parameter/secret ARN named by a wildcard near the root (`parameter/*`, `parameter/a*`)."""
     if resource == "*":
         return True
-    _, _, name = resource.partition(":parameter/") if ":parameter/" in resource else resource.partition(":secret:")
+    _, _, name = (
+        resource.partition(":parameter/") if ":parameter/" in resource else resource.partition(":secret:")
+    )
     if not name:
         return resource.endswith(":*") or resource.split(":")[-1] == "*"
     head = name.split("*", 1)[0]
@@ -479,7 +502,10 @@ def aws_no_broad_secret_reads(resource: Resource, _: Mapping[str, Any]) -> Itera
     if resource.type == "aws:iam/role:Role":
         for arn in items(props.get("managedPolicyArns")):
             if arn in BROAD_MANAGED_POLICIES:
-                yield f"{short(resource)}: managedPolicyArns has {arn.rsplit('/', 1)[-1]} ({BROAD_MANAGED_POLICIES[arn]})"
+                yield (
+                    f"{short(resource)}: managedPolicyArns has "
+                    f"{arn.rsplit('/', 1)[-1]} ({BROAD_MANAGED_POLICIES[arn]})"
+                )
         for policy in items(props.get("inlinePolicies")):
             for finding in broad_reads(get(policy, "policy")):
                 yield f"{short(resource)}: inline policy {get(policy, 'name')}: {finding}"
@@ -551,4 +577,7 @@ def helm_chart_pinned(resource: Resource, _: Mapping[str, Any]) -> Iterator[str]
         return
     chart = resource.props.get("chart")
     if not isinstance(version, str) or not _EXACT_VERSION.match(version):
-        yield f"{short(resource)}: chart {chart} has version {version or 'unset'!r}; installs whatever is newest"
+        yield (
+            f"{short(resource)}: chart {chart} has version "
+            f"{version or 'unset'!r}; installs whatever is newest"
+        )

@@ -102,7 +102,9 @@ def workload_non_root(resource: Resource, _: Mapping[str, Any]) -> Iterator[str]
             non_root = truthy(_context(pod, container, "runAsNonRoot"))
             user = _context(pod, container, "runAsUser")
             if user == 0 or (non_root is not True and not (isinstance(user, int) and user > 0)):
-                yield f"{short(resource)} {where}spec.{path} ({container.get('name')}): may run as root (UID 0)"
+                yield (
+                    f"{short(resource)} {where}spec.{path} ({container.get('name')}): may run as root (UID 0)"
+                )
 
 
 @resource_rule(
@@ -118,7 +120,10 @@ def workload_read_only_root(resource: Resource, _: Mapping[str, Any]) -> Iterato
     for where, pod in _pods(resource, "workload-read-only-root"):
         for path, container in containers(pod):
             if truthy(get(container, "securityContext", "readOnlyRootFilesystem")) is not True:
-                yield f"{short(resource)} {where}spec.{path} ({container.get('name')}): root filesystem is writable"
+                yield (
+                    f"{short(resource)} {where}spec.{path} "
+                    f"({container.get('name')}): root filesystem is writable"
+                )
 
 
 @resource_rule(
@@ -158,7 +163,16 @@ def workload_no_token_mount(resource: Resource, _: Mapping[str, Any]) -> Iterato
             )
 
 
-_DANGEROUS_CAPABILITIES = {"ALL", "SYS_ADMIN", "NET_ADMIN", "SYS_PTRACE", "SYS_MODULE", "BPF", "NET_RAW", "DAC_READ_SEARCH"}
+_DANGEROUS_CAPABILITIES = {
+    "ALL",
+    "SYS_ADMIN",
+    "NET_ADMIN",
+    "SYS_PTRACE",
+    "SYS_MODULE",
+    "BPF",
+    "NET_RAW",
+    "DAC_READ_SEARCH",
+}
 
 
 @resource_rule(
@@ -177,13 +191,19 @@ def workload_not_privileged(resource: Resource, _: Mapping[str, Any]) -> Iterato
                 yield f"{short(resource)} {where}spec.{key} is true"
         for i, volume in enumerate(items(pod.get("volumes"))):
             if get(volume, "hostPath") is not None:
-                yield f"{short(resource)} {where}spec.volumes[{i}] ({get(volume, 'name')}) mounts the host path {get(volume, 'hostPath', 'path')}"
+                yield (
+                    f"{short(resource)} {where}spec.volumes[{i}] ({get(volume, 'name')}) "
+                    f"mounts the host path {get(volume, 'hostPath', 'path')}"
+                )
         for path, container in containers(pod):
             if truthy(get(container, "securityContext", "privileged")):
                 yield f"{short(resource)} {where}spec.{path} ({container.get('name')}) is privileged"
             added = {str(c).upper() for c in items(get(container, "securityContext", "capabilities", "add"))}
             if added & _DANGEROUS_CAPABILITIES:
-                yield f"{short(resource)} {where}spec.{path} ({container.get('name')}) adds {', '.join(sorted(added & _DANGEROUS_CAPABILITIES))}"
+                yield (
+                    f"{short(resource)} {where}spec.{path} ({container.get('name')}) "
+                    f"adds {', '.join(sorted(added & _DANGEROUS_CAPABILITIES))}"
+                )
 
 
 @resource_rule(
@@ -199,10 +219,16 @@ def workload_no_privilege_escalation(resource: Resource, _: Mapping[str, Any]) -
         for path, container in containers(pod):
             context = mapping(container.get("securityContext"))
             if truthy(context.get("allowPrivilegeEscalation")) is not False:
-                yield f"{short(resource)} {where}spec.{path} ({container.get('name')}): allowPrivilegeEscalation is not false"
+                yield (
+                    f"{short(resource)} {where}spec.{path} ({container.get('name')}): "
+                    "allowPrivilegeEscalation is not false"
+                )
             dropped = {str(c).upper() for c in items(get(context, "capabilities", "drop"))}
             if "ALL" not in dropped:
-                yield f"{short(resource)} {where}spec.{path} ({container.get('name')}): capabilities.drop lacks ALL"
+                yield (
+                    f"{short(resource)} {where}spec.{path} "
+                    f"({container.get('name')}): capabilities.drop lacks ALL"
+                )
 
 
 # Values keys through which charts grant host access or root.
@@ -231,9 +257,15 @@ def helm_privileges_allow_listed(resource: Resource, _: Mapping[str, Any]) -> It
         return
     for path, key, value in walk_strings(mapping(resource.props.get("values")), "values"):
         if key in _PRIVILEGE_VALUES and truthy(value) is _PRIVILEGE_VALUES[key]:
-            yield f"{short(resource)}: {path} is {value} but chart {chart_name(resource.props)} is not allow-listed"
+            yield (
+                f"{short(resource)}: {path} is {value} but chart "
+                f"{chart_name(resource.props)} is not allow-listed"
+            )
         if key in ("runAsUser", "runAsGroup") and value == 0:
-            yield f"{short(resource)}: {path} is 0 (root) but chart {chart_name(resource.props)} is not allow-listed"
+            yield (
+                f"{short(resource)}: {path} is 0 (root) but chart "
+                f"{chart_name(resource.props)} is not allow-listed"
+            )
 
 
 # --------------------------------------------------------------------------- serving namespaces
@@ -289,7 +321,10 @@ def serving_namespace_restricted(
 def _ingress_policies(resources: Sequence[Resource], namespace: str) -> list[Resource]:
     found = []
     for resource in resources:
-        if resource.type != "kubernetes:networking.k8s.io/v1:NetworkPolicy" or namespace_of(resource) != namespace:
+        if (
+            resource.type != "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+            or namespace_of(resource) != namespace
+        ):
             continue
         spec = mapping(resource.props.get("spec"))
         types = [str(t) for t in items(spec.get("policyTypes"))]
@@ -313,7 +348,9 @@ def serving_network_policy(
 ) -> Iterator[Violation]:
     for pods in model_workloads(resources):
         policies = _ingress_policies(resources, pods.namespace)
-        if not any(selector_matches(mapping(get(p.props, "spec", "podSelector")), pods.labels) for p in policies):
+        if not any(
+            selector_matches(mapping(get(p.props, "spec", "podSelector")), pods.labels) for p in policies
+        ):
             yield Violation(
                 f"{short(pods.resource)} in {pods.namespace}: no ingress NetworkPolicy selects its pods; any "
                 "pod in the cluster can call the model",

@@ -39,7 +39,7 @@ class Case:
         return self.rule
 
 
-def _set(path: str, value: Any):  # noqa: ANN202
+def _set(path: str, value: Any):
     def edit(props: dict[str, Any]) -> None:
         *head, last = path.split(".")
         target = props
@@ -116,7 +116,10 @@ RESOURCE_CASES = [
     Case(
         "no-secret-helm-values",
         HELM,
-        helm_release("kube-prometheus-stack", {"grafana": {"admin": {"existingSecret": "grafana", "passwordKey": "pw"}}}),
+        helm_release(
+            "kube-prometheus-stack",
+            {"grafana": {"admin": {"existingSecret": "grafana", "passwordKey": "pw"}}},
+        ),
         helm_release("kube-prometheus-stack", {"grafana": {"adminPassword": "prom-operator"}}),
         "Release sample: values.grafana.adminPassword is a literal secret",
     ),
@@ -131,7 +134,10 @@ RESOURCE_CASES = [
         "no-secret-in-user-data",
         LT,
         GOOD_LAUNCH_TEMPLATE,
-        changed(GOOD_LAUNCH_TEMPLATE, _set("userData", "#cloud-config\nwrite_files:\n- content: |\n    token: s3cr3t\n")),
+        changed(
+            GOOD_LAUNCH_TEMPLATE,
+            _set("userData", "#cloud-config\nwrite_files:\n- content: |\n    token: s3cr3t\n"),
+        ),
         "LaunchTemplate sample: user data sets token to a literal value",
     ),
     Case(
@@ -139,10 +145,24 @@ RESOURCE_CASES = [
         "aws:iam/rolePolicy:RolePolicy",
         {
             "policy": policy_document(
-                {"Sid": "Own", "Effect": "Allow", "Action": ["ssm:GetParameter"], "Resource": ["arn:aws:ssm:us-east-1:1:parameter/llmops/dev/pools/a/agent-token"]}
+                {
+                    "Sid": "Own",
+                    "Effect": "Allow",
+                    "Action": ["ssm:GetParameter"],
+                    "Resource": ["arn:aws:ssm:us-east-1:1:parameter/llmops/dev/pools/a/agent-token"],
+                }
             )
         },
-        {"policy": policy_document({"Sid": "All", "Effect": "Allow", "Action": "ssm:Get*", "Resource": "arn:aws:ssm:*:*:parameter/*"})},
+        {
+            "policy": policy_document(
+                {
+                    "Sid": "All",
+                    "Effect": "Allow",
+                    "Action": "ssm:Get*",
+                    "Resource": "arn:aws:ssm:*:*:parameter/*",
+                }
+            )
+        },
         "RolePolicy sample: All allows ssm:Get* on arn:aws:ssm:*:*:parameter/*",
     ),
     Case(
@@ -205,7 +225,9 @@ RESOURCE_CASES = [
         "helm-privileges-allow-listed",
         HELM,
         # The termination handler is allow-listed: it reads instance metadata from the host network.
-        helm_release("oci://public.ecr.aws/aws-ec2/helm/aws-node-termination-handler", {"useHostNetwork": True}),
+        helm_release(
+            "oci://public.ecr.aws/aws-ec2/helm/aws-node-termination-handler", {"useHostNetwork": True}
+        ),
         helm_release("my-exporter", {"hostNetwork": True}),
         "Release sample: values.hostNetwork is True but chart my-exporter is not allow-listed",
     ),

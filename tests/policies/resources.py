@@ -39,7 +39,11 @@ def good_model_deployment(name: str = "m") -> dict[str, Any]:
                         "nodeAffinity": {
                             "requiredDuringSchedulingIgnoredDuringExecution": {
                                 "nodeSelectorTerms": [
-                                    {"matchExpressions": [{"key": "llmops.io/pool", "operator": "In", "values": ["l4"]}]}
+                                    {
+                                        "matchExpressions": [
+                                            {"key": "llmops.io/pool", "operator": "In", "values": ["l4"]}
+                                        ]
+                                    }
                                 ]
                             }
                         }
@@ -49,20 +53,45 @@ def good_model_deployment(name: str = "m") -> dict[str, Any]:
                         {
                             "name": "vllm",
                             "image": "vllm/vllm-openai:v0.10.1",
-                            "args": ["Qwen/Qwen2.5-0.5B-Instruct", "--port", "8000", "--max-model-len", "8192"],
+                            "args": [
+                                "Qwen/Qwen2.5-0.5B-Instruct",
+                                "--port",
+                                "8000",
+                                "--max-model-len",
+                                "8192",
+                            ],
                             "env": [
                                 {"name": "HF_HOME", "value": "/cache/huggingface"},
-                                {"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": "hf", "key": "HF_TOKEN"}}},
+                                {
+                                    "name": "HF_TOKEN",
+                                    "valueFrom": {"secretKeyRef": {"name": "hf", "key": "HF_TOKEN"}},
+                                },
                             ],
-                            "resources": {"limits": {"nvidia.com/gpu": "1"}, "requests": {"nvidia.com/gpu": "1"}},
+                            "resources": {
+                                "limits": {"nvidia.com/gpu": "1"},
+                                "requests": {"nvidia.com/gpu": "1"},
+                            },
                             "securityContext": {
                                 "allowPrivilegeEscalation": False,
                                 "readOnlyRootFilesystem": True,
                                 "capabilities": {"drop": ["ALL"]},
                             },
-                            "readinessProbe": {"httpGet": {"path": "/health", "port": 8000}, "periodSeconds": 1, "failureThreshold": 2},
-                            "livenessProbe": {"httpGet": {"path": "/health", "port": 8000}, "periodSeconds": 2, "failureThreshold": 2, "timeoutSeconds": 1},
-                            "startupProbe": {"httpGet": {"path": "/health", "port": 8000}, "periodSeconds": 5, "failureThreshold": 240},
+                            "readinessProbe": {
+                                "httpGet": {"path": "/health", "port": 8000},
+                                "periodSeconds": 1,
+                                "failureThreshold": 2,
+                            },
+                            "livenessProbe": {
+                                "httpGet": {"path": "/health", "port": 8000},
+                                "periodSeconds": 2,
+                                "failureThreshold": 2,
+                                "timeoutSeconds": 1,
+                            },
+                            "startupProbe": {
+                                "httpGet": {"path": "/health", "port": 8000},
+                                "periodSeconds": 5,
+                                "failureThreshold": 240,
+                            },
                         }
                     ],
                 },

@@ -57,7 +57,8 @@ def test_a_pulumi_secret_in_a_pod_spec_is_still_plaintext_there() -> None:
     from tests.policies.resources import changed, container, good_model_deployment
 
     props = changed(
-        good_model_deployment(), lambda p: container(p)["env"].append({"name": "HF_TOKEN", "value": "[secret]"})
+        good_model_deployment(),
+        lambda p: container(p)["env"].append({"name": "HF_TOKEN", "value": "[secret]"}),
     )
     assert messages("no-secret-env-values", "kubernetes:apps/v1:Deployment", props)
 
@@ -111,11 +112,15 @@ def test_splitting_a_range_never_hides_it(bits: int) -> None:
 def test_levels_come_from_the_pack_config_and_the_budget(repo_root: Path) -> None:
     config = load_stack_file(repo_root / "stacks", "aws-dev")
     facts = StackFacts(config=config, region="us-east-1")
-    report = evaluate([], facts, {"workload-non-root": {"enforcementLevel": "advisory"}, "model-pdb": "disabled"})
+    report = evaluate(
+        [], facts, {"workload-non-root": {"enforcementLevel": "advisory"}, "model-pdb": "disabled"}
+    )
     assert report.levels["workload-non-root"] is Level.ADVISORY
     assert report.outcome["model-pdb"] == "disabled"
     assert report.levels["budget-monthly"] is Level.ADVISORY  # aws-dev's budget is advisory
-    mandatory = config.model_copy(update={"budget": config.budget.model_copy(update={"enforcement": "mandatory"})})
+    mandatory = config.model_copy(
+        update={"budget": config.budget.model_copy(update={"enforcement": "mandatory"})}
+    )
     assert evaluate([], StackFacts(config=mandatory), {}).levels["budget-ceiling"] is Level.MANDATORY
 
 
@@ -123,7 +128,12 @@ def test_rule_settings_override_the_defaults() -> None:
     bad = {"minSize": 0, "maxSize": 30}
     rule = rule_by_id("pool-max-ceiling")
     report = evaluate(
-        [resource("aws:autoscaling/group:Group", bad)], StackFacts(config=None), {"pool-max-ceiling": {"maxNodes": 50}}, [rule]
+        [resource("aws:autoscaling/group:Group", bad)],
+        StackFacts(config=None),
+        {"pool-max-ceiling": {"maxNodes": 50}},
+        [rule],
     )
     assert report.verdicts == []
-    assert evaluate([resource("aws:autoscaling/group:Group", bad)], StackFacts(config=None), {}, [rule]).verdicts
+    assert evaluate(
+        [resource("aws:autoscaling/group:Group", bad)], StackFacts(config=None), {}, [rule]
+    ).verdicts

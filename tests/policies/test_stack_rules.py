@@ -36,13 +36,24 @@ def serving(namespace_labels: dict[str, str] | None = None) -> list[Resource]:
     return [
         resource(
             "kubernetes:core/v1:Namespace",
-            {"metadata": {"name": "serving", "labels": namespace_labels or {"pod-security.kubernetes.io/enforce": "restricted"}}},
+            {
+                "metadata": {
+                    "name": "serving",
+                    "labels": namespace_labels or {"pod-security.kubernetes.io/enforce": "restricted"},
+                }
+            },
             "ns",
         ),
         resource("kubernetes:apps/v1:Deployment", good_model_deployment(), "m"),
         resource(
             "kubernetes:policy/v1:PodDisruptionBudget",
-            {"metadata": {"namespace": "serving"}, "spec": {"maxUnavailable": 1, "selector": {"matchLabels": {"app.kubernetes.io/instance": "m"}}}},
+            {
+                "metadata": {"namespace": "serving"},
+                "spec": {
+                    "maxUnavailable": 1,
+                    "selector": {"matchLabels": {"app.kubernetes.io/instance": "m"}},
+                },
+            },
             "pdb",
         ),
         resource(
@@ -63,7 +74,9 @@ def without(resources: list[Resource], type_: str) -> list[Resource]:
 
 
 def with_deployment(resources: list[Resource], props: dict[str, Any]) -> list[Resource]:
-    return [resource(r.type, props, "m") if r.type == "kubernetes:apps/v1:Deployment" else r for r in resources]
+    return [
+        resource(r.type, props, "m") if r.type == "kubernetes:apps/v1:Deployment" else r for r in resources
+    ]
 
 
 @pytest.fixture
@@ -89,7 +102,9 @@ def test_every_stack_rule_is_tested_here() -> None:
 
 def test_the_good_stack_passes_every_stack_rule(facts: StackFacts) -> None:
     report = evaluate(serving(), facts, {})
-    stack_rules = [rule_id for rule_id, outcome in report.outcome.items() if rule_by_id(rule_id).is_stack_rule]
+    stack_rules = [
+        rule_id for rule_id, outcome in report.outcome.items() if rule_by_id(rule_id).is_stack_rule
+    ]
     assert [report.outcome[r] for r in stack_rules] == ["passed"] * len(stack_rules), report.outcome
 
 
@@ -104,7 +119,10 @@ def test_serving_network_policy(facts: StackFacts) -> None:
     resources.append(
         resource(
             "kubernetes:networking.k8s.io/v1:NetworkPolicy",
-            {"metadata": {"namespace": "serving"}, "spec": {"podSelector": {"matchLabels": {"app": "other"}}}},
+            {
+                "metadata": {"namespace": "serving"},
+                "spec": {"podSelector": {"matchLabels": {"app": "other"}}},
+            },
             "other",
         )
     )
@@ -122,8 +140,23 @@ def test_serving_namespace_restricted(facts: StackFacts) -> None:
 
 def test_spot_pool_fallback(facts: StackFacts) -> None:
     pools = [
-        {"name": "l4", "cloud": "aws", "gpuType": "L4", "instanceTypes": ["g6.xlarge"], "capacity": "spot", "max": 2, "fallbackPool": "a10"},
-        {"name": "a10", "cloud": "aws", "gpuType": "A10G", "instanceTypes": ["g5.xlarge"], "capacity": "spot", "max": 1},
+        {
+            "name": "l4",
+            "cloud": "aws",
+            "gpuType": "L4",
+            "instanceTypes": ["g6.xlarge"],
+            "capacity": "spot",
+            "max": 2,
+            "fallbackPool": "a10",
+        },
+        {
+            "name": "a10",
+            "cloud": "aws",
+            "gpuType": "A10G",
+            "instanceTypes": ["g5.xlarge"],
+            "capacity": "spot",
+            "max": 1,
+        },
     ]
     found = findings("spot-pool-fallback", [], StackFacts(config=config(pools=pools)))
     assert found == [
@@ -143,16 +176,21 @@ def test_gpu_workload_schedulable(facts: StackFacts) -> None:
         "Deployment m (2 GPU(s) per pod) cannot be placed: l4: g6.xlarge has 1 GPU(s), the pod needs 2; "
         "l4-od: not selected by required node affinity"
     ]
-    untolerated = with_deployment(serving(), changed(good_model_deployment(), lambda p: pod(p).pop("tolerations")))
-    assert "l4: the pod does not tolerate the GPU taint nvidia.com/gpu=true:NoSchedule" in findings(
-        "gpu-workload-schedulable", untolerated, facts
-    )[0]
+    untolerated = with_deployment(
+        serving(), changed(good_model_deployment(), lambda p: pod(p).pop("tolerations"))
+    )
+    assert (
+        "l4: the pod does not tolerate the GPU taint nvidia.com/gpu=true:NoSchedule"
+        in findings("gpu-workload-schedulable", untolerated, facts)[0]
+    )
 
 
 def test_gpu_workload_schedulable_is_not_applicable_without_pools() -> None:
     facts = StackFacts(config=config(cluster={"kind": "existing"}, pools=[], models=[]))
     report = evaluate(serving(), facts, {}, [rule_by_id("gpu-workload-schedulable")])
-    assert report.outcome["gpu-workload-schedulable"].startswith("not applicable: the stack builds no node pools")
+    assert report.outcome["gpu-workload-schedulable"].startswith(
+        "not applicable: the stack builds no node pools"
+    )
 
 
 def test_model_fits_gpu(facts: StackFacts) -> None:
@@ -176,4 +214,6 @@ def test_budget_monthly_and_ceiling() -> None:
     assert report.verdicts[0].message.endswith("a month is over the budget $10.00")
     assert "every pool at its max costs $" in report.verdicts[1].message
     roomy = StackFacts(config=config(budget={"monthlyUsd": 100000}), region="us-east-1")
-    assert evaluate([], roomy, {}, [rule_by_id("budget-monthly"), rule_by_id("budget-ceiling")]).verdicts == []
+    assert (
+        evaluate([], roomy, {}, [rule_by_id("budget-monthly"), rule_by_id("budget-ceiling")]).verdicts == []
+    )

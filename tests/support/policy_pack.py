@@ -79,7 +79,9 @@ def _struct(props: Mapping[str, Any]) -> struct_pb2.Struct:
 
 def _diagnostics(response: proto.AnalyzeResponse) -> list[Diagnostic]:
     return [
-        Diagnostic(d.policyName, _LEVEL_NAMES.get(d.enforcementLevel, str(d.enforcementLevel)), d.urn, d.message)
+        Diagnostic(
+            d.policyName, _LEVEL_NAMES.get(d.enforcementLevel, str(d.enforcementLevel)), d.urn, d.message
+        )
         for d in response.diagnostics
     ]
 
@@ -105,7 +107,9 @@ def running_pack(pulumi_config: Mapping[str, str] | None = None, stack: str = "t
         port = process.stdout.readline().strip()
         if not port.isdigit():
             process.kill()
-            raise RuntimeError(f"the pack did not start: {port!r}\n{process.communicate(timeout=10)[1][-4000:]}")
+            raise RuntimeError(
+                f"the pack did not start: {port!r}\n{process.communicate(timeout=10)[1][-4000:]}"
+            )
         with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
             grpc.channel_ready_future(channel).result(timeout=30)
             yield Analyzer(analyzer_pb2_grpc.AnalyzerStub(channel))
