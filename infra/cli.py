@@ -145,9 +145,10 @@ def plan(
 
 
 def _register_capacity_commands() -> None:
-    from infra import cli_capacity
+    from infra import cli_capacity, cli_diff
 
     cli_capacity.register(app)
+    cli_diff.register(app)
 
 
 _register_capacity_commands()
