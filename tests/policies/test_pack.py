@@ -110,3 +110,11 @@ def test_every_shipped_stack_passes_the_pack(repo_root: Path, stack: str, previe
     from_plan = sorted((v.id, v.level.value, v.message) for v in report.verdicts)
     from_pack = sorted((d.policy, d.level, d.message.split("\n")[1]) for d in found)
     assert from_pack == from_plan
+
+
+def test_the_policy_reference_is_up_to_date(repo_root: Path) -> None:
+    from policies import reference
+
+    assert (repo_root / "docs" / "policies.md").read_text() == reference.render(), (
+        "regenerate it: python -m policies.reference > docs/policies.md"
+    )
