@@ -18,9 +18,11 @@ def get(value: Any, *path: str | int) -> Any:
         if isinstance(step, int):
             if not isinstance(value, Sequence) or isinstance(value, str) or step >= len(value):
                 return None
-        elif not isinstance(value, Mapping) or step not in value:
+            value = value[step]
+        elif isinstance(value, Mapping) and step in value:
+            value = value[step]
+        else:
             return None
-        value = value[step]
     return value
 
 

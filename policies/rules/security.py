@@ -106,6 +106,11 @@ def encrypted_disks(resource: Resource, _: Mapping[str, Any]) -> Iterator[str]:
         for i, mapping_ in enumerate(items(props.get("blockDeviceMappings"))):
             if get(mapping_, "ebs") is not None:
                 devices.append((f"blockDeviceMappings[{i}].ebs.encrypted", get(mapping_, "ebs", "encrypted")))
+        if not devices and not is_unknown(props.get("blockDeviceMappings")):
+            yield (
+                f"{short(resource)}: no blockDeviceMappings; the root volume is the image's, encrypted only "
+                "where its snapshot or the account's EBS default is"
+            )
     for path, value in devices:
         if is_unknown(value):
             continue

@@ -137,3 +137,13 @@ def test_rule_settings_override_the_defaults() -> None:
     assert evaluate(
         [resource("aws:autoscaling/group:Group", bad)], StackFacts(config=None), {}, [rule]
     ).verdicts
+
+
+def test_a_launch_template_must_say_its_root_volume_is_encrypted() -> None:
+    from tests.policies.resources import GOOD_LAUNCH_TEMPLATE
+
+    bare = {k: v for k, v in GOOD_LAUNCH_TEMPLATE.items() if k != "blockDeviceMappings"}
+    assert messages("encrypted-disks", "aws:ec2/launchTemplate:LaunchTemplate", bare) == [
+        "LaunchTemplate sample: no blockDeviceMappings; the root volume is the image's, encrypted only where "
+        "its snapshot or the account's EBS default is"
+    ]
