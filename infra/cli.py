@@ -72,6 +72,10 @@ def plan(
             "default: when AWS_ACCESS_KEY_ID or AWS_PROFILE is set",
         ),
     ] = None,
+    compare: Annotated[
+        Path | None,
+        typer.Option("--compare", help="an earlier plan.json (or --out folder): print what changed since"),
+    ] = None,
     policy_config: Annotated[
         Path | None,
         typer.Option(
@@ -114,6 +118,11 @@ def plan(
     # A mandatory violation writes nothing: the previous plan output stays as it was.
     failed = bool(report.mandatory) or estimate.over_mandatory_budget
     console = Console()
+    if compare is not None:
+        from infra import cli_diff
+
+        # Read before writing: the earlier plan may be the very file this run replaces.
+        cli_diff.compare(compare, result.to_json() | extra, Console(stderr=as_json))
     if as_json:
         sys.stdout.write(dumps(result.to_json() | extra))
     else:

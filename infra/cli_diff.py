@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -44,6 +44,18 @@ def diff(
         markdown.parent.mkdir(parents=True, exist_ok=True)
         markdown.write_text(plandiff.markdown(diffs, title))
         console.print(f"wrote [bold]{markdown}[/bold]")
+
+
+def compare(before: Path, after: dict[str, Any], console: Console) -> None:
+    """`llmops plan --compare`: this plan against an earlier one of the same stack."""
+    from infra.cli import _fail
+
+    try:
+        earlier = plandiff.load_plans(before)
+    except plandiff.PlanFileError as exc:
+        raise _fail(str(exc)) from None
+    stack = str(after["stack"])
+    render(plandiff.diff_stack(stack, earlier.get(stack), after), console)
 
 
 def render(diff: plandiff.StackDiff, console: Console) -> None:

@@ -88,3 +88,21 @@ def test_a_missing_plan_is_a_clear_error(tmp_path: Path) -> None:
         "nope: no such file or folder. Fix: pass a plan.json or an `llmops plan --out` folder"
         in result.stderr
     )
+
+
+def test_plan_compare_prints_what_changed_since_the_last_plan(repo_root: Path, tmp_path: Path) -> None:
+    runner = CliRunner()
+    project = tmp_path / "project"
+    shutil.copytree(repo_root / "stacks", project / "stacks")
+    (project / "Pulumi.yaml").write_text("name: llmops\n")
+    out = tmp_path / "out"
+    assert runner.invoke(app, ["plan", "--out", str(out), "--project-dir", str(project)]).exit_code == 0
+    stack_file = project / "stacks" / "Pulumi.local.yaml"
+    stack_file.write_text(stack_file.read_text().replace("      replicas: 1\n", "      replicas: 3\n"))
+    result = runner.invoke(
+        app, ["plan", "--out", str(out), "--project-dir", str(project), "--compare", str(out / "local")]
+    )
+    assert result.exit_code == 0, result.output
+    assert "stack local" in result.output
+    assert "spec.replicas" in result.output
+    assert json.loads((out / "local" / "plan.json").read_text())["resources"]
