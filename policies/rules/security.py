@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from policies.rules._base import Category, Level, NotApplicable, Resource, resource_rule
+from policies.rules._base import SECRET_MASK, Category, Level, NotApplicable, Resource, resource_rule
 from policies.rules._walk import (
     HELM_RELEASE,
     WORKLOAD_TYPES,
@@ -410,6 +410,29 @@ def no_secret_in_user_data(resource: Resource, _: Mapping[str, Any]) -> Iterator
         match = re.match(r"^\s*(token|agent-token|password)\s*:\s*(\S+)", line)
         if match and not match[2].startswith(("$", '"$', "'$")):
             yield f"{short(resource)}: user data sets {match[1]} to a literal value"
+
+
+@resource_rule(
+    "aws-ssm-secure-string",
+    description="Parameter Store entries that hold secrets (tokens, keys, passwords) are SecureString.",
+    remediation="Set type: SecureString (encrypted with KMS; reads need kms:Decrypt as well as the "
+    "parameter's ARN).",
+    level=Level.MANDATORY,
+    category=Category.SECURITY,
+    types=("aws:ssm/parameter:Parameter",),
+)
+def aws_ssm_secure_string(resource: Resource, _: Mapping[str, Any]) -> Iterator[str]:
+    props = resource.props
+    kind = props.get("type")
+    if kind == "SecureString" or is_unknown(kind):
+        return
+    name = str(props.get("name") or resource.name)
+    leaf = name.rstrip("/").rsplit("/", 1)[-1]
+    value = props.get("value")
+    secret_value = isinstance(value, str) and (value == SECRET_MASK or secret_material(value) is not None)
+    if is_secret_name(leaf) or leaf.endswith((".key", "-key", "_key")) or secret_value:
+        kind_text = kind or "String"
+        yield f"{short(resource)}: {name} is a {kind_text} parameter; anyone with ssm:GetParameter reads it"
 
 
 # --------------------------------------------------------------------------- IAM

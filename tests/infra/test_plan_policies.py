@@ -8,6 +8,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from infra.cli import app
+from policies.rules import RULES
 
 
 def test_plan_records_policy_verdicts(repo_root: Path, tmp_path: Path) -> None:
@@ -16,7 +17,7 @@ def test_plan_records_policy_verdicts(repo_root: Path, tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     assert "policy violations" in result.output
-    assert "policies: 33 checked" in result.output
+    assert f"policies: {len(RULES)} checked" in result.output
     verdicts = json.loads((tmp_path / "aws-dev" / "plan.json").read_text())["policies"]
     assert all(set(v) == {"id", "level", "resource", "message"} for v in verdicts)
     assert {v["level"] for v in verdicts} == {"advisory"}

@@ -141,6 +141,13 @@ RESOURCE_CASES = [
         "LaunchTemplate sample: user data sets token to a literal value",
     ),
     Case(
+        "aws-ssm-secure-string",
+        "aws:ssm/parameter:Parameter",
+        {"name": "/llmops/dev/servers/server-ca.key", "type": "SecureString", "value": "[secret]"},
+        {"name": "/llmops/dev/pools/l4/agent-token", "type": "String", "value": "[secret]"},
+        "Parameter sample: /llmops/dev/pools/l4/agent-token is a String parameter; anyone with ssm:GetParameter reads it",
+    ),
+    Case(
         "aws-no-broad-secret-reads",
         "aws:iam/rolePolicy:RolePolicy",
         {

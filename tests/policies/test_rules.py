@@ -147,3 +147,45 @@ def test_a_launch_template_must_say_its_root_volume_is_encrypted() -> None:
         "LaunchTemplate sample: no blockDeviceMappings; the root volume is the image's, encrypted only where "
         "its snapshot or the account's EBS default is"
     ]
+
+
+@pytest.mark.parametrize(
+    ("statement", "broad"),
+    [
+        ({"Effect": "Allow", "Action": "ssm:GetParameter", "Resource": "*"}, True),
+        ({"Effect": "Allow", "Action": "ssm:*", "Resource": "arn:aws:ssm:us-east-1:1:parameter/*"}, True),
+        ({"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"}, True),
+        (
+            {
+                "Effect": "Allow",
+                "Action": "secretsmanager:GetSecretValue",
+                "Resource": "arn:aws:secretsmanager:us-east-1:1:secret:*",
+            },
+            True,
+        ),
+        ({"Effect": "Deny", "Action": "ssm:GetParameter", "Resource": "*"}, False),
+        (
+            {
+                "Effect": "Allow",
+                "Action": "ssm:GetParameter",
+                "Resource": "arn:aws:ssm:us-east-1:1:parameter/llmops/dev/*",
+            },
+            False,
+        ),
+        ({"Effect": "Allow", "Action": "ec2:DescribeInstances", "Resource": "*"}, False),
+    ],
+)
+def test_broad_secret_reads(statement: dict, broad: bool) -> None:
+    from policies.rules.security import broad_reads
+    from tests.policies.resources import policy_document
+
+    assert bool(broad_reads(policy_document(statement))) is broad
+
+
+def test_an_argument_expanded_from_the_environment_is_not_a_secret() -> None:
+    from tests.policies.resources import changed, container, good_model_deployment
+
+    props = changed(
+        good_model_deployment(), lambda p: container(p)["args"].append("--api-key=$(VLLM_API_KEY)")
+    )
+    assert messages("no-secret-container-args", "kubernetes:apps/v1:Deployment", props) == []
