@@ -5,12 +5,16 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from infra.config import ConfigError, StackNotFoundError, read_stack_file
+
+if TYPE_CHECKING:
+    from infra.costing import StackEstimate
+    from policies.rules import Report
 
 app = typer.Typer(
     name="llmops",
@@ -115,8 +119,8 @@ def plan(
     }
     if checks is not None:
         extra["preflight"] = checks
-    # A mandatory violation writes nothing: the previous plan output stays as it was.
-    failed = bool(report.mandatory) or estimate.over_mandatory_budget
+    # A mandatory check that fails leaves the previous plan output as it was, like a config error.
+    blocking = blocking_failures(estimate, report)
     console = Console()
     if compare is not None:
         from infra import cli_diff
@@ -124,33 +128,42 @@ def plan(
         # Read before writing: the earlier plan may be the very file this run replaces.
         cli_diff.compare(compare, result.to_json() | extra, Console(stderr=as_json))
     if as_json:
+        # Printed even when a check fails: CI diffs a failing plan too.
         sys.stdout.write(dumps(result.to_json() | extra))
     else:
         artifacts.render(result, console)
         artifacts.render_estimate(estimate, console)
         if checks is not None:
             artifacts.render_preflight(checks, console)
-    if not as_json or failed:
+    if not as_json or blocking:
         policy_check.render(report, Console(stderr=as_json))
-    if failed:
-        problems = []
-        if estimate.over_mandatory_budget:
-            budget = estimate.budget
-            problems.append(
-                f"budget.monthlyUsd: the estimate ${budget['estimate_usd']:,.2f} is over the mandatory "
-                f"budget ${budget['monthly_usd']:,.2f}. Fix: shrink pools or schedules, use spot, "
-                "or raise the budget"
-            )
-        problems.extend(
-            f"policy {v.id}: {v.message}. Fix: {policy_check.remediation(v.id)}"
-            for v in report.mandatory
-            if not (estimate.over_mandatory_budget and v.id == "budget-monthly")
-        )
-        raise _fail("\n  - ".join(["mandatory checks failed; nothing was written:", *problems]))
+    if blocking:
+        raise _fail("\n  - ".join(["mandatory checks failed; nothing was written:", *blocking]))
     out_dir = out if out.is_absolute() else Path.cwd() / out
     target = artifacts.write(result, out_dir, extra)
     if not as_json:
         console.print(f"wrote [bold]{target / 'plan.json'}[/bold] and {target / 'manifests'}/")
+
+
+def blocking_failures(estimate: StackEstimate, report: Report) -> list[str]:
+    """Mandatory checks that fail the plan before anything is written: the budget, then the policies."""
+    from infra import policy_check
+
+    failures = []
+    if estimate.over_mandatory_budget:
+        budget = estimate.budget
+        failures.append(
+            f"budget.monthlyUsd: the estimate ${budget['estimate_usd']:,.2f} is over the mandatory "
+            f"budget ${budget['monthly_usd']:,.2f}. Fix: shrink pools or schedules, use spot, "
+            "or raise the budget"
+        )
+    failures.extend(
+        f"policy {v.id}: {v.message}. Fix: {policy_check.remediation(v.id)}"
+        for v in report.mandatory
+        # the budget line above already says it
+        if not (estimate.over_mandatory_budget and v.id == "budget-monthly")
+    )
+    return failures
 
 
 def _register_capacity_commands() -> None:
