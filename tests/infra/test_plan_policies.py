@@ -35,46 +35,52 @@ def test_plan_records_policy_verdicts(repo_root: Path, tmp_path: Path) -> None:
 def test_a_mandatory_violation_exits_2_and_keeps_the_previous_output(repo_root: Path, tmp_path: Path) -> None:
     runner = CliRunner()
     out = tmp_path / "out"
-    ok = runner.invoke(app, ["plan", "--out", str(out), "--project-dir", str(repo_root)])
+    args = ["plan", "--stack", "aws-dev", "--out", str(out), "--project-dir", str(repo_root)]
+    ok = runner.invoke(app, args)
     assert ok.exit_code == 0, ok.output
-    before = (out / "local" / "plan.json").read_text()
-    manifests = sorted(p.name for p in (out / "local" / "manifests").iterdir())
-    strict = tmp_path / "strict.json"
-    strict.write_text("{}")  # no waivers: every rule at its own level
-    failed = runner.invoke(
-        app, ["plan", "--out", str(out), "--project-dir", str(repo_root), "--policy-config", str(strict)]
-    )
+    before = (out / "aws-dev" / "plan.json").read_text()
+    manifests = sorted(p.name for p in (out / "aws-dev" / "manifests").iterdir())
+    tight = tmp_path / "tight.json"
+    tight.write_text(json.dumps({"pool-max-ceiling": {"maxNodes": 2}}))  # the spot pool may grow to 4
+    failed = runner.invoke(app, [*args, "--policy-config", str(tight)])
     assert failed.exit_code == 2
     assert "mandatory checks failed; nothing was written" in failed.stderr
     assert (
-        "policy workload-non-root: Deployment qwen2-5-0-5b-deployment spec.template.spec.containers[0] (vllm): "
-        "may run as root (UID 0). Fix: Set securityContext.runAsNonRoot: true" in failed.stderr
+        "policy pool-max-ceiling: Group l4-spot-group: maxSize is 4, above the ceiling of 2 machines. "
+        "Fix: Lower the pool's max" in failed.stderr
     )
-    assert (out / "local" / "plan.json").read_text() == before
-    assert sorted(p.name for p in (out / "local" / "manifests").iterdir()) == manifests
-    assert [p.name for p in out.iterdir()] == ["local"]  # no staging folder left behind
+    assert (out / "aws-dev" / "plan.json").read_text() == before
+    assert sorted(p.name for p in (out / "aws-dev" / "manifests").iterdir()) == manifests
+    assert [p.name for p in out.iterdir()] == ["aws-dev"]  # no staging folder left behind
 
 
 def test_json_output_still_carries_the_plan_when_a_policy_fails(repo_root: Path, tmp_path: Path) -> None:
-    strict = tmp_path / "strict.json"
-    strict.write_text("{}")
+    tight = tmp_path / "tight.json"
+    tight.write_text(json.dumps({"pool-max-ceiling": {"maxNodes": 2}}))
+    out = tmp_path / "out"
     result = CliRunner().invoke(
         app,
         [
             "plan",
+            "-s",
+            "aws-dev",
             "--json",
             "--out",
-            str(tmp_path / "out"),
+            str(out),
             "--project-dir",
             str(repo_root),
             "--policy-config",
-            str(strict),
+            str(tight),
         ],
     )
     assert result.exit_code == 2
     printed = json.loads(result.stdout)
-    assert {v["level"] for v in printed["policies"]} == {"mandatory"}
-    assert not (tmp_path / "out").exists()
+    mandatory = [v for v in printed["policies"] if v["level"] == "mandatory"]
+    # The group and its scheduled actions; the file replaces policies/shipped.json, waivers and all.
+    assert {v["resource"].rsplit("::", 1)[1] for v in mandatory if v["id"] == "pool-max-ceiling"} >= {
+        "l4-spot-group"
+    }
+    assert not out.exists()
 
 
 def test_a_bad_policy_config_is_a_clear_error(repo_root: Path, tmp_path: Path) -> None:

@@ -202,7 +202,7 @@ def test_gpu_workload_schedulable_is_not_applicable_without_pools() -> None:
 
 def test_model_fits_gpu(facts: StackFacts) -> None:
     big = [{"name": "m", "source": "meta-llama/Llama-3.1-70B-Instruct", "pool": "l4", "gpuType": "L4"}]
-    found = findings("model-fits-gpu", [], StackFacts(config=config(models=big)))
+    found = findings("model-fits-gpu", [], StackFacts(config=unchecked_config(**{"models": big})))
     assert len(found) == 1 and found[0].startswith("model m: meta-llama/Llama-3.1-70B-Instruct")
     assert findings("model-fits-gpu", [], facts) == []
 
