@@ -68,8 +68,8 @@ def plan(
         bool | None,
         typer.Option(
             "--preflight/--no-preflight",
-            help="check instance offerings, spot prices and the GPU image in the AWS account; "
-            "default: when AWS_ACCESS_KEY_ID or AWS_PROFILE is set",
+            help="check instance offerings, spot prices and the GPU image in the cloud account; "
+            "default: when the shell names the cloud's credentials (e.g. a profile or access key)",
         ),
     ] = None,
 ) -> None:
@@ -82,11 +82,10 @@ def plan(
         root = find_project_dir(project_dir)
         raw = read_stack_file(root / "stacks", stack)
         result = run_plan(raw, stack, preview=preview)
-        region_value = raw.other.get("aws:region")
-        region = region_value if isinstance(region_value, str) else None
+        region = costing.stack_region(result.config, raw.other)
         checks = None
-        if preflight if preflight is not None else costing.aws_preflight_wanted(result.config, os.environ):
-            checks = costing.aws_preflight(result.config, region or "us-east-1")
+        if preflight if preflight is not None else costing.preflight_wanted(result.config, os.environ):
+            checks = costing.preflight(result.config, raw.other)
         spot = checks["spot_usd_per_h"] if checks else None
         estimate = costing.estimate(result.config, region, spot)
     except (StackNotFoundError, ConfigError, FileNotFoundError) as exc:

@@ -23,7 +23,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from enum import Enum, StrEnum
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -38,8 +38,10 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
-from components.k3s.pool import AWS_GPU_FAMILIES, MIN_DISK_GB, Capacity, gpu_of
+from components.capacity.catalog import normalise_gpu_name
+from components.cloud import DEFAULT_CLOUD, Cloud, kit
 from components.kube_names import QUANTITY, is_dns1035_label
+from components.pools import MIN_DISK_GB, Capacity
 from components.serving.vllm_args import MANAGED_FLAGS, MAX_MODEL_NAME, Dtype, Quantization
 
 NAMESPACE = "llmops"
@@ -205,12 +207,6 @@ _FLAG_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 # --------------------------------------------------------------------------- enums
 
 
-class Cloud(StrEnum):
-    AWS = "aws"
-    GCP = "gcp"
-    AZURE = "azure"
-
-
 # --------------------------------------------------------------------------- the model
 
 
@@ -242,12 +238,15 @@ class K3sClusterConfig(_Strict):
     """A K3s cluster on cloud VMs that the stack creates."""
 
     kind: Literal["k3s"]
-    cloud: Cloud = Field(Cloud.AWS, description="where the K3s servers run")
+    cloud: Cloud = Field(DEFAULT_CLOUD, description="where the K3s servers run")
     servers: Literal[1, 3] = Field(1, description="1 server, or 3 for embedded-etcd high availability")
     version: str | None = Field(
         None, description="K3s version such as 'v1.33.5+k3s1'; default: the pinned one"
     )
-    server_instance_type: str = Field("m7i.large", description="on-demand CPU instance type for the servers")
+    server_instance_type: str | None = Field(
+        None,
+        description="on-demand CPU machine type of the servers; default: the cloud kit's own",
+    )
     allowed_cidrs: list[Cidr] = Field(
         default_factory=list, description="networks allowed to reach the Kubernetes API on 6443"
     )
@@ -568,7 +567,7 @@ def check_semantics(config: StackConfig) -> list[Problem]:
                 "pools",
                 [],
                 "is empty, so the models have no GPU nodes to run on",
-                "add at least one GPU pool (see stacks/Pulumi.aws-dev.yaml)",
+                "add at least one GPU pool (see the example stacks in stacks/)",
             )
         )
 
@@ -581,7 +580,7 @@ def check_semantics(config: StackConfig) -> list[Problem]:
                     f"{at}.instanceTypes",
                     [],
                     "is empty; a pool needs at least one machine type",
-                    "list one or more, e.g. instanceTypes: [g6.xlarge, g6.2xlarge]",
+                    f"list one or more GPU machine types, e.g. {kit(pool.cloud).instance_type_example}",
                 )
             )
         problems += _check_instance_types(at, pool)
@@ -679,21 +678,8 @@ def check_semantics(config: StackConfig) -> list[Problem]:
     return problems
 
 
-# Clouds whose cluster and pool components exist in this version.
-BUILT_CLOUDS = (Cloud.AWS,)
-
-
 def _check_k3s_cluster(cluster: K3sClusterConfig) -> list[Problem]:
     problems = []
-    if cluster.cloud not in BUILT_CLOUDS:
-        problems.append(
-            Problem(
-                "cluster.cloud",
-                cluster.cloud.value,
-                f"has no K3s server component yet (available: {', '.join(c.value for c in BUILT_CLOUDS)})",
-                "run the servers on aws",
-            )
-        )
     if not cluster.allowed_cidrs:
         problems.append(
             Problem(
@@ -707,28 +693,20 @@ def _check_k3s_cluster(cluster: K3sClusterConfig) -> list[Problem]:
 
 
 def _check_instance_types(at: str, pool: PoolConfig) -> list[Problem]:
-    if pool.cloud not in BUILT_CLOUDS:
-        return [
-            Problem(
-                f"{at}.cloud",
-                pool.cloud.value,
-                f"has no GPU pool component yet (available: {', '.join(c.value for c in BUILT_CLOUDS)})",
-                "use cloud: aws",
-            )
-        ]
+    machines = kit(pool.cloud)
     problems = []
     for j, instance_type in enumerate(pool.instance_types):
-        gpu = gpu_of(instance_type)
+        gpu = machines.gpu_of(instance_type)
         if gpu is None:
             problems.append(
                 Problem(
                     f"{at}.instanceTypes[{j}]",
                     instance_type,
-                    f"is not in a known GPU instance family ({', '.join(sorted(AWS_GPU_FAMILIES))})",
-                    "use a GPU machine type such as 'g6.xlarge' (L4) or 'g5.xlarge' (A10G)",
+                    f"is not in a known GPU instance family ({', '.join(sorted(machines.gpu_families()))})",
+                    f"use a GPU machine type such as {machines.instance_type_example}",
                 )
             )
-        elif gpu != pool.gpu_type:
+        elif normalise_gpu_name(gpu) != normalise_gpu_name(pool.gpu_type):
             problems.append(
                 Problem(
                     f"{at}.instanceTypes[{j}]",
@@ -846,7 +824,7 @@ def read_stack_file(stacks_dir: Path, stack: str) -> RawStack:
 
 
 def split_namespace(source: str, config: Mapping[str, Any], secret_keys: Iterable[str] = ()) -> RawStack:
-    """Separate `llmops:` keys from provider keys (`aws:region`, ...)."""
+    """Separate `llmops:` keys from provider keys (`<provider>:region`, ...)."""
     values: dict[str, Any] = {}
     other: dict[str, Any] = {}
     secrets = set(secret_keys)

@@ -26,6 +26,7 @@ from infra.config import (
 )
 
 if TYPE_CHECKING:
+    from components.cloud import NetworkSpec
     from components.observability import ObservabilityStackArgs
 
 
@@ -50,7 +51,9 @@ def run(config: StackConfig | None = None) -> None:
         from components.observability import ObservabilityStack
 
         stack = ObservabilityStack(
-            OBSERVABILITY_INSTANCE, observability_args(config.observability, config.pools), opts=k8s_opts
+            OBSERVABILITY_INSTANCE,
+            observability_args(config.observability, config.pools, stack_region(config)),
+            opts=k8s_opts,
         )
         # ServiceMonitors need the Prometheus Operator's CRDs, which the release installs.
         monitoring.append(stack.kube_prometheus_stack)
@@ -80,56 +83,59 @@ def cluster_provider(config: StackConfig) -> k8s.Provider:
         # Inline kubeconfigs carry credentials: keep them out of state and plan output.
         kubeconfig = pulumi.Output.secret(cluster.kubeconfig) if cluster.kubeconfig else None
         return k8s.Provider("cluster", kubeconfig=kubeconfig, context=cluster.context)
-    return aws_k3s_cluster(config, cluster)
+    return k3s_cluster(config, cluster)
 
 
-def aws_k3s_cluster(config: StackConfig, cluster: K3sClusterConfig) -> k8s.Provider:
-    """Network, K3s servers, GPU pools and spot handling on AWS; returns the new cluster's provider."""
-    from components.aws import (
-        AwsGpuNodePool,
-        AwsGpuNodePoolArgs,
-        AwsK3sServers,
-        AwsK3sServersArgs,
-        AwsNetwork,
-        AwsNetworkArgs,
-        SpotInterruptionHandler,
-        SpotInterruptionHandlerArgs,
-    )
+def k3s_cluster(config: StackConfig, cluster: K3sClusterConfig) -> k8s.Provider:
+    """Network, K3s servers, GPU pools and spot handling on the cluster's cloud; returns its provider."""
+    from components.cloud import kit
     from components.k3s import K3S_VERSION, Capacity, FlannelBackend, K3sCluster, K3sClusterArgs
+    from components.pools import GpuNodePoolArgs
 
+    cloud = kit(cluster.cloud)
     stack = pulumi.get_stack()
     flannel = FlannelBackend.WIREGUARD_NATIVE if cluster.wireguard else FlannelBackend.VXLAN
-    network = AwsNetwork(
-        stack,
-        AwsNetworkArgs(
-            api_allowed_cidrs=list(cluster.allowed_cidrs),
-            flannel_backend=flannel,
-            api_load_balancer=cluster.servers > 1,
-        ),
-    )
+    network = cloud.network(stack, network_spec(cluster))
     k3s = K3sCluster(
         stack,
         K3sClusterArgs(
-            host=AwsK3sServers(
-                AwsK3sServersArgs(network=network, instance_type=cluster.server_instance_type)
-            ),
+            host=cloud.server_host(network, cluster.server_instance_type),
             server_count=cluster.servers,
             flannel_backend=flannel,
             k3s_version=cluster.version or K3S_VERSION,
         ),
     )
     for pool in config.pools:
-        AwsGpuNodePool(pool.name, AwsGpuNodePoolArgs(network=network, join=k3s.agent_join, **pool_args(pool)))
+        kit(pool.cloud).gpu_pool(pool.name, network, k3s.agent_join, GpuNodePoolArgs(**pool_args(pool)))
     if any(pool.capacity is not Capacity.ON_DEMAND for pool in config.pools):
-        # Cordon and drain on the two-minute spot notice, before the machine is gone.
-        SpotInterruptionHandler(f"{stack}-spot", SpotInterruptionHandlerArgs(provider=k3s.provider))
+        # The cloud's handler cordons and drains on the spot notice, before the machine is gone.
+        cloud.spot_termination_handler(f"{stack}-spot", k3s.provider)
     pulumi.export("apiEndpoint", k3s.api_endpoint)
     pulumi.export("kubeconfig", k3s.kubeconfig)
     return k3s.provider
 
 
+def network_spec(cluster: K3sClusterConfig) -> NetworkSpec:
+    from components.cloud import NetworkSpec
+    from components.k3s import FlannelBackend
+
+    return NetworkSpec(
+        api_allowed_cidrs=list(cluster.allowed_cidrs),
+        flannel_backend=FlannelBackend.WIREGUARD_NATIVE if cluster.wireguard else FlannelBackend.VXLAN,
+        api_load_balancer=cluster.servers > 1,
+    )
+
+
+def stack_region(config: StackConfig) -> str | None:
+    """Region of the cloud the stack's pools run in, from the program's provider config."""
+    from components.cloud import kit
+
+    clouds = {pool.cloud for pool in config.pools}
+    return kit(next(iter(clouds))).region() if len(clouds) == 1 else None
+
+
 def observability_args(
-    observability: ObservabilityConfig, pools: Sequence[PoolConfig] = ()
+    observability: ObservabilityConfig, pools: Sequence[PoolConfig] = (), region: str | None = None
 ) -> ObservabilityStackArgs:
     from components.observability import ObservabilityStackArgs
     from infra.costing import gpu_prices
@@ -147,7 +153,7 @@ def observability_args(
         prometheus_storage_size=observability.prometheus_storage_size,
         log_retention_hours=observability.log_retention_hours,
         loki_storage_size=observability.loki_storage_size,
-        gpu_price_per_hour=gpu_prices(pools, pulumi.Config("aws").get("region")) if pools else {},
+        gpu_price_per_hour=gpu_prices(pools, region) if pools else {},
     )
 
 
@@ -179,7 +185,7 @@ def demand_forecast(model: ModelConfig, pools: Mapping[str, PoolConfig]) -> Dema
 
 def pool_args(pool: PoolConfig) -> dict[str, Any]:
     """The cloud-neutral pool fields, from the stack config's names to the components' names."""
-    from components.k3s import ScalingSchedule
+    from components.pools import ScalingSchedule
 
     return {
         "instance_types": list(pool.instance_types),

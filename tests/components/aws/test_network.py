@@ -114,7 +114,7 @@ def test_bad_network_args_are_all_reported_before_any_resource() -> None:
     )
     assert "args.az_count: 1 is below 2" in message
     assert "args.api_allowed_cidrs[0]: '10.0.0.1/8' is not an IPv4 network" in message
-    assert "args.wireguard_peer_cidrs: set while flannel_backend is 'vxlan'" in message
+    assert "args.wireguard_peer_cidrs: [\"35.200.0.0/16\"] is set while flannel_backend is 'vxlan'" in message
     assert mocks.resources == []
 
 

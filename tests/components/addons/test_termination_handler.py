@@ -7,7 +7,7 @@ import re
 import pytest
 
 from components.addons.charts import load_values
-from components.aws.termination_handler import (
+from components.addons.termination_handler import (
     CHART,
     CHART_VERSION,
     SpotInterruptionHandlerArgs,
