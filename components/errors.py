@@ -67,19 +67,35 @@ def key_path(prefix: str, key: str) -> str:
 class InputError(ValueError):
     """Every problem found in one input (a stack's config, one component's args), reported together."""
 
-    def __init__(self, source: str, problems: Sequence[Problem], what: str = "the llmops config"):
+    def __init__(
+        self,
+        source: str,
+        problems: Sequence[Problem],
+        what: str = "the llmops config",
+        namespace: str = "llmops",
+    ):
         self.source = source
         self.problems = list(problems)
         self.what = what
+        self.namespace = namespace
+        """Config namespace the key paths live in (`llmops` -> `llmops:pools[0].min`); empty for args."""
         super().__init__(str(self))
+
+    def full_path(self, problem: Problem) -> str:
+        """The key as the stack file writes it: `llmops:pools[0].min` for the problem's `pools[0].min`."""
+        path = problem.path
+        if not self.namespace or path.startswith((f"{self.namespace}:", "(")) or path == "config":
+            return path
+        return f"{self.namespace}:{path}"
 
     def __str__(self) -> str:
         count = len(self.problems)
         head = f"{self.source}: {count} problem{'s' if count != 1 else ''} in {self.what}"
-        return "\n".join([head + ":", *(f"  - {p}" for p in self.problems)])
+        lines = [str(p).replace(p.path, self.full_path(p), 1) for p in self.problems]
+        return "\n".join([head + ":", *(f"  - {line}" for line in lines)])
 
 
 def raise_if(source: str, problems: Sequence[Problem], what: str = "the arguments") -> None:
-    """Raise one InputError listing `problems`, if there are any."""
+    """Raise one InputError listing a component's `problems` (key paths are its args), if there are any."""
     if problems:
-        raise InputError(source, problems, what)
+        raise InputError(source, problems, what, namespace="")
