@@ -55,6 +55,12 @@ class Problem:
         return f"{self.path}: {value}{self.message}{fix}"
 
 
+def as_problem(line: str) -> Problem:
+    """A problem already written as `<path>: <value> <problem>. Fix: <fix>` (older validators' lines)."""
+    path, _, rest = line.partition(": ")
+    return Problem(path, MISSING, rest, "")
+
+
 def key_path(prefix: str, key: str) -> str:
     """`prefix` joined with `key` (`pools[0]` + `min` -> `pools[0].min`; `[1]` joins without a dot)."""
     if not prefix:

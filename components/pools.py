@@ -116,7 +116,7 @@ def validate_pool(
                 at("instance_types"),
                 [],
                 "is empty; a pool needs at least one machine type",
-                f"list one or more GPU instance types, e.g. [{example}]",
+                f"list one or more GPU machine types, e.g. {example}",
             )
         )
     for index, instance_type in enumerate(args.instance_types):
@@ -173,7 +173,7 @@ def validate_pool(
                 at("desired_size"),
                 args.desired_size,
                 f"is {'below min' if low else 'above max'} ({limit})",
-                f"set desired {'>=' if low else '<='} {limit}, or leave it unset",
+                f"set desired {'>=' if low else '<='} {limit}",
             )
         )
     if args.capacity is Capacity.MIXED and not 0 <= args.on_demand_base <= args.max_size:

@@ -8,7 +8,7 @@ engine.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -24,9 +24,19 @@ from infra.config import (
     StackConfig,
     load_from_pulumi,
 )
+from infra.config.fields import network_spec, pool_args
+
+__all__ = [
+    "cluster_provider",
+    "k3s_cluster",
+    "model_args",
+    "network_spec",
+    "observability_args",
+    "pool_args",
+    "run",
+]
 
 if TYPE_CHECKING:
-    from components.cloud import NetworkSpec
     from components.observability import ObservabilityStackArgs
 
 
@@ -115,17 +125,6 @@ def k3s_cluster(config: StackConfig, cluster: K3sClusterConfig) -> k8s.Provider:
     return k3s.provider
 
 
-def network_spec(cluster: K3sClusterConfig) -> NetworkSpec:
-    from components.cloud import NetworkSpec
-    from components.k3s import FlannelBackend
-
-    return NetworkSpec(
-        api_allowed_cidrs=list(cluster.allowed_cidrs),
-        flannel_backend=FlannelBackend.WIREGUARD_NATIVE if cluster.wireguard else FlannelBackend.VXLAN,
-        api_load_balancer=cluster.servers > 1,
-    )
-
-
 def stack_region(config: StackConfig) -> str | None:
     """Region of the cloud the stack's pools run in, from the program's provider config."""
     from components.cloud import kit
@@ -181,34 +180,6 @@ def demand_forecast(model: ModelConfig, pools: Mapping[str, PoolConfig]) -> Dema
         decode_s_per_token=capacity.decode_s_per_token,
         startup_s=model.startup_s,
     )
-
-
-def pool_args(pool: PoolConfig) -> dict[str, Any]:
-    """The cloud-neutral pool fields, from the stack config's names to the components' names."""
-    from components.pools import ScalingSchedule
-
-    return {
-        "instance_types": list(pool.instance_types),
-        "capacity": pool.capacity,
-        "on_demand_base": pool.on_demand_base,
-        "min_size": pool.min,
-        "max_size": pool.max,
-        "desired_size": pool.desired,
-        "disk_size_gb": pool.disk_gb,
-        "labels": dict(pool.labels),
-        "schedules": [
-            ScalingSchedule(
-                name=schedule.name,
-                recurrence=schedule.cron,
-                time_zone=schedule.timezone,
-                min_size=sizes.min,
-                max_size=sizes.max,
-                desired_size=sizes.desired,
-            )
-            for schedule in pool.schedules
-            for sizes in [schedule.sizes(pool)]
-        ],
-    }
 
 
 def model_args(

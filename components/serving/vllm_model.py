@@ -14,7 +14,9 @@ from importlib import resources
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.errors import InputError, as_problem, raise_if
 from components.kube_names import is_dns1035_label
+from components.observability.manifests import scrape_problems
 from components.serving.vllm_args import (
     DEFAULT_IMAGE,
     MAX_MODEL_NAME,
@@ -119,8 +121,8 @@ class VllmModelArgs:
     evaluates. Default: off."""
 
 
-class VllmModelArgsError(ValueError):
-    """Invalid VllmModelArgs; lists every problem."""
+VllmModelArgsError = InputError
+"""Kept for old imports: invalid VllmModelArgs raise the project's one input error."""
 
 
 def selector_labels(name: str) -> dict[str, str]:
@@ -148,6 +150,10 @@ def validate_args(name: str, args: VllmModelArgs) -> list[str]:
             f"startup_timeout_s: {args.startup_timeout_s} is shorter than one startup probe period "
             f"({STARTUP_PERIOD_S} s). Fix: allow the minutes weight loading takes, e.g. 1200"
         )
+    if args.service_monitor:
+        problems += [
+            str(p) for p in scrape_problems(args.scrape_interval, keys={"interval": "scrape_interval"})
+        ]
     return problems
 
 
@@ -162,11 +168,7 @@ class VllmModel(pulumi.ComponentResource):
     """The Deployment, for users who need to patch what the args do not cover."""
 
     def __init__(self, name: str, args: VllmModelArgs, opts: pulumi.ResourceOptions | None = None):
-        problems = validate_args(name, args)
-        if problems:
-            raise VllmModelArgsError(
-                f"VllmModel {name!r}: invalid arguments:\n  - " + "\n  - ".join(problems)
-            )
+        raise_if(f"VllmModel {name!r}", [as_problem(line) for line in validate_args(name, args)])
         super().__init__("llmops:serving:VllmModel", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
 

@@ -54,26 +54,7 @@ def check_semantics(config: StackConfig) -> list[Problem]:
 
     for i, pool in enumerate(config.pools):
         at = f"pools[{i}]"
-        problems += _check_size(at, pool.min, pool.max, pool.desired)
-        if not pool.instance_types:
-            problems.append(
-                Problem(
-                    f"{at}.instanceTypes",
-                    [],
-                    "is empty; a pool needs at least one machine type",
-                    f"list one or more GPU machine types, e.g. {kit(pool.cloud).instance_type_example}",
-                )
-            )
         problems += _check_instance_types(at, pool)
-        if pool.capacity is Capacity.SPOT and pool.max == 0:
-            problems.append(
-                Problem(
-                    f"{at}.max",
-                    0,
-                    "makes a spot pool that can never hold a machine",
-                    "set max >= 1, or remove the pool",
-                )
-            )
         if pool.capacity is not Capacity.MIXED and pool.on_demand_base:
             problems.append(
                 Problem(
@@ -109,6 +90,7 @@ def check_semantics(config: StackConfig) -> list[Problem]:
             problems += _check_size(f"{at}.schedules[{j}]", sizes.min, sizes.max, sizes.desired)
 
     problems += _check_observability(config.observability)
+    problems += _not_yet_reported(problems, component_problems(config))
     pools_by_name = {p.name: p for p in config.pools}
     for i, model in enumerate(config.models):
         at = f"models[{i}]"
@@ -174,20 +156,12 @@ def _check_k3s_cluster(cluster: K3sClusterConfig) -> list[Problem]:
 
 
 def _check_instance_types(at: str, pool: PoolConfig) -> list[Problem]:
+    """Machine types whose GPU differs from the pool's gpuType (unknown types: the pool's own check)."""
     machines = kit(pool.cloud)
     problems = []
     for j, instance_type in enumerate(pool.instance_types):
         gpu = machines.gpu_of(instance_type)
-        if gpu is None:
-            problems.append(
-                Problem(
-                    f"{at}.instanceTypes[{j}]",
-                    instance_type,
-                    f"is not in a known GPU instance family ({', '.join(sorted(machines.gpu_families()))})",
-                    f"use a GPU machine type such as {machines.instance_type_example}",
-                )
-            )
-        elif normalise_gpu_name(gpu) != normalise_gpu_name(pool.gpu_type):
+        if gpu is not None and normalise_gpu_name(gpu) != normalise_gpu_name(pool.gpu_type):
             problems.append(
                 Problem(
                     f"{at}.instanceTypes[{j}]",
@@ -199,23 +173,67 @@ def _check_instance_types(at: str, pool: PoolConfig) -> list[Problem]:
     return problems
 
 
+def component_problems(config: StackConfig) -> list[Problem]:
+    """The components' own validators, run on the args this config builds, with the stack's key paths.
+
+    They run here, before any resource, so a problem only a component can see (a duplicate
+    schedule name, a label key Kubernetes refuses, an IPv6 range the network cannot route)
+    reaches the user as a key-path error rather than a traceback from the component.
+    """
+    from components.k3s.cluster import cluster_problems
+    from components.k3s.versions import K3S_VERSION
+    from components.pools import GpuNodePoolArgs
+    from infra.config.fields import CLUSTER_KEYS, POOL_KEYS, network_spec, pool_args
+
+    problems: list[Problem] = []
+    cluster = config.cluster
+    if isinstance(cluster, K3sClusterConfig):
+        problems += cluster_problems(
+            server_count=cluster.servers,
+            k3s_version=cluster.version or K3S_VERSION,
+            path="cluster",
+            keys=CLUSTER_KEYS,
+        )
+        cloud = kit(cluster.cloud)
+        spec = network_spec(cluster)
+        problems += cloud.validate_network(spec, path="cluster", keys=CLUSTER_KEYS)
+        problems += cloud.validate_servers(cluster.servers, spec, path="cluster")
+    for i, pool in enumerate(config.pools):
+        args = GpuNodePoolArgs(**pool_args(pool))
+        problems += kit(pool.cloud).validate_pool(pool.name, args, path=f"pools[{i}]", keys=POOL_KEYS)
+    return problems
+
+
+def _not_yet_reported(reported: list[Problem], found: list[Problem]) -> list[Problem]:
+    """`found` without the problems at (or above) a key the config's own checks already reported."""
+    seen = {p.path for p in reported}
+
+    def covered(path: str) -> bool:
+        return any(s == path or s.startswith((f"{path}.", f"{path}[")) for s in seen)
+
+    return [p for p in found if not covered(p.path)]
+
+
 def _check_observability(observability: ObservabilityConfig) -> list[Problem]:
     """The component's own checks (durations, retention), with config key paths."""
     if not observability.enabled:
         return []
+    from components.observability.manifests import scrape_problems
+    from infra.config.fields import OBSERVABILITY_KEYS
     from infra.program import observability_args  # imports Pulumi; only for stacks that use it
 
     problems = []
     for line in observability_args(observability).validate(OBSERVABILITY_INSTANCE):
         field, _, rest = line.partition(": ")
-        key = _OBSERVABILITY_KEYS.get(field, to_camel(field))
+        key = OBSERVABILITY_KEYS.get(field, to_camel(field))
         path = f"observability.{key}" if field.isidentifier() else "observability"
         problems.append(Problem(path, _MISSING, rest if field.isidentifier() else line, ""))
+    # Every model's ServiceMonitor scrapes at this interval (VllmModelArgs.scrape_interval).
+    problems += scrape_problems(
+        observability.vllm_scrape_interval, path="observability", keys={"interval": "vllmScrapeInterval"}
+    )
     return problems
 
-
-# ObservabilityStackArgs fields whose config key is not their camelCase name.
-_OBSERVABILITY_KEYS = {"enable_loki": "loki", "enable_fluent_bit": "fluentBit", "enable_deepflow": "deepflow"}
 
 # Name of the ObservabilityStack instance; its Helm releases derive from it.
 OBSERVABILITY_INSTANCE = "obs"
