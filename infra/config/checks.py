@@ -219,7 +219,7 @@ def _check_observability(observability: ObservabilityConfig) -> list[Problem]:
     if not observability.enabled:
         return []
     from components.observability.manifests import scrape_problems
-    from infra.config.fields import OBSERVABILITY_KEYS
+    from infra.config.fields import MODEL_KEYS, OBSERVABILITY_KEYS
     from infra.program import observability_args  # imports Pulumi; only for stacks that use it
 
     problems = []
@@ -230,7 +230,7 @@ def _check_observability(observability: ObservabilityConfig) -> list[Problem]:
         problems.append(Problem(path, _MISSING, rest if field.isidentifier() else line, ""))
     # Every model's ServiceMonitor scrapes at this interval (VllmModelArgs.scrape_interval).
     problems += scrape_problems(
-        observability.vllm_scrape_interval, path="observability", keys={"interval": "vllmScrapeInterval"}
+        observability.vllm_scrape_interval, keys={"interval": MODEL_KEYS["scrape_interval"]}
     )
     return problems
 

@@ -206,3 +206,36 @@ def test_no_generated_stack_makes_the_plan_fail_with_anything_but_the_input_erro
         assert exc.problems, "an input error without problems"
         for problem in exc.problems:
             assert str(problem).startswith(f"{problem.path}: "), problem
+
+
+def test_the_field_table_covers_the_args_and_names_real_keys() -> None:
+    """One table maps component args onto config keys: no args field is left out, no key is made up."""
+    import dataclasses
+
+    from components.pools import GpuNodePoolArgs, ScalingSchedule
+    from infra.config import PoolConfig, ScheduleConfig
+    from infra.config.fields import POOL_KEYS, pool_args
+
+    def config_keys(model: type) -> set[str]:
+        return {field.alias or name for name, field in model.model_fields.items()}
+
+    built = set(
+        pool_args(
+            PoolConfig.model_validate(
+                {"name": "p", "cloud": "aws", "gpuType": "L4", "instanceTypes": ["g6.xlarge"]}
+            )
+        )
+    )
+    pool_fields = {f.name for f in dataclasses.fields(GpuNodePoolArgs)} - {
+        "taints"
+    }  # taints: not a stack key
+    assert built == pool_fields
+    assert pool_fields <= set(POOL_KEYS)
+    schedule_fields = {f.name for f in dataclasses.fields(ScalingSchedule)} - {
+        "min_size",
+        "max_size",
+        "desired_size",
+    }
+    assert schedule_fields <= set(POOL_KEYS)
+    assert {POOL_KEYS[f] for f in pool_fields} <= config_keys(PoolConfig)
+    assert {POOL_KEYS[f] for f in schedule_fields} <= config_keys(ScheduleConfig)
