@@ -52,6 +52,10 @@ COMPUTED_OUTPUTS: dict[str, Callable[[str], dict[str, Any]]] = {
     "aws:ec2/eip:Eip": lambda name: {"publicIp": PLAN_PUBLIC_IP, "allocationId": f"eipalloc-{name}"},
     "aws:lb/loadBalancer:LoadBalancer": lambda name: {"dnsName": f"{name}.elb.{plan_region()}.amazonaws.com"},
     "aws:ec2/launchTemplate:LaunchTemplate": lambda name: {"latestVersion": 1},
+    # Names the provider generates (auto-naming) when the program gives none.
+    "aws:autoscaling/group:Group": lambda name: {"name": f"{name}-asg"},
+    "aws:iam/role:Role": lambda name: {"name": name},
+    "aws:iam/instanceProfile:InstanceProfile": lambda name: {"name": name},
 }
 
 

@@ -66,17 +66,15 @@ def test_agent_user_data_is_valid_cloud_config_and_joins_with_labels_and_taint(d
     assert config["node-taint"] == ["nvidia.com/gpu=true:NoSchedule"]
     assert f"K3S_VERSION={K3S_VERSION}" in files[f"{NODE_ETC_DIR}/bootstrap.env"]
     (secret_line,) = files[f"{NODE_ETC_DIR}/secrets.list"].splitlines()
-    assert secret_line.startswith("/llmops/llmops/aws-dev/dev/pools/l4-spot/agent-token ")
+    assert secret_line.startswith("/llmops/llmops/aws-dev/aws-dev/pools/l4-spot/agent-token ")
 
 
 def test_each_pool_reads_only_its_own_agent_token(dev: RecordingMocks) -> None:
     parameter = dev.named("l4-spot-agent-token")
     assert parameter.inputs["type"] == "SecureString" and "value" in parameter.secret_inputs
     policy = json.loads(dev.named("l4-spot-read-secrets").inputs["policy"])
-    # The mocks give each resource the ARN "...:<type>/<resource name>".
-    assert policy["Statement"][0]["Resource"] == [
-        f"arn:aws:mock:us-east-1:123456789012:parameter/{parameter.name}"
-    ]
+    # The plan mocks give each AWS resource the ARN "arn:aws:plan:<region>:000000000000:<resource name>".
+    assert policy["Statement"][0]["Resource"] == [f"arn:aws:plan:us-east-1:000000000000:{parameter.name}"]
 
 
 def test_spot_pool_is_all_spot_with_price_capacity_optimized(dev: RecordingMocks) -> None:
@@ -117,7 +115,7 @@ def test_scheduled_actions_follow_the_schedule(dev: RecordingMocks) -> None:
     schedules = {s.name: s.inputs for s in dev.of_type("aws:autoscaling/schedule:Schedule")}
     assert set(schedules) == {"l4-spot-schedule-workday", "l4-spot-schedule-night"}
     workday = schedules["l4-spot-schedule-workday"]
-    assert workday["recurrence"] == "0 8 * * MON-FRI"
+    assert workday["recurrence"] == "0 8 * * 1-5"  # as stacks/Pulumi.aws-dev.yaml writes it
     assert workday["timeZone"] == "Europe/Berlin"
     assert (workday["minSize"], workday["maxSize"], workday["desiredCapacity"]) == (1, 4, 2)
     assert workday["autoscalingGroupName"] == "l4-spot-group-asg"
