@@ -36,7 +36,10 @@ class _Strict(BaseModel):
 
 
 def shown_default(text: str) -> JsonDict:
-    """What the reference shows as a key's default when the value itself says little (None, computed)."""
+    """What the reference shows as a key's default when the value itself says little (None, computed).
+
+    `{kits:<attribute>}` becomes each cloud kit's value of that attribute (`<cloud>: <value>`).
+    """
     return {"shown_default": text}
 
 
@@ -68,7 +71,7 @@ class K3sClusterConfig(_Strict):
     server_instance_type: str | None = Field(
         None,
         description="on-demand CPU machine type of the servers",
-        json_schema_extra=shown_default("the cloud's own (aws: `m7i.large`)"),
+        json_schema_extra=shown_default("the cloud's own ({kits:default_server_instance_type})"),
     )
     allowed_cidrs: list[Cidr] = Field(
         default_factory=list,

@@ -9,6 +9,7 @@ A test fails when the file and the models disagree.
 
 from __future__ import annotations
 
+import re
 import sys
 import types
 from enum import Enum
@@ -95,10 +96,14 @@ def allowed(field: FieldInfo) -> str:
     return ", ".join(parts)
 
 
+def _per_kit(match: re.Match[str]) -> str:
+    return ", ".join(f"{k.cloud}: `{getattr(k, match.group(1))}`" for k in map(kit, registered_clouds()))
+
+
 def shown_default(field: FieldInfo) -> str:
     extra = field.json_schema_extra
     if isinstance(extra, dict) and isinstance(extra.get("shown_default"), str):
-        return str(extra["shown_default"])
+        return re.sub(r"\{kits:(\w+)\}", _per_kit, str(extra["shown_default"]))
     if field.is_required():
         return "required"
     if field.default_factory is not None:
