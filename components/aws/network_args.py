@@ -64,11 +64,16 @@ def validate_network_args(
             try:
                 ipaddress.IPv4Network(cidr, strict=True)
             except ValueError as exc:
+                try:
+                    ipaddress.IPv6Network(cidr, strict=True)
+                    why = "is an IPv6 range; the VPC and its security groups are IPv4 only"
+                except ValueError:
+                    why = f"is not an IPv4 network ({exc})"
                 problems.append(
                     Problem(
                         key_path(at(field_name), f"[{index}]"),
                         cidr,
-                        f"is not an IPv4 network ({exc}); the VPC and its security groups are IPv4 only",
+                        why,
                         "write an IPv4 range such as '203.0.113.0/24'",
                     )
                 )

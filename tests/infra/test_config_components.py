@@ -81,7 +81,8 @@ CASES = [
     ),
     pytest.param(
         "  llmops:cluster: {kind: k3s, allowedCidrs: ['2001:db8::/32']}\n",
-        "llmops:cluster.allowedCidrs[0]: '2001:db8::/32' is not an IPv4 network",
+        "llmops:cluster.allowedCidrs[0]: '2001:db8::/32' is an IPv6 range; the VPC and its security groups "
+        "are IPv4 only. Fix: write an IPv4 range such as '203.0.113.0/24'",
         id="ipv6-cidr",
     ),
     pytest.param(
