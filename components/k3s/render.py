@@ -56,8 +56,9 @@ class NodeBootstrap:
     """A cloud's part of the node bootstrap: a shell fragment `lib.sh` sources.
 
     The fragment defines `cloud_prepare_secrets` (install what reading secrets needs),
-    `cloud_read_secret <locator>` (print one secret to stdout) and `cloud_external_ip`
-    (print the machine's public address, or return 1). The generic scripts never name a
+    `cloud_read_secret <locator>` (print one secret to stdout), `cloud_external_ip` (print
+    the machine's public address, or return 1) and `cloud_provider_id` (print the kubelet's
+    provider id, `<cloud>://...`). The generic scripts never name a
     cloud; each cloud's kit ships its fragment beside its components.
     """
 
@@ -196,6 +197,7 @@ def render_cloud_init(
     bootstrap: NodeBootstrap,
     k3s_version: str = K3S_VERSION,
     node_external_ip: NodeExternalIp = NodeExternalIp.NONE,
+    provider_id: bool = False,
 ) -> str:
     """A `#cloud-config` document that writes the scripts and settings, then runs `<role>.sh`."""
     for secret in secrets:
@@ -207,6 +209,9 @@ def render_cloud_init(
         "LLMOPS_CLOUD": bootstrap.cloud,
         "LLMOPS_NODE_EXTERNAL_IP": node_external_ip.value,
     }
+    if provider_id:
+        # The kubelet's provider id from the cloud's fragment; node autoscalers need it.
+        env["LLMOPS_PROVIDER_ID"] = "cloud"
     secrets_list = "".join(f"{s.locator} {s.path} {s.mode}\n" for s in secrets)
     entry = f"{NODE_LIB_DIR}/{role}.sh"
     document = {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # AWS part of the node bootstrap, sourced by lib.sh (components/k3s/scripts/): secrets from SSM
-# Parameter Store, the public address from the instance metadata service (IMDSv2).
+# Parameter Store, the public address and the provider id from the instance metadata service
+# (IMDSv2).
 
 # Read one value from the EC2 instance metadata service, IMDSv2 only (session token first).
 # Prints nothing and returns 1 when the path does not exist (e.g. no public IPv4).
@@ -32,4 +33,12 @@ cloud_read_secret() {
 
 cloud_external_ip() {
   aws_imds_get public-ipv4
+}
+
+# The id the AWS cloud provider and cluster-autoscaler expect: aws:///<zone>/<instance id>.
+cloud_provider_id() {
+  local zone id
+  zone=$(aws_imds_get placement/availability-zone) || return 1
+  id=$(aws_imds_get instance-id) || return 1
+  printf 'aws:///%s/%s\n' "$zone" "$id"
 }

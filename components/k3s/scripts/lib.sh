@@ -27,8 +27,9 @@ write_atomic() {
   mv -f "$tmp" "$dest"
 }
 
-# The cloud's fragment (cloud.sh beside this file) replaces these three. Without one, a node
-# that needs a secret or its external address stops with a clear message.
+# The cloud's fragment (cloud.sh beside this file) replaces these four. Without one, a node
+# that needs a secret, its external address or its provider id goes on without it or stops
+# with a clear message.
 cloud_prepare_secrets() {
   return 0
 }
@@ -39,6 +40,10 @@ cloud_read_secret() {
 }
 
 cloud_external_ip() {
+  return 1
+}
+
+cloud_provider_id() {
   return 1
 }
 
@@ -88,6 +93,16 @@ write_external_ip() {
       ;;
   esac
   printf 'node-external-ip: "%s"\n' "$address" | write_atomic "${K3S_ETC}/config.yaml.d/50-external-ip.yaml" 0644
+}
+
+# The kubelet's provider id (`<cloud>://...`), which node autoscalers use to map a node to its
+# machine group. Only where bootstrap.env asks for it (LLMOPS_PROVIDER_ID=cloud).
+write_provider_id() {
+  [ "${LLMOPS_PROVIDER_ID:-}" = cloud ] || return 0
+  local id
+  id=$(cloud_provider_id) || die "the cloud reports no provider id for this machine"
+  # `kubelet-arg+` appends to any kubelet-arg of config.yaml instead of replacing it.
+  printf 'kubelet-arg+:\n  - "provider-id=%s"\n' "$id" | write_atomic "${K3S_ETC}/config.yaml.d/60-provider-id.yaml" 0644
 }
 
 installed_k3s_version() {

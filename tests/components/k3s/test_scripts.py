@@ -187,3 +187,44 @@ def test_no_external_ip_when_not_asked(tmp_path: Path) -> None:
     code, _, err = _run_lib(tmp_path, f"K3S_ETC={tmp_path}/k3s\nLLMOPS_NODE_EXTERNAL_IP=\nwrite_external_ip")
     assert code == 0, err
     assert not (tmp_path / "k3s").exists()
+
+
+def test_provider_id_from_instance_metadata_when_asked(tmp_path: Path) -> None:
+    code, calls, err = _run_lib(
+        tmp_path, f"K3S_ETC={tmp_path}/k3s\nLLMOPS_PROVIDER_ID=cloud\nwrite_provider_id"
+    )
+    assert code == 0, err
+    dropin = tmp_path / "k3s" / "config.yaml.d" / "60-provider-id.yaml"
+    assert yaml.safe_load(dropin.read_text()) == {
+        "kubelet-arg+": ["provider-id=aws:///us-east-1b/i-0123456789abcdef0"]
+    }
+    assert "X-aws-ec2-metadata-token: TOKEN" in calls
+
+
+def test_no_provider_id_unless_asked(tmp_path: Path) -> None:
+    code, calls, err = _run_lib(tmp_path, f"K3S_ETC={tmp_path}/k3s\nwrite_provider_id")
+    assert code == 0, err
+    assert not (tmp_path / "k3s").exists() and "instance-id" not in calls
+
+
+def test_provider_id_without_a_cloud_fragment_stops_the_bootstrap(tmp_path: Path) -> None:
+    code, _, err = _run_lib(
+        tmp_path, f"K3S_ETC={tmp_path}/k3s\nLLMOPS_PROVIDER_ID=cloud\nwrite_provider_id", fragment=None
+    )
+    assert code != 0 and "the cloud reports no provider id for this machine" in err
+
+
+def test_render_asks_for_the_provider_id_only_when_told() -> None:
+    def env(**kwargs: object) -> str:
+        document = render_cloud_init(
+            role="agent",
+            k3s_config={},
+            secrets=[],
+            bootstrap=BOOTSTRAP,
+            **kwargs,  # type: ignore[arg-type]
+        )
+        files = {f["path"]: f["content"] for f in yaml.safe_load(document)["write_files"]}
+        return files["/etc/llmops/bootstrap.env"]
+
+    assert "LLMOPS_PROVIDER_ID" not in env()
+    assert "LLMOPS_PROVIDER_ID=cloud\n" in env(provider_id=True)
