@@ -16,7 +16,6 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Literal, Union, get_args, get_origin
 
-import annotated_types
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
@@ -86,9 +85,7 @@ def allowed(field: FieldInfo) -> str:
     choices = _choices(field.annotation)
     if choices:
         parts.append("one of " + ", ".join(f"`{c}`" for c in choices))
-    for meta in field.metadata:
-        if not isinstance(meta, annotated_types.BaseMetadata):
-            continue
+    for meta in field.metadata:  # annotated-types bounds (Ge, Le, ...) carry the bound as an attribute
         for attribute, symbol in _BOUNDS:
             bound = getattr(meta, attribute, None)
             if bound is not None:
