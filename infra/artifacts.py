@@ -238,10 +238,10 @@ def _render_budget(estimate: StackEstimate, console: Console) -> None:
 
 
 def render_preflight(checks: dict[str, Any], console: Console) -> None:
-    """What the AWS account says about the stack's machines."""
+    """What the cloud account says about the stack's machines."""
     zones = checks.get("offered_zones", {})
     spot = checks.get("spot_usd_per_h", {})
-    table = Table(title=f"AWS preflight in {checks.get('region')}")
+    table = Table(title=f"{checks.get('cloud', 'cloud')} preflight in {checks.get('region')}")
     for column in ("instance type", "offered in", "spot $/h now"):
         table.add_column(column)
     for instance_type in sorted(set(zones) | set(spot)):

@@ -46,7 +46,9 @@ class AutoscalingConfig(_Block):
         DEFAULT_SCALE_DOWN_WINDOW_S, ge=0, le=3600, description="scale-down stabilisation window"
     )
     predictive: bool = Field(True, description="add the forecast trigger (needs observability)")
-    windows: list[WindowConfig] = Field(default_factory=list)
+    windows: list[WindowConfig] = Field(
+        default_factory=list, description="times of day with a floor of replicas (cron triggers)"
+    )
 
 
 class NodeAutoscalingConfig(_Block):

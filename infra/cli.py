@@ -72,8 +72,8 @@ def plan(
         bool | None,
         typer.Option(
             "--preflight/--no-preflight",
-            help="check instance offerings, spot prices and the GPU image in the AWS account; "
-            "default: when AWS_ACCESS_KEY_ID or AWS_PROFILE is set",
+            help="check instance offerings, spot prices and the GPU image in the cloud account; "
+            "default: when the shell names the cloud's credentials (e.g. a profile or access key)",
         ),
     ] = None,
     compare: Annotated[
@@ -98,11 +98,10 @@ def plan(
         root = find_project_dir(project_dir)
         raw = read_stack_file(root / "stacks", stack)
         result = run_plan(raw, stack, preview=preview)
-        region_value = raw.other.get("aws:region")
-        region = region_value if isinstance(region_value, str) else None
+        region = costing.stack_region(result.config, raw.other)
         checks = None
-        if preflight if preflight is not None else costing.aws_preflight_wanted(result.config, os.environ):
-            checks = costing.aws_preflight(result.config, region or "us-east-1")
+        if preflight if preflight is not None else costing.preflight_wanted(result.config, os.environ):
+            checks = costing.preflight(result.config, raw.other)
         spot = checks["spot_usd_per_h"] if checks else None
         estimate = costing.estimate(result.config, region, spot)
         report = policy_check.check(result, region, estimate, policy_check.load_pack_config(policy_config))

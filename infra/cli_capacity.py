@@ -198,7 +198,9 @@ def capacity_command(
 
 
 def prices_refresh(
-    cloud: Annotated[str, typer.Option("--cloud", help="Cloud to query (aws).")],
+    cloud: Annotated[
+        str, typer.Option("--cloud", help="Cloud to query (one with a kit: see components/cloud.py).")
+    ],
     regions: Annotated[
         list[str] | None, typer.Option("--region", help="Region to refresh; repeat for more.")
     ] = None,
@@ -207,24 +209,28 @@ def prices_refresh(
         typer.Option("--instance-type", help="Instance type; default: every type the catalog prices there."),
     ] = None,
     output: Annotated[
-        Path, typer.Option("--output", help="Where to write the refreshed rows (catalog CSV format).")
-    ] = Path("build/prices/aws.csv"),
+        Path | None,
+        typer.Option("--output", help="Where to write the refreshed rows (catalog CSV format)."),
+    ] = None,
 ) -> None:
     """Fetch current spot prices from the cloud's API into a catalog-format CSV."""
-    if cloud != "aws":
-        raise _fail(
-            f"--cloud {cloud!r}: only aws can be refreshed from its API; gcp and azure prices come from "
-            "the shipped catalog (components/capacity/data/prices.csv)"
-        )
-    from components.capacity.aws_lookup import credentials_available, refresh_prices
+    from components.cloud import kit, registered_clouds
 
-    if not credentials_available():
+    known = [c.value for c in registered_clouds()]
+    if cloud not in known:
         raise _fail(
-            "no AWS credentials found; configure them (aws configure, AWS_PROFILE or "
-            "AWS_ACCESS_KEY_ID) and retry"
+            f"--cloud {cloud!r}: only {', '.join(known)} can be refreshed from its API; other clouds' "
+            "prices come from the shipped catalog (components/capacity/data/prices.csv)"
+        )
+    lookup = kit(cloud)
+    output = output or Path(f"build/prices/{cloud}.csv")
+    if not lookup.credentials_available():
+        raise _fail(
+            f"no {lookup.display_name} credentials found; configure them as the cloud's CLI does "
+            "(a profile or access keys in the environment) and retry"
         )
     try:
-        rows = refresh_prices(regions or ["us-east-1"], instance_types)
+        rows = lookup.refresh_prices(regions or [lookup.default_region], instance_types)
     except ValueError as exc:
         raise _fail(str(exc)) from None
     output.parent.mkdir(parents=True, exist_ok=True)

@@ -8,7 +8,7 @@ engine.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -24,6 +24,17 @@ from infra.config import (
     StackConfig,
     load_from_pulumi,
 )
+from infra.config.fields import network_spec, pool_args
+
+__all__ = [
+    "cluster_provider",
+    "k3s_cluster",
+    "model_args",
+    "network_spec",
+    "observability_args",
+    "pool_args",
+    "run",
+]
 
 if TYPE_CHECKING:
     from components.addons.gpu_operator import GpuOperatorArgs
@@ -52,7 +63,9 @@ def run(config: StackConfig | None = None) -> None:
         from components.observability import ObservabilityStack
 
         stack = ObservabilityStack(
-            OBSERVABILITY_INSTANCE, observability_args(config.observability, config.pools), opts=k8s_opts
+            OBSERVABILITY_INSTANCE,
+            observability_args(config.observability, config.pools, stack_region(config)),
+            opts=k8s_opts,
         )
         # ServiceMonitors need the Prometheus Operator's CRDs, which the release installs.
         monitoring.append(stack.kube_prometheus_stack)
@@ -102,34 +115,20 @@ def cluster_provider(config: StackConfig) -> k8s.Provider:
         # Inline kubeconfigs carry credentials: keep them out of state and plan output.
         kubeconfig = pulumi.Output.secret(cluster.kubeconfig) if cluster.kubeconfig else None
         return k8s.Provider("cluster", kubeconfig=kubeconfig, context=cluster.context)
-    return aws_k3s_cluster(config, cluster)
+    return k3s_cluster(config, cluster)
 
 
-def aws_k3s_cluster(config: StackConfig, cluster: K3sClusterConfig) -> k8s.Provider:
-    """Network, K3s servers, GPU pools and spot handling on AWS; returns the new cluster's provider."""
-    from components.aws import (
-        AwsGpuNodePool,
-        AwsGpuNodePoolArgs,
-        AwsK3sServers,
-        AwsK3sServersArgs,
-        AwsNetwork,
-        AwsNetworkArgs,
-        SpotInterruptionHandler,
-        SpotInterruptionHandlerArgs,
-    )
+def k3s_cluster(config: StackConfig, cluster: K3sClusterConfig) -> k8s.Provider:
+    """Network, K3s servers, GPU pools and spot handling on the cluster's cloud; returns its provider."""
+    from components.cloud import kit
     from components.k3s import K3S_VERSION, Capacity, FlannelBackend, K3sCluster, K3sClusterArgs
+    from components.pools import GpuNodePoolArgs
 
+    cloud = kit(cluster.cloud)
     stack = pulumi.get_stack()
     flannel = FlannelBackend.WIREGUARD_NATIVE if cluster.wireguard else FlannelBackend.VXLAN
-    network = AwsNetwork(
-        stack,
-        AwsNetworkArgs(
-            api_allowed_cidrs=list(cluster.allowed_cidrs),
-            flannel_backend=flannel,
-            api_load_balancer=cluster.servers > 1,
-        ),
-    )
-    servers = AwsK3sServers(AwsK3sServersArgs(network=network, instance_type=cluster.server_instance_type))
+    network = cloud.network(stack, network_spec(cluster))
+    servers = cloud.server_host(network, cluster.server_instance_type)
     k3s = K3sCluster(
         stack,
         K3sClusterArgs(
@@ -140,14 +139,20 @@ def aws_k3s_cluster(config: StackConfig, cluster: K3sClusterConfig) -> k8s.Provi
         ),
     )
     for pool in config.pools:
-        AwsGpuNodePool(pool.name, AwsGpuNodePoolArgs(network=network, join=k3s.agent_join, **pool_args(pool)))
+        kit(pool.cloud).gpu_pool(pool.name, network, k3s.agent_join, GpuNodePoolArgs(**pool_args(pool)))
     if node_autoscaling_wanted(config):
-        from infra.node_autoscaling import aws_cluster_autoscaler
+        from components.cloud import ScalablePool
 
-        aws_cluster_autoscaler(config, stack, servers, k3s.provider)
+        cloud.cluster_autoscaler(
+            stack,
+            servers,
+            k3s.provider,
+            [ScalablePool(p.name, p.capacity.value, p.fallback_pool) for p in config.pools],
+            idle_s=config.node_autoscaling.idle_s,
+        )
     if any(pool.capacity is not Capacity.ON_DEMAND for pool in config.pools):
-        # Cordon and drain on the two-minute spot notice, before the machine is gone.
-        SpotInterruptionHandler(f"{stack}-spot", SpotInterruptionHandlerArgs(provider=k3s.provider))
+        # The cloud's handler cordons and drains on the spot notice, before the machine is gone.
+        cloud.spot_termination_handler(f"{stack}-spot", k3s.provider)
     pulumi.export("apiEndpoint", k3s.api_endpoint)
     pulumi.export("kubeconfig", k3s.kubeconfig)
     return k3s.provider
@@ -161,10 +166,9 @@ def gpu_driver_needed(config: StackConfig) -> bool:
     """Whether a pool boots an image without the NVIDIA driver; each pool's cloud kit says."""
     if isinstance(config.cluster, ExistingClusterConfig):
         return False  # nodes you bring come with their driver unless llmops:gpuOperator.driver says otherwise
-    from components.aws.gpu_pool import IMAGE_SHIPS_GPU_DRIVER
+    from components.cloud import kit
 
-    ships_driver = {"aws": IMAGE_SHIPS_GPU_DRIVER}
-    return any(not ships_driver.get(pool.cloud.value, False) for pool in config.pools)
+    return any(not kit(pool.cloud).image_ships_gpu_driver for pool in config.pools)
 
 
 def gpu_operator_args(config: StackConfig, monitoring: Sequence[pulumi.Resource] = ()) -> GpuOperatorArgs:
@@ -192,8 +196,16 @@ def node_autoscaling_wanted(config: StackConfig) -> bool:
     return bool(wanted) and isinstance(config.cluster, K3sClusterConfig) and bool(config.pools)
 
 
+def stack_region(config: StackConfig) -> str | None:
+    """Region of the cloud the stack's pools run in, from the program's provider config."""
+    from components.cloud import kit
+
+    clouds = {pool.cloud for pool in config.pools}
+    return kit(next(iter(clouds))).region() if len(clouds) == 1 else None
+
+
 def observability_args(
-    observability: ObservabilityConfig, pools: Sequence[PoolConfig] = ()
+    observability: ObservabilityConfig, pools: Sequence[PoolConfig] = (), region: str | None = None
 ) -> ObservabilityStackArgs:
     from components.observability import ObservabilityStackArgs
     from infra.costing import gpu_prices
@@ -211,7 +223,7 @@ def observability_args(
         prometheus_storage_size=observability.prometheus_storage_size,
         log_retention_hours=observability.log_retention_hours,
         loki_storage_size=observability.loki_storage_size,
-        gpu_price_per_hour=gpu_prices(pools, pulumi.Config("aws").get("region")) if pools else {},
+        gpu_price_per_hour=gpu_prices(pools, region) if pools else {},
     )
 
 
@@ -247,34 +259,6 @@ def demand_forecast(model: ModelConfig, pools: Mapping[str, PoolConfig]) -> Dema
         decode_s_per_token=capacity.decode_s_per_token,
         startup_s=model.startup_s,
     )
-
-
-def pool_args(pool: PoolConfig) -> dict[str, Any]:
-    """The cloud-neutral pool fields, from the stack config's names to the components' names."""
-    from components.k3s import ScalingSchedule
-
-    return {
-        "instance_types": list(pool.instance_types),
-        "capacity": pool.capacity,
-        "on_demand_base": pool.on_demand_base,
-        "min_size": pool.min,
-        "max_size": pool.max,
-        "desired_size": pool.desired,
-        "disk_size_gb": pool.disk_gb,
-        "labels": dict(pool.labels),
-        "schedules": [
-            ScalingSchedule(
-                name=schedule.name,
-                recurrence=schedule.cron,
-                time_zone=schedule.timezone,
-                min_size=sizes.min,
-                max_size=sizes.max,
-                desired_size=sizes.desired,
-            )
-            for schedule in pool.schedules
-            for sizes in [schedule.sizes(pool)]
-        ],
-    }
 
 
 def model_args(

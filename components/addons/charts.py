@@ -89,7 +89,7 @@ AWS_NODE_TERMINATION_HANDLER = Chart(
     name="aws-node-termination-handler",
     version="0.27.1",
     repo="oci://public.ecr.aws/aws-ec2/helm",
-    values_file="aws/values/aws-node-termination-handler.yaml",
+    values_file="addons/values/aws-node-termination-handler.yaml",
 )
 
 # --- GPU enablement -----------------------------------------------------------------

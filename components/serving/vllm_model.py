@@ -15,7 +15,9 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.errors import InputError, as_problem, raise_if
 from components.kube_names import is_dns1035_label
+from components.observability.manifests import scrape_problems
 from components.serving.autoscaling import AutoscalingSpec, reactive_query, scaled_object_spec
 from components.serving.vllm_args import (
     DEFAULT_IMAGE,
@@ -125,8 +127,8 @@ class VllmModelArgs:
     to the autoscaler. Default: a fixed `replicas`."""
 
 
-class VllmModelArgsError(ValueError):
-    """Invalid VllmModelArgs; lists every problem."""
+VllmModelArgsError = InputError
+"""Kept for old imports: invalid VllmModelArgs raise the project's one input error."""
 
 
 def selector_labels(name: str) -> dict[str, str]:
@@ -156,6 +158,10 @@ def validate_args(name: str, args: VllmModelArgs) -> list[str]:
             f"startup_timeout_s: {args.startup_timeout_s} is shorter than one startup probe period "
             f"({STARTUP_PERIOD_S} s). Fix: allow the minutes weight loading takes, e.g. 1200"
         )
+    if args.service_monitor:
+        problems += [
+            str(p) for p in scrape_problems(args.scrape_interval, keys={"interval": "scrape_interval"})
+        ]
     return problems
 
 
@@ -187,11 +193,7 @@ class VllmModel(pulumi.ComponentResource):
     """The Deployment, for users who need to patch what the args do not cover."""
 
     def __init__(self, name: str, args: VllmModelArgs, opts: pulumi.ResourceOptions | None = None):
-        problems = validate_args(name, args)
-        if problems:
-            raise VllmModelArgsError(
-                f"VllmModel {name!r}: invalid arguments:\n  - " + "\n  - ".join(problems)
-            )
+        raise_if(f"VllmModel {name!r}", [as_problem(line) for line in validate_args(name, args)])
         super().__init__("llmops:serving:VllmModel", name, None, opts)
         # What the model was told to wait for (the GPU operator, the monitoring CRDs) must hold back
         # its children too: the engine does not pass a component's depends_on on to them.

@@ -231,7 +231,7 @@ def test_aws_dev_installs_keda_and_the_cluster_autoscaler(plan: Plan) -> None:
         "2.20.2",
         "https://kedacore.github.io/charts",
     )
-    ca = releases["aws-dev-nodes-ca"]
+    ca = releases["aws-dev-autoscaler-ca"]
     assert (ca["chart"], ca["version"]) == ("cluster-autoscaler", "9.59.0")
     assert ca["values"]["autoDiscovery"]["clusterName"] == "aws-dev"
     assert ca["values"]["extraArgs"]["scale-down-unneeded-time"] == "600s"

@@ -202,7 +202,7 @@ BAD_CONFIGS = [
     pytest.param(
         K3S_CLUSTER + "  llmops:pools:\n    - {name: l4, cloud: aws, gpuType: L4, instanceTypes: []}\n",
         "pools[0].instanceTypes: [] is empty; a pool needs at least one machine type. "
-        "Fix: list one or more, e.g. instanceTypes: [g6.xlarge, g6.2xlarge]",
+        "Fix: list one or more GPU machine types, e.g. 'g6.xlarge' (L4) or 'g5.xlarge' (A10G)",
         id="pool-without-instance-types",
     ),
     pytest.param(
@@ -242,7 +242,7 @@ BAD_CONFIGS = [
     pytest.param(
         K3S_CLUSTER
         + "  llmops:pools:\n    - {name: l4, cloud: aws, gpuType: L4, instanceTypes: [m7i.xlarge]}\n",
-        "pools[0].instanceTypes[0]: 'm7i.xlarge' is not in a known GPU instance family (g4dn, g5, g6, g6e, gr6, "
+        "pools[0].instanceTypes[0]: 'm7i.xlarge' is not in a known GPU instance family (g4dn, g5, g6, g6e, "
         "p3, p3dn, p4d, p4de, p5, p5e, p5en, p6-b200). Fix: use a GPU machine type such as 'g6.xlarge' (L4) or "
         "'g5.xlarge' (A10G)",
         id="unknown-instance-family",
@@ -263,8 +263,8 @@ BAD_CONFIGS = [
     pytest.param(
         K3S_CLUSTER
         + "  llmops:pools:\n    - {name: l4, cloud: gcp, gpuType: L4, instanceTypes: [g2-standard-4]}\n",
-        "pools[0].cloud: 'gcp' has no GPU pool component yet (available: aws). Fix: use cloud: aws",
-        id="pool-on-a-cloud-not-built",
+        "pools[0].cloud: 'gcp' is not one of 'aws'. Fix: use one of 'aws'",
+        id="pool-on-a-cloud-without-a-kit",
     ),
     pytest.param(
         LOCAL_CLUSTER + "  llmops:observability: {enabled: true, logRetentionHours: 100}\n",

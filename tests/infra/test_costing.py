@@ -161,11 +161,11 @@ def test_mandatory_budget_over_fails_the_plan(repo_root: Path, tmp_path: Path) -
 
 def test_preflight_runs_only_with_named_credentials(repo_root: Path) -> None:
     config = load_stack_file(repo_root / "stacks", "aws-dev")
-    assert costing.aws_preflight_wanted(config, {"AWS_PROFILE": "dev"})
-    assert costing.aws_preflight_wanted(config, {"AWS_ACCESS_KEY_ID": "AKIA..."})
-    assert not costing.aws_preflight_wanted(config, {})
+    assert costing.preflight_wanted(config, {"AWS_PROFILE": "dev"})
+    assert costing.preflight_wanted(config, {"AWS_ACCESS_KEY_ID": "AKIA..."})
+    assert not costing.preflight_wanted(config, {})
     local = load_stack_file(repo_root / "stacks", "local")
-    assert not costing.aws_preflight_wanted(local, {"AWS_PROFILE": "dev"})
+    assert not costing.preflight_wanted(local, {"AWS_PROFILE": "dev"})
 
 
 def test_plan_preflight_against_moto(repo_root: Path, tmp_path: Path, fake_aws: None) -> None:

@@ -39,7 +39,7 @@ def test_every_pool_group_carries_discovery_and_node_template_tags(dev: Recordin
     template = "k8s.io/cluster-autoscaler/node-template"
     expected = {
         "k8s.io/cluster-autoscaler/enabled": "true",
-        "k8s.io/cluster-autoscaler/dev": "owned",
+        "k8s.io/cluster-autoscaler/aws-dev": "owned",
         f"{template}/label/llmops.io/pool": pool,
         f"{template}/label/llmops.io/cloud": "aws",
         f"{template}/label/nvidia.com/gpu.present": "true",
@@ -56,7 +56,7 @@ def test_every_pool_group_carries_discovery_and_node_template_tags(dev: Recordin
     templated = {k.removeprefix(f"{template}/label/"): v for k, (v, _) in tags.items() if "/label/" in k}
     assert templated == registered
     # And the agent sets its providerID, without which no node maps to this group.
-    assert "LLMOPS_PROVIDER_ID=aws-imds" in files[f"{NODE_ETC_DIR}/bootstrap.env"]
+    assert "LLMOPS_PROVIDER_ID=cloud" in files[f"{NODE_ETC_DIR}/bootstrap.env"]
 
 
 def test_node_template_counts_gpus_from_the_catalog() -> None:
