@@ -252,6 +252,9 @@ class K3sClusterConfig(_Strict):
         default_factory=list, description="networks allowed to reach the Kubernetes API on 6443"
     )
     wireguard: bool = Field(False, description="flannel over WireGuard, needed when pools span clouds")
+    session_manager: bool = Field(
+        False, description="AWS Session Manager shells on the nodes (no parameter reads); default: off"
+    )
 
 
 ClusterConfig = Annotated[ExistingClusterConfig | K3sClusterConfig, Field(discriminator="kind")]

@@ -196,6 +196,13 @@ class PlanMocks(pulumi_mocks.Mocks):
         computed = COMPUTED_OUTPUTS.get(args.typ)
         if computed is not None:
             outputs.update(computed(args.name))
+        if args.typ == "aws:iam/role:Role":
+            outputs.setdefault("name", args.name)  # AWS names an unnamed role after the resource
+        if args.typ == "aws:ssm/parameter:Parameter":
+            # The ARN AWS gives a parameter, so IAM statements can be checked against real-looking ARNs.
+            outputs["arn"] = (
+                f"arn:aws:ssm:{_aws_region()}:000000000000:parameter{args.inputs.get('name', '')}"
+            )
         if args.typ.startswith("aws:"):
             outputs.setdefault("arn", f"arn:aws:plan:{_aws_region()}:000000000000:{args.name}")
         return f"{args.name}-id", outputs

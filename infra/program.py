@@ -111,7 +111,11 @@ def aws_k3s_cluster(config: StackConfig, cluster: K3sClusterConfig) -> k8s.Provi
         stack,
         K3sClusterArgs(
             host=AwsK3sServers(
-                AwsK3sServersArgs(network=network, instance_type=cluster.server_instance_type)
+                AwsK3sServersArgs(
+                    network=network,
+                    instance_type=cluster.server_instance_type,
+                    session_manager=cluster.session_manager,
+                )
             ),
             server_count=cluster.servers,
             flannel_backend=flannel,
@@ -119,7 +123,15 @@ def aws_k3s_cluster(config: StackConfig, cluster: K3sClusterConfig) -> k8s.Provi
         ),
     )
     for pool in config.pools:
-        AwsGpuNodePool(pool.name, AwsGpuNodePoolArgs(network=network, join=k3s.agent_join, **pool_args(pool)))
+        AwsGpuNodePool(
+            pool.name,
+            AwsGpuNodePoolArgs(
+                network=network,
+                join=k3s.agent_join,
+                session_manager=cluster.session_manager,
+                **pool_args(pool),
+            ),
+        )
     if any(pool.capacity is not Capacity.ON_DEMAND for pool in config.pools):
         # Cordon and drain on the two-minute spot notice, before the machine is gone.
         SpotInterruptionHandler(f"{stack}-spot", SpotInterruptionHandlerArgs(provider=k3s.provider))

@@ -40,6 +40,9 @@ class AwsGpuNodePoolArgs(GpuNodePoolArgs):
     ami_parameter: str = DLAMI_PARAMETER
     """Public SSM parameter naming the AMI; default: the Base OSS Nvidia-driver DLAMI, so the GPU
     operator runs with `driver.enabled=false`."""
+    session_manager: bool = False
+    """Allow Session Manager shells on the agents (channel actions only, no parameter reads);
+    default: off."""
 
 
 @dataclass(frozen=True)
@@ -93,7 +96,8 @@ class AwsGpuNodePool(pulumi.ComponentResource):
             f"llmops K3s cluster {join.cluster_name}: agent token for pool {name}",
             self,
         )
-        role = node_role(name, [token_parameter], self)
+        # The agent token is the only parameter an agent reads: the CA keys stay with the servers.
+        role = node_role(name, [token_parameter], self, session_manager=args.session_manager)
 
         self.labels = {
             **args.labels,
