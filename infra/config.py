@@ -18,7 +18,6 @@ import for pure tests.
 from __future__ import annotations
 
 import difflib
-import ipaddress
 import json
 import re
 from collections.abc import Iterable, Mapping
@@ -40,6 +39,7 @@ from pydantic_core import PydanticCustomError
 
 from components.k3s.pool import AWS_GPU_FAMILIES, MIN_DISK_GB, Capacity, gpu_of
 from components.kube_names import QUANTITY, is_dns1035_label
+from components.netguard import DEFAULT_MAX_PUBLIC_SHARE, cidr_problems
 from components.serving.vllm_args import MANAGED_FLAGS, MAX_MODEL_NAME, Dtype, Quantization
 
 NAMESPACE = "llmops"
@@ -168,17 +168,12 @@ Cron = Annotated[str, AfterValidator(_cron)]
 
 
 def _cidr(value: str) -> str:
+    from components.netguard import CidrError, parse_cidr
+
     try:
-        ipaddress.ip_network(value, strict=True)
-    except ValueError as exc:
-        raise _fail(
-            f"is not a CIDR block ({exc})", "write it like '203.0.113.0/24' or '198.51.100.7/32'"
-        ) from None
-    if value in ("0.0.0.0/0", "::/0"):
-        raise _fail(
-            "opens the Kubernetes API to the whole internet",
-            "list the networks that need the API, e.g. your office or VPN range '203.0.113.0/24'",
-        )
+        parse_cidr(value, ipv6=False)  # the API and security groups take IPv4 ranges
+    except CidrError as exc:
+        raise _fail(exc.message, exc.fix) from None
     return value
 
 
@@ -254,6 +249,15 @@ class K3sClusterConfig(_Strict):
     wireguard: bool = Field(False, description="flannel over WireGuard, needed when pools span clouds")
     session_manager: bool = Field(
         False, description="AWS Session Manager shells on the nodes (no parameter reads); default: off"
+    )
+    allow_public_api: bool = Field(
+        False, description="let allowedCidrs open the API to the internet; default: refused"
+    )
+    max_public_share: float = Field(
+        DEFAULT_MAX_PUBLIC_SHARE,
+        gt=0,
+        le=1,
+        description="largest share of the public IPv4 space allowedCidrs may cover together; default: 0.1%",
     )
 
 
@@ -706,6 +710,15 @@ def _check_k3s_cluster(cluster: K3sClusterConfig) -> list[Problem]:
                 "list the networks you deploy from, e.g. allowedCidrs: ['203.0.113.0/24']",
             )
         )
+    for problem in cidr_problems(
+        cluster.allowed_cidrs,
+        ipv6=False,
+        max_public_share=cluster.max_public_share,
+        allow_public=cluster.allow_public_api,
+        open_key="cluster.allowPublicApi",
+    ):
+        if problem.index is None:  # entries were checked one by one when the config was read
+            problems.append(Problem("cluster.allowedCidrs", problem.value, problem.message, problem.fix))
     return problems
 
 

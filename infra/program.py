@@ -105,6 +105,8 @@ def aws_k3s_cluster(config: StackConfig, cluster: K3sClusterConfig) -> k8s.Provi
             api_allowed_cidrs=list(cluster.allowed_cidrs),
             flannel_backend=flannel,
             api_load_balancer=cluster.servers > 1,
+            allow_public_api=cluster.allow_public_api,
+            max_public_share=cluster.max_public_share,
         ),
     )
     k3s = K3sCluster(

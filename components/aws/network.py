@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -11,6 +10,7 @@ import pulumi_aws as aws
 
 from components.aws.subnets import subnet_cidrs, vpc_cidr_problems
 from components.k3s.render import API_PORT, FlannelBackend
+from components.netguard import DEFAULT_MAX_PUBLIC_SHARE, cidr_problems
 
 KUBELET_PORT = 10250
 FLANNEL_VXLAN_PORT = 8472
@@ -41,21 +41,30 @@ class AwsNetworkArgs:
     """Other clouds' node addresses allowed to reach WireGuard UDP; default: none (one cloud)."""
     api_load_balancer: bool = False
     """Open 6443 to the VPC range for a load balancer's health checks; needed for 3 servers. Default: off."""
+    allow_public_api: bool = False
+    """Let `api_allowed_cidrs` cover more than `max_public_share` of the internet; default: refused."""
+    max_public_share: float = DEFAULT_MAX_PUBLIC_SHARE
+    """Largest share of the public IPv4 space one rule's ranges may cover together; default: 0.1%."""
 
 
 def validate_network_args(args: AwsNetworkArgs, *, path: str = "args") -> list[str]:
     problems = vpc_cidr_problems(args.vpc_cidr, args.az_count, args.subnet_prefix, path=path)
     if args.az_count < 2:
         problems.append(f"{path}.az_count: {args.az_count} is below 2; spot pools need at least two zones")
-    for field_name, cidrs in (
-        ("api_allowed_cidrs", args.api_allowed_cidrs),
-        ("wireguard_peer_cidrs", args.wireguard_peer_cidrs),
+    for field_name, cidrs, what, allow in (
+        ("api_allowed_cidrs", args.api_allowed_cidrs, "the Kubernetes API", args.allow_public_api),
+        ("wireguard_peer_cidrs", args.wireguard_peer_cidrs, "the WireGuard overlay", False),
     ):
-        for index, cidr in enumerate(cidrs):
-            try:
-                ipaddress.IPv4Network(cidr, strict=True)
-            except ValueError as exc:
-                problems.append(f"{path}.{field_name}[{index}]: {cidr!r} is not an IPv4 network ({exc})")
+        for problem in cidr_problems(
+            list(cidrs),
+            what=what,
+            ipv6=False,
+            max_public_share=args.max_public_share,
+            allow_public=allow,
+            open_key="allow_public_api" if field_name == "api_allowed_cidrs" else None,
+        ):
+            at = f"{path}.{field_name}" + ("" if problem.index is None else f"[{problem.index}]")
+            problems.append(f"{at}: {problem.value!r} {problem.message}; {problem.fix}")
     if args.wireguard_peer_cidrs and args.flannel_backend is not FlannelBackend.WIREGUARD_NATIVE:
         problems.append(
             f"{path}.wireguard_peer_cidrs: set while flannel_backend is "

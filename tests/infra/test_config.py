@@ -221,9 +221,42 @@ BAD_CONFIGS = [
     ),
     pytest.param(
         "  llmops:cluster: {kind: k3s, allowedCidrs: [0.0.0.0/0]}\n",
-        "cluster.allowedCidrs[0]: '0.0.0.0/0' opens the Kubernetes API to the whole internet. "
-        "Fix: list the networks that need the API, e.g. your office or VPN range '203.0.113.0/24'",
+        'cluster.allowedCidrs: ["0.0.0.0/0"] opens the Kubernetes API to the whole public IPv4 internet '
+        "(the limit is 0.10%). Fix: list only the networks that need it (office, VPN, CI), or set "
+        "cluster.allowPublicApi: true to open it on purpose",
         id="api-open-to-the-internet",
+    ),
+    pytest.param(
+        "  llmops:cluster: {kind: k3s, allowedCidrs: [0.0.0.0/1, 128.0.0.0/1]}\n",
+        'cluster.allowedCidrs: ["0.0.0.0/1", "128.0.0.0/1"] together open the Kubernetes API to the whole '
+        "public IPv4 internet (the limit is 0.10%). Fix: list only the networks that need it (office, VPN, "
+        "CI), or set cluster.allowPublicApi: true to open it on purpose",
+        id="api-open-in-two-halves",
+    ),
+    pytest.param(
+        "  llmops:cluster: {kind: k3s, allowedCidrs: [0.0.0.0/00]}\n",
+        "cluster.allowedCidrs[0]: '0.0.0.0/00' is not written in canonical form (it means '0.0.0.0/0'). "
+        "Fix: write '0.0.0.0/0'",
+        id="api-cidr-padded-prefix",
+    ),
+    pytest.param(
+        "  llmops:cluster: {kind: k3s, allowedCidrs: [0.0.0.0/0.0.0.0]}\n",
+        "cluster.allowedCidrs[0]: '0.0.0.0/0.0.0.0' is not written in canonical form (it means '0.0.0.0/0'). "
+        "Fix: write '0.0.0.0/0'",
+        id="api-cidr-netmask-form",
+    ),
+    pytest.param(
+        "  llmops:cluster: {kind: k3s, allowedCidrs: ['::0/0']}\n",
+        "cluster.allowedCidrs[0]: '::0/0' is an IPv6 range; these rules take IPv4 ranges only. "
+        "Fix: list the IPv4 ranges of the networks, e.g. '203.0.113.0/24'",
+        id="api-cidr-ipv6-everything",
+    ),
+    pytest.param(
+        "  llmops:cluster: {kind: k3s, allowedCidrs: [198.51.100.7/24]}\n",
+        "cluster.allowedCidrs[0]: '198.51.100.7/24' has host bits set; the block it names is "
+        "'198.51.100.0/24'. Fix: write '198.51.100.0/24' for the whole block or '198.51.100.7/32' for the "
+        "one address",
+        id="api-cidr-host-bits",
     ),
     pytest.param(
         K3S_CLUSTER
