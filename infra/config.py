@@ -310,6 +310,13 @@ class PoolConfig(_Strict):
     )
 
 
+class WritablePathConfig(_Strict):
+    """An extra writable directory for an engine that writes outside the caches llmops provides."""
+
+    path: str = Field(description="absolute path inside the serving container")
+    size_limit: Quantity = Field("1Gi", description="most the directory may hold")
+
+
 class ModelConfig(_Strict):
     """One model served by vLLM."""
 
@@ -342,6 +349,10 @@ class ModelConfig(_Strict):
         None, description="existing Secret with key HF_TOKEN, for gated models"
     )
     image: str | None = Field(None, description="serving image; default: the pinned vllm/vllm-openai")
+    image_digest: str | None = Field(None, description="sha256 digest the image is pinned to; default: none")
+    writable_paths: list[WritablePathConfig] = Field(
+        default_factory=list, description="extra writable directories; the root filesystem stays read-only"
+    )
     extra_args: dict[str, str | int | float | bool] = Field(
         default_factory=dict, description="further vllm serve options, names without leading dashes"
     )
@@ -636,6 +647,9 @@ def check_semantics(config: StackConfig) -> list[Problem]:
             problems += _check_size(f"{at}.schedules[{j}]", sizes.min, sizes.max, sizes.desired)
 
     problems += _check_observability(config.observability)
+    from infra.model_checks import model_problems  # imports this module's Problem
+
+    problems += model_problems(config)
     pools_by_name = {p.name: p for p in config.pools}
     for i, model in enumerate(config.models):
         at = f"models[{i}]"

@@ -13,7 +13,14 @@ from typing import TYPE_CHECKING, Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.serving import DEFAULT_IMAGE, DemandForecast, EngineSpec, VllmModel, VllmModelArgs
+from components.serving import (
+    DEFAULT_IMAGE,
+    DemandForecast,
+    EngineSpec,
+    VllmModel,
+    VllmModelArgs,
+    WritablePath,
+)
 from infra.config import (
     OBSERVABILITY_INSTANCE,
     ExistingClusterConfig,
@@ -261,6 +268,8 @@ def model_args(
         progress_probe=model.progress_probe,
         stall_seconds=model.stall_seconds,
         image=model.image or DEFAULT_IMAGE,
+        image_digest=model.image_digest,
+        writable_paths=[WritablePath(w.path, w.size_limit) for w in model.writable_paths],
         service_monitor=monitored,
         scrape_interval=observability.vllm_scrape_interval if observability else "2s",
         demand_forecast=demand_forecast(model, pools) if monitored else None,

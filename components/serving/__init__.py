@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from components.serving.pod_security import WritablePath
 from components.serving.vllm_args import DEFAULT_IMAGE, Dtype, EngineSpec, Quantization, serve_args
 
 if TYPE_CHECKING:
@@ -22,6 +23,7 @@ __all__ = [
     "Quantization",
     "VllmModel",
     "VllmModelArgs",
+    "WritablePath",
     "serve_args",
 ]
 
