@@ -389,6 +389,21 @@ class BudgetConfig(_Strict):
     )
 
 
+class NetworkPoliciesConfig(_Strict):
+    """Default-deny ingress NetworkPolicies in the serving and monitoring namespaces."""
+
+    enabled: bool = Field(True, description="create the policies; K3s enforces them out of the box")
+    serving_from: list[Name] | None = Field(
+        None,
+        description="namespaces that may call the models' port; default: the serving namespace and, "
+        "with observability on, the monitoring namespace",
+    )
+    monitoring_from: list[Name] = Field(
+        default_factory=list,
+        description="further namespaces that may reach Prometheus, Grafana and Loki (e.g. keda)",
+    )
+
+
 class StackConfig(_Strict):
     """Everything under the `llmops` namespace of one stack file."""
 
@@ -400,6 +415,9 @@ class StackConfig(_Strict):
     models: list[ModelConfig] = Field(default_factory=list)
     observability: ObservabilityConfig = Field(default_factory=lambda: ObservabilityConfig.model_validate({}))
     budget: BudgetConfig = Field(default_factory=lambda: BudgetConfig.model_validate({}))
+    network_policies: NetworkPoliciesConfig = Field(
+        default_factory=lambda: NetworkPoliciesConfig.model_validate({})
+    )
 
 
 TOP_LEVEL_KEYS: tuple[str, ...] = tuple(

@@ -65,6 +65,9 @@ def run(config: StackConfig | None = None) -> None:
         pulumi.export("grafanaAdminPassword", stack.grafana_admin_password)
         pulumi.export("prometheusUrl", stack.prometheus_url)
 
+    if config.network_policies.enabled:
+        network_policies(config, namespace_name, k8s_opts, monitoring)
+
     pools = {pool.name: pool for pool in config.pools}
     for model in config.models:
         served = VllmModel(
@@ -76,6 +79,58 @@ def run(config: StackConfig | None = None) -> None:
 
     pulumi.export("namespace", namespace_name)
     pulumi.export("endpoints", endpoints)
+
+
+def network_policies(
+    config: StackConfig,
+    namespace: pulumi.Input[str],
+    k8s_opts: pulumi.ResourceOptions,
+    monitoring: Sequence[pulumi.Resource],
+) -> None:
+    """Default-deny ingress in the serving namespace (the model port open to the named namespaces)
+    and, with observability, in the monitoring namespace."""
+    from components.network_policies import IngressOpening, namespace_policies
+    from components.serving.vllm_args import PORT
+    from components.serving.vllm_model import selector_labels
+
+    observability = config.observability
+    serving_from = config.network_policies.serving_from
+    if serving_from is None:
+        serving_from = [config.namespace] + ([observability.namespace] if observability.enabled else [])
+    model_pods = {"app.kubernetes.io/name": selector_labels("")["app.kubernetes.io/name"]}
+    namespace_policies(
+        "serving",
+        namespace,
+        [
+            IngressOpening(
+                "allow-model-port", from_namespaces=serving_from, ports=[PORT], pod_labels=model_pods
+            )
+        ],
+        k8s_opts,
+    )
+    if not observability.enabled:
+        return
+    openings = [
+        IngressOpening("allow-same-namespace"),
+        # The API server calls the Prometheus operator's admission webhook from the host network.
+        IngressOpening(
+            "allow-operator-webhook", ports=[PROMETHEUS_OPERATOR_WEBHOOK_PORT], from_anywhere=True
+        ),
+    ]
+    if config.network_policies.monitoring_from:
+        openings.append(
+            IngressOpening("allow-named-namespaces", from_namespaces=config.network_policies.monitoring_from)
+        )
+    namespace_policies(
+        "monitoring",
+        observability.namespace,
+        openings,
+        pulumi.ResourceOptions.merge(k8s_opts, pulumi.ResourceOptions(depends_on=list(monitoring))),
+    )
+
+
+# The kube-prometheus-stack operator serves its admission webhook on this container port.
+PROMETHEUS_OPERATOR_WEBHOOK_PORT = 10250
 
 
 def cluster_provider(config: StackConfig) -> k8s.Provider:

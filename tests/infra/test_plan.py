@@ -55,6 +55,7 @@ def test_local_stack_declares_the_serving_slice(local_plan: Plan) -> None:
         "kubernetes:core/v1:ConfigMap": 1,
         "kubernetes:core/v1:Namespace": 1,
         "kubernetes:core/v1:Service": 1,
+        "kubernetes:networking.k8s.io/v1:NetworkPolicy": 2,
         "kubernetes:policy/v1:PodDisruptionBudget": 1,
         "llmops:serving:VllmModel": 1,
         "pulumi:providers:kubernetes": 1,
@@ -189,7 +190,7 @@ def test_two_models_do_not_collide() -> None:
     assert container["resources"]["limits"]["nvidia.com/gpu"] == "2"
     assert "--tensor-parallel-size" in container["args"]
     assert big["spec"]["replicas"] == 2
-    assert len(artifacts.manifests(plan)) == 9  # namespace + 4 objects per model
+    assert len(artifacts.manifests(plan)) == 11  # namespace + 2 network policies + 4 objects per model
 
 
 def test_progress_probe_script_is_mounted_from_its_config_map(local_plan: Plan, repo_root: Path) -> None:
