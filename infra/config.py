@@ -40,12 +40,12 @@ from pydantic_core import PydanticCustomError
 from components.k3s.pool import AWS_GPU_FAMILIES, MIN_DISK_GB, Capacity, gpu_of
 from components.kube_names import QUANTITY, is_dns1035_label
 from components.netguard import DEFAULT_MAX_PUBLIC_SHARE, cidr_problems
+from components.serving.secret_flags import is_secret_option
 from components.serving.vllm_args import MANAGED_FLAGS, MAX_MODEL_NAME, Dtype, Quantization
+from infra.secrets import SECRET_PLACEHOLDER as SECRET_PLACEHOLDER  # `{secure: ...}` in the offline plan
+from infra.secrets import holds_sensitive, plaintext_problems, unwrap_secure
 
 NAMESPACE = "llmops"
-
-# The value a `{secure: ...}` key gets in the offline plan, where nothing is decrypted.
-SECRET_PLACEHOLDER = "[secret]"
 
 
 # --------------------------------------------------------------------------- errors
@@ -348,6 +348,9 @@ class ModelConfig(_Strict):
     hf_token_secret: Name | None = Field(
         None, description="existing Secret with key HF_TOKEN, for gated models"
     )
+    api_key_secret: Name | None = Field(
+        None, description="existing Secret with key VLLM_API_KEY; clients then send it as a bearer token"
+    )
     image: str | None = Field(None, description="serving image; default: the pinned vllm/vllm-openai")
     image_digest: str | None = Field(None, description="sha256 digest the image is pinned to; default: none")
     writable_paths: list[WritablePathConfig] = Field(
@@ -451,6 +454,7 @@ def parse(raw: RawStack) -> StackConfig:
         problems.extend(_translate(err, known) for err in exc.errors())
         raise ConfigError(raw.source, problems) from None
     problems.extend(check_semantics(config))
+    problems.extend(plaintext_problems(config, raw.secret_keys, NAMESPACE))
     if problems:
         raise ConfigError(raw.source, problems)
     return config
@@ -523,6 +527,8 @@ def _translate(err: Any, given: Mapping[str, Any]) -> Problem:
     kind = err["type"]
     ctx = err.get("ctx") or {}
     value = err.get("input", _MISSING)
+    if holds_sensitive(path, value):
+        value = _MISSING  # a secret's value never reaches a message
 
     if kind == "extra_forbidden":
         model = _model_at(loc)
@@ -694,6 +700,8 @@ def check_semantics(config: StackConfig) -> list[Problem]:
                 )
             )
         for flag in model.extra_args:
+            if is_secret_option(flag, model.extra_args[flag]):
+                continue  # infra.model_checks refuses it without repeating the value
             if not _FLAG_NAME.match(flag):
                 problems.append(
                     Problem(
@@ -902,9 +910,11 @@ def split_namespace(source: str, config: Mapping[str, Any], secret_keys: Iterabl
         namespace, _, key = str(full_key).rpartition(":")
         # Pulumi treats a key without a namespace as belonging to the project.
         namespace = namespace or NAMESPACE
-        if isinstance(value, dict) and set(value) == {"secure"}:
-            value = SECRET_PLACEHOLDER
-            secrets.add(f"{namespace}:{key}")
+        found: set[str] = set()
+        value = unwrap_secure(value, f"{namespace}:{key}", found)
+        if found:
+            # Pulumi marks the whole top-level key secret when any part of it is (`--path`).
+            secrets |= found | {f"{namespace}:{key}"}
         if namespace == NAMESPACE:
             values[key] = value
         else:
@@ -929,7 +939,10 @@ def load_from_pulumi() -> StackConfig:
             continue
         values[key] = _decode(text)
     source = f"stack {pulumi.get_stack()!r} (stacks/Pulumi.{pulumi.get_stack()}.yaml)"
-    return parse(RawStack(source, values, frozenset(), {}))
+    secret_keys = set(runtime_config.get_config_secret_keys_env()) | {
+        str(k) for k in raw if runtime_config.is_config_secret(str(k))
+    }
+    return parse(RawStack(source, values, frozenset(secret_keys), {}))
 
 
 def _decode(text: Any) -> Any:

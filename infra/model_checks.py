@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from components.serving import pod_security
+from components.serving.secret_flags import is_secret_option, secret_option_fix
 
 if TYPE_CHECKING:
     from infra.config import ModelConfig, Problem, StackConfig
@@ -19,7 +20,25 @@ def model_problems(config: StackConfig) -> list[Problem]:
     problems: list[Problem] = []
     for index, model in enumerate(config.models):
         problems += pod_problems(f"models[{index}]", model)
+        problems += secret_arg_problems(f"models[{index}]", model)
     return problems
+
+
+def secret_arg_problems(at: str, model: ModelConfig) -> list[Problem]:
+    """extraArgs options that carry a secret; the value is never repeated."""
+    from infra.config import _MISSING, Problem
+
+    return [
+        Problem(
+            f"{at}.extraArgs.{flag}",
+            _MISSING,
+            "carries a secret, which would sit in plain text in the pod's args, plan.json and the state "
+            "(the value is not shown)",
+            secret_option_fix(flag),
+        )
+        for flag, value in model.extra_args.items()
+        if is_secret_option(flag, value)
+    ]
 
 
 def pod_problems(at: str, model: ModelConfig) -> list[Problem]:

@@ -320,6 +320,7 @@ def model_args(
         node_pools=node_pools,
         startup_timeout_s=model.startup_timeout_s,
         hf_token_secret=model.hf_token_secret,
+        api_key_secret=model.api_key_secret,
         progress_probe=model.progress_probe,
         stall_seconds=model.stall_seconds,
         image=model.image or DEFAULT_IMAGE,

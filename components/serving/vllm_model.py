@@ -106,6 +106,9 @@ class VllmModelArgs:
     """How long a pod may take to download/load weights before it is restarted; default: 20 minutes."""
     hf_token_secret: str | None = None
     """Existing Secret with key HF_TOKEN, for gated models; default: anonymous downloads."""
+    api_key_secret: str | None = None
+    """Existing Secret with key VLLM_API_KEY: the OpenAI API then needs `Authorization: Bearer <key>`
+    (/health and /metrics stay open, so probes and scrapes need no key). Default: no key."""
     model_cache_claim: pulumi.Input[str] | None = None
     """PVC holding the shared model cache; default: a per-pod emptyDir (downloads at every start)."""
     labels: Mapping[str, str] = field(default_factory=dict)
@@ -310,6 +313,18 @@ class VllmModel(pulumi.ComponentResource):
             k8s.core.v1.EnvVarArgs(name="VLLM_NO_USAGE_STATS", value="1"),
             k8s.core.v1.EnvVarArgs(name="DO_NOT_TRACK", value="1"),
         ]
+        if args.api_key_secret:
+            # vLLM reads VLLM_API_KEY itself; the key never appears in the args.
+            env.append(
+                k8s.core.v1.EnvVarArgs(
+                    name="VLLM_API_KEY",
+                    value_from=k8s.core.v1.EnvVarSourceArgs(
+                        secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(
+                            name=args.api_key_secret, key="VLLM_API_KEY"
+                        )
+                    ),
+                )
+            )
         if args.hf_token_secret:
             env.append(
                 k8s.core.v1.EnvVarArgs(

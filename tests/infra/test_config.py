@@ -19,6 +19,7 @@ from infra.config import (
     read_stack_file,
     split_namespace,
 )
+from infra.secrets import SECRET_PLACEHOLDER
 
 _MODEL_KEYS = [f.alias or n for n, f in ModelConfig.model_fields.items()]
 LOCAL_CLUSTER = "  llmops:cluster: {kind: existing}\n"
@@ -72,7 +73,7 @@ def test_secure_values_are_masked_and_remembered() -> None:
     raw = split_namespace(
         "t", {"llmops:cluster": {"kind": "existing"}, "llmops:namespace": {"secure": "v1:abc"}}
     )
-    assert raw.values["namespace"] == "[secret]"
+    assert raw.values["namespace"] == SECRET_PLACEHOLDER
     assert "llmops:namespace" in raw.secret_keys
 
 

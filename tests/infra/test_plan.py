@@ -158,14 +158,16 @@ def test_preview_leaves_computed_values_unknown(preview_plan: Plan, local_plan: 
 
 def test_inline_kubeconfig_never_reaches_the_plan(tmp_path: Path) -> None:
     token = "sk-very-secret-token-123"
-    plan = plan_of(
-        f"""
-        config:
-          llmops:cluster:
-            kind: existing
-            kubeconfig: "apiVersion: v1\\nkind: Config\\nusers: [{{name: u, user: {{token: {token}}}}}]"
-        """
-    )
+    document = {
+        "llmops:cluster": {
+            "kind": "existing",
+            "kubeconfig": f"apiVersion: v1\nkind: Config\nusers: [{{name: u, user: {{token: {token}}}}}]",
+        }
+    }
+    # In plain text it is refused (tests/infra/test_secrets.py); as a Pulumi secret, the engine hands
+    # the program the decrypted text and marks the key secret: the provider input stays masked.
+    raw = split_namespace("Pulumi.test.yaml", document, secret_keys=["llmops:cluster"])
+    plan = run_plan(raw, "test")
     provider = only(plan, "pulumi:providers:kubernetes")
     assert provider.inputs["kubeconfig"] == "[secret]"
     out = artifacts.write(plan, tmp_path)
