@@ -44,6 +44,7 @@ from components.serving.secret_flags import is_secret_option
 from components.serving.vllm_args import MANAGED_FLAGS, MAX_MODEL_NAME, Dtype, Quantization
 from infra.secrets import SECRET_PLACEHOLDER as SECRET_PLACEHOLDER  # `{secure: ...}` in the offline plan
 from infra.secrets import holds_sensitive, plaintext_problems, unwrap_secure
+from infra.value_checks import ByteQuantity, Cron, LabelKey, LabelValue, ServedName, TimeZone
 
 NAMESPACE = "llmops"
 
@@ -122,6 +123,8 @@ def _fail(message: str, fix: str) -> PydanticCustomError:
 # --------------------------------------------------------------------------- value types
 
 MAX_NAME_LENGTH = MAX_MODEL_NAME
+# Machines in one pool; far above any real pool, far below what the cloud APIs' integers hold.
+MAX_POOL_SIZE = 10_000
 
 
 def _dns_name(value: str) -> str:
@@ -150,21 +153,6 @@ def _quantity(value: str) -> str:
 
 
 Quantity = Annotated[str, AfterValidator(_quantity)]
-
-_CRON_FIELD = re.compile(r"^[0-9*/,\-A-Za-z]+$")
-
-
-def _cron(value: str) -> str:
-    fields = value.split()
-    if len(fields) != 5 or not all(_CRON_FIELD.match(f) for f in fields):
-        raise _fail(
-            "is not a 5-field cron expression (minute hour day-of-month month day-of-week)",
-            "write it like '0 8 * * 1-5' (08:00 on weekdays)",
-        )
-    return value
-
-
-Cron = Annotated[str, AfterValidator(_cron)]
 
 
 def _cidr(value: str) -> str:
@@ -269,10 +257,10 @@ class ScheduleConfig(_Strict):
 
     name: Name
     cron: Cron = Field(description="when the window starts, 5-field cron")
-    timezone: str = Field("UTC", description="IANA time zone of the cron expression")
-    min: int | None = Field(None, ge=0, description="default: the pool's min")
-    max: int | None = Field(None, ge=0, description="default: the pool's max")
-    desired: int | None = Field(None, ge=0, description="default: this window's min")
+    timezone: TimeZone = Field("UTC", description="IANA time zone of the cron expression")
+    min: int | None = Field(None, ge=0, le=MAX_POOL_SIZE, description="default: the pool's min")
+    max: int | None = Field(None, ge=0, le=MAX_POOL_SIZE, description="default: the pool's max")
+    desired: int | None = Field(None, ge=0, le=MAX_POOL_SIZE, description="default: this window's min")
 
     def sizes(self, pool: PoolConfig) -> PoolSizes:
         """The sizes this window sets, unset ones taken from the pool."""
@@ -296,14 +284,16 @@ class PoolConfig(_Strict):
     gpu_type: str = Field(description="GPU model on every machine of the pool, e.g. L4, A10G, H100")
     instance_types: list[str] = Field(description="machine types, cheapest acceptable first")
     capacity: Capacity = Field(Capacity.ON_DEMAND, description="spot, on-demand, or mixed")
-    on_demand_base: int = Field(0, ge=0, description="mixed pools: machines kept on-demand before any spot")
-    min: int = Field(0, ge=0)
-    max: int = Field(1, ge=0)
-    desired: int | None = Field(None, ge=0, description="default: min")
+    on_demand_base: int = Field(
+        0, ge=0, le=MAX_POOL_SIZE, description="mixed pools: machines kept on-demand before any spot"
+    )
+    min: int = Field(0, ge=0, le=MAX_POOL_SIZE)
+    max: int = Field(1, ge=0, le=MAX_POOL_SIZE)
+    desired: int | None = Field(None, ge=0, le=MAX_POOL_SIZE, description="default: min")
     disk_gb: int = Field(
         200, ge=MIN_DISK_GB, le=16384, description="root disk size; images and weights cache live here"
     )
-    labels: dict[str, str] = Field(default_factory=dict)
+    labels: dict[LabelKey, LabelValue] = Field(default_factory=dict)
     schedules: list[ScheduleConfig] = Field(default_factory=list)
     fallback_pool: str | None = Field(
         None, description="pool that takes the load when this (spot) pool is gone"
@@ -323,7 +313,9 @@ class ModelConfig(_Strict):
     name: Name
     source: ModelSource = Field(description="Hugging Face repo id or a path in the model volume")
     revision: str | None = Field(None, description="git revision of the repo; default: its main branch")
-    served_model_name: str | None = Field(None, description="name clients ask for; default: the source")
+    served_model_name: ServedName | None = Field(
+        None, description="name clients ask for; default: the source"
+    )
     gpu_type: str | None = Field(None, description="GPU the model is sized for; default: the pool's")
     tensor_parallel_size: int = Field(1, ge=1, le=64)
     pipeline_parallel_size: int = Field(1, ge=1, le=64)
@@ -335,10 +327,10 @@ class ModelConfig(_Strict):
     max_num_seqs: int | None = Field(None, ge=1)
     replicas: int = Field(1, ge=0, le=1000)
     pool: str | None = Field(None, description="pool whose nodes run the model; default: any GPU node")
-    node_selector: dict[str, str] = Field(default_factory=dict)
+    node_selector: dict[LabelKey, LabelValue] = Field(default_factory=dict)
     cpu: Quantity = "4"
-    memory: Quantity = "16Gi"
-    shm_size: Quantity = "2Gi"
+    memory: ByteQuantity = "16Gi"
+    shm_size: ByteQuantity = "2Gi"
     startup_timeout_s: int = Field(1200, ge=60, le=7200, description="time allowed to load weights")
     startup_s: int = Field(
         180, ge=10, le=3600, description="typical start-up time; the demand forecast looks this far ahead"
@@ -350,6 +342,9 @@ class ModelConfig(_Strict):
     )
     api_key_secret: Name | None = Field(
         None, description="existing Secret with key VLLM_API_KEY; clients then send it as a bearer token"
+    )
+    fit: Literal["error", "warn"] = Field(
+        "error", description="a model that does not fit its GPU's memory: an error, or warn and deploy anyway"
     )
     image: str | None = Field(None, description="serving image; default: the pinned vllm/vllm-openai")
     image_digest: str | None = Field(None, description="sha256 digest the image is pinned to; default: none")
@@ -377,9 +372,11 @@ class ObservabilityConfig(_Strict):
     scrape_interval: str = Field("15s", description="scrape interval of cluster components")
     evaluation_interval: str = Field("15s", description="rule evaluation interval (fast vLLM alerts: 1 s)")
     metrics_retention: str = Field("15d", description="how long Prometheus keeps metrics")
-    prometheus_storage_size: Quantity | None = Field(None, description="default: no volume for Prometheus")
+    prometheus_storage_size: ByteQuantity | None = Field(
+        None, description="default: no volume for Prometheus"
+    )
     log_retention_hours: int = Field(168, description="how long Loki keeps logs; a multiple of 24")
-    loki_storage_size: Quantity = Field("20Gi", description="volume for Loki's chunks and index")
+    loki_storage_size: ByteQuantity = Field("20Gi", description="volume for Loki's chunks and index")
     vllm_scrape_interval: str = Field("2s", description="scrape interval of every vLLM replica")
 
 
@@ -455,6 +452,9 @@ def parse(raw: RawStack) -> StackConfig:
         raise ConfigError(raw.source, problems) from None
     problems.extend(check_semantics(config))
     problems.extend(plaintext_problems(config, raw.secret_keys, NAMESPACE))
+    from infra.stack_checks import stack_problems  # imports this module's Problem
+
+    problems.extend(stack_problems(config, raw.other))
     if problems:
         raise ConfigError(raw.source, problems)
     return config

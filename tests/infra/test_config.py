@@ -144,7 +144,7 @@ BAD_CONFIGS = [
     ),
     pytest.param(
         LOCAL_CLUSTER + "  llmops:models:\n    - {name: m, source: a/b, memory: 16GB}\n",
-        "models[0].memory: '16GB' is not a Kubernetes quantity. Fix: write it like '4', '500m', '16Gi' or '2G'",
+        "models[0].memory: '16GB' is not a Kubernetes quantity. Fix: write it like '16Gi' or '512Mi'",
         id="bad-quantity",
     ),
     pytest.param(
@@ -265,7 +265,7 @@ BAD_CONFIGS = [
         + "  llmops:pools:\n    - {name: l4, cloud: aws, gpuType: L4, instanceTypes: [g6.xlarge], "
         "max: 2, schedules: [{name: day, cron: '0 8 * *'}]}\n",
         "pools[0].schedules[0].cron: '0 8 * *' is not a 5-field cron expression (minute hour day-of-month month "
-        "day-of-week). Fix: write it like '0 8 * * 1-5' (08:00 on weekdays)",
+        "day-of-week). Fix: write it like '0 8 * * 1-5' (08:00 on weekdays); names JAN-DEC and SUN-SAT are allowed",
         id="bad-cron",
     ),
     pytest.param(

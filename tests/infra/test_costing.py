@@ -99,7 +99,7 @@ def test_a_model_too_big_for_its_gpu_is_flagged() -> None:
           llmops:pools:
             - {name: p, cloud: aws, gpuType: L4, instanceTypes: [g6.xlarge], max: 1}
           llmops:models:
-            - {name: big, source: meta-llama/Llama-3.1-70B-Instruct, pool: p}
+            - {name: big, source: meta-llama/Llama-3.1-70B-Instruct, pool: p, fit: warn}
         """
     )
     fit = costing.estimate(config, "us-east-1").fit["big"]
