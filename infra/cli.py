@@ -5,12 +5,15 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from infra.config import ConfigError, StackNotFoundError, read_stack_file
+
+if TYPE_CHECKING:
+    from infra.costing import StackEstimate
 
 app = typer.Typer(
     name="llmops",
@@ -94,6 +97,13 @@ def plan(
     except CostInputError as exc:
         raise _fail("cannot price the stack's pools:\n  - " + "\n  - ".join(exc.problems)) from None
 
+    # A mandatory check that fails leaves the previous plan output as it was, like a config error.
+    blocking = blocking_failures(estimate)
+    if blocking:
+        if not as_json:
+            artifacts.render_estimate(estimate, Console())  # what costs what, without writing
+        raise _fail("\n".join(blocking))
+
     extra: dict[str, object] = {"cost": estimate.cost, "fit": estimate.fit, "budget": estimate.budget}
     if checks is not None:
         extra["preflight"] = checks
@@ -108,13 +118,19 @@ def plan(
         if checks is not None:
             artifacts.render_preflight(checks, console)
         console.print(f"wrote [bold]{target / 'plan.json'}[/bold] and {target / 'manifests'}/")
+
+
+def blocking_failures(estimate: StackEstimate) -> list[str]:
+    """Mandatory checks that fail the plan before anything is written (budget; policies join here)."""
+    failures = []
     if estimate.over_mandatory_budget:
         budget = estimate.budget
-        raise _fail(
+        failures.append(
             f"budget.monthlyUsd: the estimate ${budget['estimate_usd']:,.2f} is over the mandatory "
             f"budget ${budget['monthly_usd']:,.2f}. Fix: shrink pools or schedules, use spot, "
             "or raise the budget"
         )
+    return failures
 
 
 def _register_capacity_commands() -> None:

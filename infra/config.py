@@ -26,7 +26,6 @@ from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -471,6 +470,8 @@ def _unknown_key(path: str, key: str, allowed: Iterable[str], prefix: str = "") 
 def _format_loc(loc: tuple[Any, ...]) -> str:
     out = ""
     for part in loc:
+        if part == "[key]":  # pydantic's marker for a bad mapping key; the key is already in the path
+            continue
         if isinstance(part, int):
             out += f"[{part}]"
         else:
@@ -883,21 +884,16 @@ def read_stack_file(stacks_dir: Path, stack: str) -> RawStack:
     if not path.is_file():
         raise StackNotFoundError(stack, stacks_dir)
     source = str(path)
+    # Bounded in size, depth and alias expansion; duplicate keys and odd types are errors.
+    from infra.stackfile import StackFileError, load_document, read_bounded, stack_config
+
     try:
-        document = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        config = stack_config(load_document(read_bounded(path)))
+    except StackFileError as exc:
         raise ConfigError(
-            source, [Problem("(file)", _MISSING, f"is not valid YAML{where}: {exc}", "fix the YAML syntax")]
+            source,
+            [Problem(p.path.removeprefix("config."), _MISSING, p.message, p.fix) for p in exc.problems],
         ) from None
-    if not isinstance(document, dict):
-        raise ConfigError(
-            source, [Problem("(file)", _MISSING, "is not a YAML mapping", "start with 'config:'")]
-        )
-    config = document.get("config") or {}
-    if not isinstance(config, dict):
-        raise ConfigError(source, [Problem("config", config, "is not a mapping", "write 'key: value' lines")])
     return split_namespace(source, config)
 
 

@@ -11,7 +11,7 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import Annotated
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, BeforeValidator
 from pydantic_core import PydanticCustomError
 
 from components.cron import EXAMPLE, cron_problem, known_timezones, timezone_problem
@@ -90,7 +90,12 @@ def _bytes(value: str) -> str:
     return value
 
 
-ByteQuantity = Annotated[str, AfterValidator(_bytes)]
+def _number_as_text(value: object) -> object:
+    # `memory: 16` is a YAML number; it gets the unit check (and its fix), not "not a string".
+    return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
+
+
+ByteQuantity = Annotated[str, BeforeValidator(_number_as_text), AfterValidator(_bytes)]
 """A memory or storage size: a quantity with a byte unit, at least 1Mi."""
 
 

@@ -147,14 +147,19 @@ def test_mandatory_budget_over_fails_the_plan(repo_root: Path, tmp_path: Path) -
     (project / "Pulumi.yaml").write_text("name: llmops\n")
     text = (repo_root / "stacks" / "Pulumi.aws-dev.yaml").read_text()
     text = text.replace("monthlyUsd: 1500", "monthlyUsd: 10\n    enforcement: mandatory")
+    previous = tmp_path / "out" / "tight"
+    previous.mkdir(parents=True)
+    (previous / "plan.json").write_text('{"previous": true}')
     (project / "stacks" / "Pulumi.tight.yaml").write_text(text)
     result = CliRunner().invoke(
         app, ["plan", "--stack", "tight", "--out", str(tmp_path / "out"), "--project-dir", str(project)]
     )
     assert result.exit_code == 2
     assert "is over the mandatory budget $10.00" in result.stderr
-    # The plan is still written, so the reviewer sees what costs what.
-    assert json.loads((tmp_path / "out" / "tight" / "plan.json").read_text())["budget"]["verdict"] == "over"
+    # The previous plan output stays as it was; the cost table is still shown.
+    assert json.loads((previous / "plan.json").read_text()) == {"previous": True}
+    assert sorted(p.name for p in previous.iterdir()) == ["plan.json"]
+    assert "monthly cost in us-east-1" in result.stdout
 
 
 def test_preflight_runs_only_with_named_credentials(repo_root: Path) -> None:
