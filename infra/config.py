@@ -43,7 +43,7 @@ from components.serving.secret_flags import is_secret_option
 from components.serving.vllm_args import MANAGED_FLAGS, MAX_MODEL_NAME, Dtype, Quantization
 from infra.secrets import SECRET_PLACEHOLDER as SECRET_PLACEHOLDER  # `{secure: ...}` in the offline plan
 from infra.secrets import holds_sensitive, plaintext_problems, unwrap_secure
-from infra.value_checks import ByteQuantity, Cron, LabelKey, LabelValue, ServedName, TimeZone
+from infra.value_checks import ByteQuantity, Cron, K3sVersion, LabelKey, LabelValue, ServedName, TimeZone
 
 NAMESPACE = "llmops"
 
@@ -226,7 +226,7 @@ class K3sClusterConfig(_Strict):
     kind: Literal["k3s"]
     cloud: Cloud = Field(Cloud.AWS, description="where the K3s servers run")
     servers: Literal[1, 3] = Field(1, description="1 server, or 3 for embedded-etcd high availability")
-    version: str | None = Field(
+    version: K3sVersion | None = Field(
         None, description="K3s version such as 'v1.33.5+k3s1'; default: the pinned one"
     )
     server_instance_type: str = Field("m7i.large", description="on-demand CPU instance type for the servers")
@@ -454,6 +454,10 @@ def parse(raw: RawStack) -> StackConfig:
     from infra.stack_checks import stack_problems  # imports this module's Problem
 
     problems.extend(stack_problems(config, raw.other))
+    if not problems:
+        from infra.component_checks import component_problems  # imports Pulumi SDKs
+
+        problems.extend(component_problems(config))
     if problems:
         raise ConfigError(raw.source, problems)
     return config

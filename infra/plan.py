@@ -262,7 +262,13 @@ def run_plan(raw: RawStack, stack: str, *, preview: bool = False) -> Plan:
         return pulumi.Output.from_input(asyncio.ensure_future(_collect_outputs(exported, outputs)))
 
     # pulumi.runtime.test runs the function and waits for every outstanding registration.
-    pulumi.runtime.test(program_then_outputs)()
+    from infra.component_checks import component_arg_errors
+    from infra.config import _MISSING, ConfigError, Problem
+
+    try:
+        pulumi.runtime.test(program_then_outputs)()
+    except component_arg_errors() as exc:  # a component refused its args: still a config error
+        raise ConfigError(raw.source, [Problem("(components)", _MISSING, str(exc), "")]) from None
     return Plan(stack=stack, preview=preview, config=config, resources=monitor.records, outputs=outputs)
 
 

@@ -136,3 +136,17 @@ def _served_name(value: str) -> str:
 
 
 ServedName = Annotated[str, AfterValidator(_served_name)]
+
+
+_K3S_VERSION = re.compile(r"^v[0-9]+\.[0-9]+\.[0-9]+(-rc[0-9]+)?\+k3s[0-9]+$")
+
+
+def _k3s_version(value: str) -> str:
+    if not _K3S_VERSION.match(value):
+        raise fail(
+            "is not a K3s release tag", "write it like 'v1.33.5+k3s1' (see github.com/k3s-io/k3s/releases)"
+        )
+    return value
+
+
+K3sVersion = Annotated[str, AfterValidator(_k3s_version)]
