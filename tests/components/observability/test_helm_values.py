@@ -41,7 +41,16 @@ EXCEPTIONS: dict[str, dict[str, str]] = {
         # limits_config is Loki's free-form limits block (schema: skipProperties/additionalProperties)
         "loki.limits_config.retention_period": "Loki limits_config key; the block is free-form",
     },
-    "fluent-bit": {},
+    "fluent-bit": {
+        # default {} (the chart only shows them commented out): Kubernetes PodSecurityContext,
+        # SecurityContext and ResourceRequirements, copied into the DaemonSet as they are
+        "podSecurityContext.seccompProfile": "Kubernetes PodSecurityContext field; default is an empty map",
+        "securityContext.readOnlyRootFilesystem": "Kubernetes SecurityContext field; default is an empty map",
+        "securityContext.allowPrivilegeEscalation": "Kubernetes SecurityContext field; default is an empty map",
+        "securityContext.capabilities": "Kubernetes SecurityContext field; default is an empty map",
+        "resources.requests": "Kubernetes ResourceRequirements field; default is an empty map",
+        "resources.limits": "Kubernetes ResourceRequirements field; default is an empty map",
+    },
     "deepflow": {},
 }
 
