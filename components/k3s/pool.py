@@ -12,6 +12,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from components.cron import cron_problem, timezone_problem
 from components.k3s.render import GPU_TAINT, NodeTaint
 
 
@@ -88,7 +89,6 @@ AWS_GPU_FAMILIES: dict[str, str] = {
 MIN_DISK_GB = 100
 _LABEL_NAME = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
 _LABEL_PREFIX = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
-_CRON = re.compile(r"^\S+( \S+){4}$")
 
 
 class PoolConfigError(ValueError):
@@ -186,10 +186,15 @@ def validate_pool(
         if schedule.name in names:
             problems.append(f"{where}.name: {schedule.name!r} is used twice; give each schedule its own name")
         names.add(schedule.name)
-        if not _CRON.match(schedule.recurrence.strip()):
+        # The same field-by-field checks as the stack config (components/cron.py).
+        if (cron := cron_problem(schedule.recurrence.strip())) is not None:
             problems.append(
-                f"{where}.recurrence: {schedule.recurrence!r} is not a five-field cron expression; "
-                "write e.g. '0 8 * * MON-FRI'"
+                f"{where}.recurrence: {schedule.recurrence!r} {cron}; write e.g. '0 8 * * MON-FRI'"
+            )
+        if timezone_problem(schedule.time_zone) is not None:
+            problems.append(
+                f"{where}.time_zone: {schedule.time_zone!r} is not an IANA time zone; "
+                "write e.g. 'Europe/Berlin'"
             )
         if not 0 <= schedule.min_size <= schedule.desired_size <= schedule.max_size:
             problems.append(

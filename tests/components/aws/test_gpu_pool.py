@@ -197,7 +197,7 @@ def test_all_problems_are_reported_together() -> None:
         "args.min_size: 5 is greater than max_size 0",
         "args.max_size: 0 with capacity 'spot'",
         "args.disk_size_gb: 20 is below 100",
-        "args.schedules[0].recurrence: 'daily' is not a five-field cron expression",
+        "args.schedules[0].recurrence: 'daily' is not a 5-field cron expression",
         "args.schedules[0]: min_size 2, desired_size 1, max_size 1 are not ordered",
     ):
         assert fragment in message
