@@ -823,7 +823,9 @@ def _deployed(run: _Run) -> PolicyResult:
         values = TriggerValues(
             in_flight=run.in_flight(seen, backlog, ready),
             forecast=predicted[evaluated - 1] if evaluated >= 1 else None,
-            active_windows=tuple(w.name for w, is_open in zip(spec.windows, open_at, strict=True) if is_open[t]),
+            active_windows=tuple(
+                window.name for window, is_open in zip(spec.windows, open_at, strict=True) if is_open[t]
+            ),
         )
         state["size"] = loop.step(t * bin_s, replicas, values)
         return state["size"]
