@@ -19,7 +19,7 @@ import numpy as np
 
 from components.capacity.autoscalers import HpaParams, KedaWaitingParams, KpaParams
 from components.capacity.catalog import load_catalog
-from components.capacity.promql import RISE_WINDOW_S, RULE_INTERVAL_S, forecast
+from components.capacity.promql import DEMAND_WINDOW_S, RISE_WINDOW_S, RULE_INTERVAL_S, forecast
 from components.capacity.scaling import PLANNING_MIX, AutoscalingSpec, DemandRule, HpaLoop, TriggerValues
 from components.capacity.throughput import ReplicaCapacity, Slo, TokenMix, replica_capacity, replica_perf
 from components.capacity.traces import Trace
@@ -51,7 +51,7 @@ class ReplaySettings:
     """Knative's pod autoscaler (`kpa`)."""
     keda_waiting: KedaWaitingParams = field(default_factory=KedaWaitingParams)
     """The naive waiting-only KEDA rule (`keda-waiting`)."""
-    demand_window_s: float = 60.0
+    demand_window_s: float = float(DEMAND_WINDOW_S)
     """The demand series is a rate over this window, as rate(...[1m]) in the recording rule (needs a
     scrape interval of 15 s; a 5-minute window lags a step by 2.5 minutes on average)."""
     target_utilization: float = 0.8

@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from components.capacity.promql import RISE_WINDOW_S, RULE_INTERVAL_S
+from components.capacity.promql import DEMAND_WINDOW_S, RISE_WINDOW_S, RULE_INTERVAL_S
 
 DEFAULT_TARGET = 0.8
 """Default `target` of a deployed model: 80 % of a replica's working batch."""
@@ -43,8 +43,6 @@ KEDA_POLLING_INTERVAL_S = 15
 """KEDA's default pollingInterval."""
 SCALE_UP_PERIOD_S = 15
 """Period of the scale-up and scale-down rate policies (the HPA's default 15 s)."""
-DEMAND_WINDOW_S = 60
-"""Rate window of the demand record (rate(...[1m]); needs a scrape interval of 15 s or less)."""
 PLANNING_MIX = (1000.0, 200.0)
 """Token mix (prompt, output) the deployed signals assume: the working batch behind the reactive
 threshold and the per-token costs behind the demand record. A chat-style request."""
