@@ -772,14 +772,17 @@ def default_deployed(
     return spec, rule
 
 
-def deployed_forecast(load: _Load, rule: DemandRule, bin_s: float) -> np.ndarray:
-    """The forecast rule's value at the end of every bin: the demand record (token rates over the
-    rule's window times the deployed per-token costs) fed to the same `forecast()` the rule is
-    checked against. Tokens count when they arrive (a backlog delays vLLM's counters; see
-    docs/decisions/073-replaying-the-deployed-policy.md)."""
-    assert load.bin_tokens is not None
-    prompt, generated = load.bin_tokens
-    busy = (prompt * rule.prefill_s_per_token + generated * rule.decode_s_per_token) / bin_s
+def deployed_forecast(
+    prompt_tokens: np.ndarray, generated_tokens: np.ndarray, rule: DemandRule, bin_s: float
+) -> np.ndarray:
+    """The forecast rule's value at the end of every bin of token counts: the demand record (token
+    rates over the rule's window times the deployed per-token costs) fed to the same `forecast()`
+    the rule is checked against. Tokens count in the bin they arrive in (a backlog delays vLLM's
+    counters; see docs/decisions/073-replaying-the-deployed-policy.md)."""
+    busy = (
+        np.asarray(prompt_tokens, np.float64) * rule.prefill_s_per_token
+        + np.asarray(generated_tokens, np.float64) * rule.decode_s_per_token
+    ) / bin_s
     window = max(1, round(rule.window_s / bin_s))
     counts = np.minimum(np.arange(1, len(busy) + 1), window)
     demand = np.convolve(busy, np.ones(window))[: len(busy)] / counts
@@ -800,7 +803,8 @@ def _deployed(run: _Run) -> PolicyResult:
     assert run.deployed is not None
     spec, rule = run.deployed
     bin_s = run.bin_s
-    predicted = deployed_forecast(run.load, rule, bin_s).tolist()
+    assert run.load.bin_tokens is not None
+    predicted = deployed_forecast(*run.load.bin_tokens, rule, bin_s).tolist()
     sync = max(1, round(spec.hpa_sync_period_s / bin_s))
     lag = round(spec.scrape_interval_s / bin_s)
     rule_bins = max(1, round(rule.interval_s / bin_s))

@@ -163,7 +163,8 @@ def test_the_demand_record_uses_the_deployed_per_token_costs() -> None:
     trace = minute_trace([600.0] * 30)
     capacity = replica_capacity(replica_perf(MODEL, "H100"), TokenMix(500, 150), Slo())
     load = _bin_load(trace, capacity, 60.0, 2.0)
-    steady = deployed_forecast(load, RULE, 60.0)[-1]
+    assert load.bin_tokens is not None
+    steady = deployed_forecast(*load.bin_tokens, RULE, 60.0)[-1]
     assert steady == pytest.approx(600 * (500 * 2.5e-5 + 150 * 9e-5) / 60)
     doubled = dataclasses.replace(RULE, decode_s_per_token=18e-5)
-    assert deployed_forecast(load, doubled, 60.0)[-1] > steady
+    assert deployed_forecast(*load.bin_tokens, doubled, 60.0)[-1] > steady
