@@ -12,6 +12,7 @@ import typer
 from components.capacity.catalog import CatalogError, write_prices
 from components.capacity.models import get_model, model_fit
 from components.capacity.replay import (
+    DEFAULT_MAX_MODEL_LEN,
     POLICIES,
     TRACE_START_EPOCH_S,
     ReplayResult,
@@ -124,29 +125,22 @@ def replay_command(
     if startup_s is not None and startup_s < 0:
         raise _fail(f"--startup-s {startup_s} must be 0 or more")
     start_epoch_s = _trace_start(trace_start)
-    deployed: dict[str, Any] = {}
+    from_stack = None
     if stack is not None:
         for flag, value in (("--gpu", gpu), ("--tp", tensor_parallel), ("--max-model-len", max_model_len)):
             if value is not None:
                 raise _fail(f"{flag} {value}: with --stack it comes from the stack's model; leave it out")
         from_stack = _stack_model(stack, model)
-        model = from_stack.model.source
-        gpu = from_stack.gpu
+        model, gpu = from_stack.model.source, from_stack.gpu
         tensor_parallel = from_stack.model.tensor_parallel_size
         max_model_len = from_stack.model.max_model_len
-        startup_s = float(from_stack.model.startup_s) if startup_s is None else startup_s
-        deployed = {
-            "deployed": from_stack.spec,
-            "demand_rule": from_stack.rule,
-            "min_replicas": from_stack.spec.min_replicas,
-            "max_replicas": from_stack.spec.max_replicas,
-        }
     if gpu is None:
         raise _fail("--gpu is required without --stack (e.g. --gpu L4)")
     tensor_parallel = 1 if tensor_parallel is None else tensor_parallel
+    max_model_len = max_model_len or DEFAULT_MAX_MODEL_LEN
     try:
         get_model(model)
-        verdict = model_fit(model, gpu, tensor_parallel, max_model_len=max_model_len or 8192)
+        verdict = model_fit(model, gpu, tensor_parallel, max_model_len=max_model_len)
     except CatalogError as exc:
         raise _fail(str(exc)) from None
     if not verdict.fits:
@@ -155,17 +149,29 @@ def replay_command(
         loaded = read_trace(trace, trace_format)
     except TraceFormatError as exc:
         raise _fail(str(exc)) from None
-    settings = ReplaySettings(
-        model_id=verdict.model_id,
-        gpu=verdict.gpu,
-        tensor_parallel=tensor_parallel,
-        slo=Slo(ttft_s=slo_ttft_s, itl_s=slo_itl_s),
-        startup_s=180.0 if startup_s is None else startup_s,
-        max_model_len=max_model_len or 8192,
-        usd_per_gpu_hour=usd_per_gpu_hour,
-        trace_start_epoch_s=start_epoch_s,
-        **deployed,
-    )
+    common: dict[str, Any] = {
+        "slo": Slo(ttft_s=slo_ttft_s, itl_s=slo_itl_s),
+        "usd_per_gpu_hour": usd_per_gpu_hour,
+        "trace_start_epoch_s": start_epoch_s,
+    }
+    if from_stack is not None:
+        from infra.replay_stack import replay_settings
+
+        settings = replay_settings(
+            from_stack,
+            model_id=verdict.model_id,
+            **common,
+            **({} if startup_s is None else {"startup_s": startup_s}),
+        )
+    else:
+        settings = ReplaySettings(
+            model_id=verdict.model_id,
+            gpu=verdict.gpu,
+            tensor_parallel=tensor_parallel,
+            startup_s=180.0 if startup_s is None else startup_s,
+            max_model_len=max_model_len,
+            **common,
+        )
     chosen = POLICIES if policy == "all" else (policy,)
     result = replay(loaded, settings, chosen)
     typer.echo(

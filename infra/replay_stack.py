@@ -9,7 +9,9 @@ context length and start-up time come from the same model config.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
+from components.capacity.replay import DEFAULT_MAX_MODEL_LEN, ReplaySettings
 from components.capacity.scaling import AutoscalingSpec, DemandRule
 from components.errors import MISSING, Problem
 from infra.config import ModelConfig, StackConfig
@@ -73,3 +75,23 @@ def stack_model(config: StackConfig, name: str) -> StackModel:
         planning = replica_capacity(perf, TokenMix(*PLANNING_MIX), Slo())
         rule = DemandRule(planning.prefill_s_per_token, planning.decode_s_per_token, model.startup_s)
     return StackModel(model, gpu, spec, rule)
+
+
+def replay_settings(found: StackModel, **overrides: Any) -> ReplaySettings:
+    """Replay settings of a stack model: its GPU, parallelism, context length and start-up time,
+    the deployed ScaledObject and forecast rule, and the ScaledObject's bounds for every dynamic
+    policy (so all are compared at the same ceiling). `overrides`: SLO, price, trace start, or a
+    different simulated start-up (the forecast still looks ahead by the stack's)."""
+    model = found.model
+    values: dict[str, Any] = {
+        "model_id": model.source,
+        "gpu": found.gpu,
+        "tensor_parallel": model.tensor_parallel_size,
+        "max_model_len": model.max_model_len or DEFAULT_MAX_MODEL_LEN,
+        "startup_s": float(model.startup_s),
+        "deployed": found.spec,
+        "demand_rule": found.rule,
+        "min_replicas": found.spec.min_replicas,
+        "max_replicas": found.spec.max_replicas,
+    }
+    return ReplaySettings(**(values | overrides))

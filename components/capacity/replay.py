@@ -26,6 +26,8 @@ from components.capacity.traces import Trace
 
 POLICIES = ("static", "hpa", "kpa", "keda-waiting", "predictive", "deployed", "oracle")
 REQUEST_TRACE_BIN_S = 5.0
+DEFAULT_MAX_MODEL_LEN = 8192
+"""Context length a replica is sized for unless the model config or --max-model-len says otherwise."""
 TRACE_START_EPOCH_S = 1_704_067_200.0
 """2024-01-01 00:00 UTC, a Monday: where a trace without wall-clock times starts (cron windows)."""
 
@@ -38,7 +40,7 @@ class ReplaySettings:
     slo: Slo = field(default_factory=Slo)
     startup_s: float = 180.0
     """Time from scale-up decision to a ready replica (node, image, weights, engine warm-up)."""
-    max_model_len: int = 8192
+    max_model_len: int = DEFAULT_MAX_MODEL_LEN
     usd_per_gpu_hour: float | None = None
     """Default: the catalog's cheapest on-demand price per GPU-hour for this GPU."""
     bin_s: float | None = None
