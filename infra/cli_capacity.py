@@ -97,6 +97,14 @@ def replay_command(
     max_model_len: Annotated[
         int | None, typer.Option("--max-model-len", help="vLLM --max-model-len; default: 8192.")
     ] = None,
+    target: Annotated[
+        float | None,
+        typer.Option(
+            "--target",
+            help="The deployed policy's target utilisation, in (0, 1]; default: the stack's (0.8 without "
+            "--stack). Replay a few to tune it.",
+        ),
+    ] = None,
     trace_start: Annotated[
         str | None,
         typer.Option(
@@ -122,6 +130,8 @@ def replay_command(
     for flag, value in (("--slo-ttft-s", slo_ttft_s), ("--slo-itl-s", slo_itl_s)):
         if value <= 0:
             raise _fail(f"{flag} {value} must be positive")
+    if target is not None and not 0 < target <= 1:
+        raise _fail(f"--target {target} must be in (0, 1], e.g. 0.7")
     if startup_s is not None and startup_s < 0:
         raise _fail(f"--startup-s {startup_s} must be 0 or more")
     start_epoch_s = _trace_start(trace_start)
@@ -172,6 +182,8 @@ def replay_command(
             max_model_len=max_model_len,
             **common,
         )
+    if target is not None:
+        settings = _with_target(settings, target)
     chosen = POLICIES if policy == "all" else (policy,)
     result = replay(loaded, settings, chosen)
     typer.echo(
@@ -186,6 +198,16 @@ def replay_command(
     if plot_out is not None:
         plot_out.parent.mkdir(parents=True, exist_ok=True)
         plot(result, str(plot_out))
+
+
+def _with_target(settings: ReplaySettings, target: float) -> ReplaySettings:
+    """The deployed ScaledObject with another target (the config defaults' without --stack)."""
+    import dataclasses
+
+    if settings.deployed is not None:
+        return dataclasses.replace(settings, deployed=dataclasses.replace(settings.deployed, target=target))
+    # Without --stack the replay resolves the rest of the default spec.
+    return dataclasses.replace(settings, deployed_target=target)
 
 
 def _trace_start(text: str | None) -> float:

@@ -20,7 +20,14 @@ import numpy as np
 from components.capacity.autoscalers import HpaParams, KedaWaitingParams, KpaParams
 from components.capacity.catalog import load_catalog
 from components.capacity.promql import DEMAND_WINDOW_S, RISE_WINDOW_S, RULE_INTERVAL_S, forecast
-from components.capacity.scaling import PLANNING_MIX, AutoscalingSpec, DemandRule, HpaLoop, TriggerValues
+from components.capacity.scaling import (
+    DEFAULT_TARGET,
+    PLANNING_MIX,
+    AutoscalingSpec,
+    DemandRule,
+    HpaLoop,
+    TriggerValues,
+)
 from components.capacity.throughput import ReplicaCapacity, Slo, TokenMix, replica_capacity, replica_perf
 from components.capacity.traces import Trace
 
@@ -73,6 +80,8 @@ class ReplaySettings:
     """The recording rules the deployed predictive trigger reads. Default: the capacity model's
     per-token costs at the planning token mix and `startup_s` as the look-ahead, as the stack
     renders them."""
+    deployed_target: float = DEFAULT_TARGET
+    """`target` of the default ScaledObject (when `deployed` is not given)."""
     trace_start_epoch_s: float = TRACE_START_EPOCH_S
     """Wall-clock time (Unix seconds) of the trace's first second, for the cron windows."""
 
@@ -763,6 +772,7 @@ def default_deployed(
     spec = settings.deployed or AutoscalingSpec(
         min_replicas=settings.min_replicas,
         max_replicas=max(settings.min_replicas, max_replicas),
+        target=settings.deployed_target,
         working_batch=planning.batch,
         served_model_name=settings.model_id,
     )

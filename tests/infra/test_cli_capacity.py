@@ -199,6 +199,18 @@ def test_a_stack_model_without_autoscaling_has_nothing_to_replay(app: typer.Type
     )
 
 
+def test_target_overrides_the_deployed_policy(app: typer.Typer, tmp_path: Path) -> None:
+    out = tmp_path / "t.json"
+    args = ["replay", "--trace", str(generic_trace(tmp_path)), "--policy", "deployed", "--json", str(out)]
+    for where in (["--stack", "aws-dev", "--model", "qwen2-5-0-5b"], ["--model", MODEL, "--gpu", "L4"]):
+        code, _, stderr = run(app, *args, *where, "--target", "0.55")
+        assert code == 0, stderr
+        assert json.loads(out.read_text())["parameters"]["deployed"]["target"] == 0.55
+    code, _, stderr = run(app, *args, "--model", MODEL, "--gpu", "L4", "--target", "1.5")
+    assert code == 2
+    assert "--target 1.5 must be in (0, 1], e.g. 0.7" in stderr
+
+
 def test_replay_without_a_stack_needs_a_gpu(app: typer.Typer, tmp_path: Path) -> None:
     code, _, stderr = run(app, "replay", "--trace", str(generic_trace(tmp_path)), "--model", MODEL)
     assert code == 2
