@@ -35,6 +35,7 @@ class StackModelError(ValueError):
 
 def stack_model(config: StackConfig, name: str) -> StackModel:
     """The model called `name` in the stack, with its deployed ScaledObject and forecast rule."""
+    from components.capacity.catalog import CatalogError
     from components.capacity.scaling import PLANNING_MIX
     from components.capacity.throughput import Slo, TokenMix, replica_capacity, replica_perf
     from infra import program
@@ -71,7 +72,20 @@ def stack_model(config: StackConfig, name: str) -> StackModel:
     else:
         # No forecast rule (the model is outside the capacity catalog, so predictive is off):
         # the costs only feed a trigger the object does not have.
-        perf = replica_perf(model.source, gpu, model.tensor_parallel_size, max_model_len=model.max_model_len)
+        try:
+            perf = replica_perf(
+                model.source, gpu, model.tensor_parallel_size, max_model_len=model.max_model_len
+            )
+        except CatalogError:
+            raise StackModelError(
+                Problem(
+                    f"models[{index}].source",
+                    model.source,
+                    f"has no figures in the capacity catalog on {gpu}, "
+                    "so the replay cannot size its replicas",
+                    "replay a catalog model of the same size with --model and --gpu (see llmops capacity)",
+                )
+            ) from None
         planning = replica_capacity(perf, TokenMix(*PLANNING_MIX), Slo())
         rule = DemandRule(planning.prefill_s_per_token, planning.decode_s_per_token, model.startup_s)
     return StackModel(model, gpu, spec, rule)

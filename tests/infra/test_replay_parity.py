@@ -185,3 +185,22 @@ def test_the_replays_timings_are_the_clusters(plan: Plan, replayed: dict[str, An
     assert "horizontal-pod-autoscaler-sync-period" not in json.dumps(plan.to_json())
     # The simulated start-up is the model's startupS, the one the forecast looks ahead by.
     assert replayed["model"]["startup_s"] == used["forecast_startup_s"]
+
+
+def test_a_model_outside_the_catalog_cannot_be_replayed_from_its_stack() -> None:
+    from infra.replay_stack import StackModelError, stack_model
+    from tests.infra.test_autoscaling import stack
+    from tests.infra.test_config import parse_text
+
+    text = (
+        stack("{maxReplicas: 2, predictive: false}")
+        .replace("Qwen/Qwen2.5-0.5B-Instruct", "acme/unknown-model")
+        .replace("      pool: l4-spot\n", "      pool: l4-spot\n      maxNumSeqs: 32\n")
+    )
+    with pytest.raises(StackModelError) as raised:
+        stack_model(parse_text(text), "qwen")
+    assert str(raised.value) == (
+        "models[0].source: 'acme/unknown-model' has no figures in the capacity catalog on L4, so the "
+        "replay cannot size its replicas. Fix: replay a catalog model of the same size with --model "
+        "and --gpu (see llmops capacity)"
+    )
