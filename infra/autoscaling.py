@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from components.capacity.cost import HOURS_PER_MONTH
+from components.capacity.scaling import PLANNING_MIX
 from components.serving.autoscaling import AutoscalingSpec, CronWindow
 from infra.config import ModelConfig, ObservabilityConfig, PoolConfig, StackConfig
 
-TOKEN_MIX = (1000.0, 200.0)
-"""Token mix the working batch assumes: the chat-style mix the demand forecast uses too
-(infra.program.FORECAST_MIX)."""
+TOKEN_MIX = PLANNING_MIX
+"""Token mix the working batch assumes: the one the demand forecast's per-token costs assume too."""
 
 
 def model_pools(model: ModelConfig, pools: Mapping[str, PoolConfig]) -> list[PoolConfig]:

@@ -3,23 +3,28 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, cast
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
 
 from components.capacity.catalog import CatalogError, write_prices
 from components.capacity.models import get_model, model_fit
 from components.capacity.replay import (
+    DEFAULT_MAX_MODEL_LEN,
     POLICIES,
+    TRACE_START_EPOCH_S,
     ReplayResult,
     ReplaySettings,
     plot,
-    policy_parameters,
     replay,
 )
 from components.capacity.throughput import Slo
 from components.capacity.traces import FORMATS, TraceFormatError, read_trace
+
+if TYPE_CHECKING:
+    from infra.replay_stack import StackModel
 
 EXIT_BAD_INPUT = 2
 
@@ -30,19 +35,19 @@ def _fail(message: str) -> typer.Exit:
 
 
 def _table(result: ReplayResult) -> str:
-    header = f"{'policy':<14}{'GPU-hours':>12}{'cost USD':>12}{'SLO all':>10}{'feasible':>10}{'peak':>8}"
+    header = f"{'policy':<22}{'GPU-hours':>12}{'cost USD':>12}{'SLO all':>10}{'feasible':>10}{'peak':>8}"
     lines = [header, "-" * len(header)]
     for name, policy in result.policies.items():
         label = f"{name} (naive)" if name == "keda-waiting" else name
         lines.append(
-            f"{label:<14}{policy.gpu_hours:>12.2f}{policy.cost_usd:>12.2f}"
+            f"{label:<22}{policy.gpu_hours:>12.2f}{policy.cost_usd:>12.2f}"
             f"{policy.slo_attainment:>9.2%} {policy.slo_attainment_feasible:>9.2%}{policy.peak_replicas:>8d}"
         )
     lines.append(
         f"infeasible (prefill alone over the TTFT SLO): {result.infeasible_share:.2%} of requests; "
         "'feasible' scores the rest"
     )
-    parameters = policy_parameters(result.settings)
+    parameters = result.parameters()
     for name in result.policies:
         values = ", ".join(f"{key}={value}" for key, value in parameters[name].items())
         lines.append(f"  {name}: {values}")
@@ -51,19 +56,63 @@ def _table(result: ReplayResult) -> str:
 
 def replay_command(
     trace: Annotated[Path, typer.Option("--trace", help="Request trace or per-minute aggregate file.")],
-    model: Annotated[str, typer.Option("--model", help="Hugging Face model id from the built-in catalog.")],
-    gpu: Annotated[str, typer.Option("--gpu", help="GPU type: L4, A10G, A100-80GB, H100, ...")],
+    model: Annotated[
+        str,
+        typer.Option(
+            "--model",
+            help="Hugging Face model id from the built-in catalog; with --stack, the name of one of "
+            "the stack's models.",
+        ),
+    ],
+    gpu: Annotated[
+        str | None,
+        typer.Option("--gpu", help="GPU type: L4, A10G, A100-80GB, H100, ... (with --stack: the model's)."),
+    ] = None,
+    stack: Annotated[
+        str | None,
+        typer.Option(
+            "--stack",
+            "-s",
+            help="Replay the model as stacks/Pulumi.<stack>.yaml deploys it: its GPU, parallelism, "
+            "start-up time and ScaledObject (the deployed policy).",
+        ),
+    ] = None,
     trace_format: Annotated[
         str, typer.Option("--format", help=f"Trace format: {', '.join(FORMATS)}.")
     ] = "auto",
     slo_ttft_s: Annotated[float, typer.Option("--slo-ttft-s", help="TTFT SLO: queue wait + prefill.")] = 2.0,
     slo_itl_s: Annotated[float, typer.Option("--slo-itl-s", help="Inter-token latency SLO.")] = 0.1,
     startup_s: Annotated[
-        float, typer.Option("--startup-s", help="Seconds until a new replica serves.")
-    ] = 180.0,
+        float | None,
+        typer.Option(
+            "--startup-s",
+            help="Seconds until a new replica serves; default: 180, with --stack the model's startupS "
+            "(the forecast's look-ahead stays the stack's).",
+        ),
+    ] = None,
     policy: Annotated[str, typer.Option("--policy", help=f"One of {', '.join(POLICIES)}, or all.")] = "all",
-    tensor_parallel: Annotated[int, typer.Option("--tp", help="GPUs per replica (tensor parallel).")] = 1,
-    max_model_len: Annotated[int, typer.Option("--max-model-len", help="vLLM --max-model-len.")] = 8192,
+    tensor_parallel: Annotated[
+        int | None, typer.Option("--tp", help="GPUs per replica (tensor parallel); default: 1.")
+    ] = None,
+    max_model_len: Annotated[
+        int | None, typer.Option("--max-model-len", help="vLLM --max-model-len; default: 8192.")
+    ] = None,
+    target: Annotated[
+        float | None,
+        typer.Option(
+            "--target",
+            help="The deployed policy's target utilisation, in (0, 1]; default: the stack's (0.8 without "
+            "--stack). Replay a few to tune it.",
+        ),
+    ] = None,
+    trace_start: Annotated[
+        str | None,
+        typer.Option(
+            "--trace-start",
+            help="Wall-clock time of the trace's start, ISO 8601 (for cron windows); default: "
+            "2024-01-01T00:00:00Z, a Monday.",
+        ),
+    ] = None,
     usd_per_gpu_hour: Annotated[
         float | None,
         typer.Option("--usd-per-gpu-hour", help="Price; default: the catalog's cheapest on-demand GPU-hour."),
@@ -81,8 +130,24 @@ def replay_command(
     for flag, value in (("--slo-ttft-s", slo_ttft_s), ("--slo-itl-s", slo_itl_s)):
         if value <= 0:
             raise _fail(f"{flag} {value} must be positive")
-    if startup_s < 0:
+    if target is not None and not 0 < target <= 1:
+        raise _fail(f"--target {target} must be in (0, 1], e.g. 0.7")
+    if startup_s is not None and startup_s < 0:
         raise _fail(f"--startup-s {startup_s} must be 0 or more")
+    start_epoch_s = _trace_start(trace_start)
+    from_stack = None
+    if stack is not None:
+        for flag, value in (("--gpu", gpu), ("--tp", tensor_parallel), ("--max-model-len", max_model_len)):
+            if value is not None:
+                raise _fail(f"{flag} {value}: with --stack it comes from the stack's model; leave it out")
+        from_stack = _stack_model(stack, model)
+        model, gpu = from_stack.model.source, from_stack.gpu
+        tensor_parallel = from_stack.model.tensor_parallel_size
+        max_model_len = from_stack.model.max_model_len
+    if gpu is None:
+        raise _fail("--gpu is required without --stack (e.g. --gpu L4)")
+    tensor_parallel = 1 if tensor_parallel is None else tensor_parallel
+    max_model_len = max_model_len or DEFAULT_MAX_MODEL_LEN
     try:
         get_model(model)
         verdict = model_fit(model, gpu, tensor_parallel, max_model_len=max_model_len)
@@ -94,15 +159,31 @@ def replay_command(
         loaded = read_trace(trace, trace_format)
     except TraceFormatError as exc:
         raise _fail(str(exc)) from None
-    settings = ReplaySettings(
-        model_id=verdict.model_id,
-        gpu=verdict.gpu,
-        tensor_parallel=tensor_parallel,
-        slo=Slo(ttft_s=slo_ttft_s, itl_s=slo_itl_s),
-        startup_s=startup_s,
-        max_model_len=max_model_len,
-        usd_per_gpu_hour=usd_per_gpu_hour,
-    )
+    common: dict[str, Any] = {
+        "slo": Slo(ttft_s=slo_ttft_s, itl_s=slo_itl_s),
+        "usd_per_gpu_hour": usd_per_gpu_hour,
+        "trace_start_epoch_s": start_epoch_s,
+    }
+    if from_stack is not None:
+        from infra.replay_stack import replay_settings
+
+        settings = replay_settings(
+            from_stack,
+            model_id=verdict.model_id,
+            **common,
+            **({} if startup_s is None else {"startup_s": startup_s}),
+        )
+    else:
+        settings = ReplaySettings(
+            model_id=verdict.model_id,
+            gpu=verdict.gpu,
+            tensor_parallel=tensor_parallel,
+            startup_s=180.0 if startup_s is None else startup_s,
+            max_model_len=max_model_len,
+            **common,
+        )
+    if target is not None:
+        settings = _with_target(settings, target)
     chosen = POLICIES if policy == "all" else (policy,)
     result = replay(loaded, settings, chosen)
     typer.echo(
@@ -117,6 +198,42 @@ def replay_command(
     if plot_out is not None:
         plot_out.parent.mkdir(parents=True, exist_ok=True)
         plot(result, str(plot_out))
+
+
+def _with_target(settings: ReplaySettings, target: float) -> ReplaySettings:
+    """The deployed ScaledObject with another target (the config defaults' without --stack)."""
+    import dataclasses
+
+    if settings.deployed is not None:
+        return dataclasses.replace(settings, deployed=dataclasses.replace(settings.deployed, target=target))
+    # Without --stack the replay resolves the rest of the default spec.
+    return dataclasses.replace(settings, deployed_target=target)
+
+
+def _trace_start(text: str | None) -> float:
+    if text is None:
+        return TRACE_START_EPOCH_S
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise _fail(
+            f"--trace-start {text!r} is not an ISO 8601 time; write e.g. 2024-05-13T08:00:00Z"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
+
+
+def _stack_model(stack: str, name: str) -> StackModel:
+    from infra.cli import find_project_dir
+    from infra.config import ConfigError, StackNotFoundError, load_stack_file
+    from infra.replay_stack import StackModelError, stack_model
+
+    try:
+        config = load_stack_file(find_project_dir() / "stacks", stack)
+        return stack_model(config, name)
+    except (StackNotFoundError, ConfigError, FileNotFoundError, StackModelError) as exc:
+        raise _fail(str(exc)) from None
 
 
 def capacity_command(

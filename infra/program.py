@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.capacity.scaling import PLANNING_MIX
 from components.serving import (
     DEFAULT_IMAGE,
     DemandForecast,
@@ -301,9 +302,8 @@ def observability_args(
     )
 
 
-# Token mix the forecast's per-token costs assume: a chat-style request (the capacity
-# model's documented default mix).
-FORECAST_MIX = (1000.0, 200.0)
+# Token mix the forecast's per-token costs assume (the one the reactive working batch assumes too).
+FORECAST_MIX = PLANNING_MIX
 
 
 def demand_forecast(model: ModelConfig, pools: Mapping[str, PoolConfig]) -> DemandForecast | None:

@@ -18,6 +18,7 @@ from components.capacity.cost import (
 from components.capacity.models import FitVerdict, ModelSpec, get_model, model_catalog, model_fit
 from components.capacity.promql import PredictiveRule, forecast, rule_group
 from components.capacity.replay import POLICIES, ReplayResult, ReplaySettings, replay
+from components.capacity.scaling import AutoscalingSpec, CronWindow, DemandRule, HpaLoop
 from components.capacity.throughput import (
     ReplicaCapacity,
     Slo,
@@ -30,12 +31,16 @@ from components.capacity.traces import Trace, TraceFormatError, read_trace
 
 __all__ = [
     "POLICIES",
+    "AutoscalingSpec",
     "Catalog",
     "CatalogError",
     "CostInputError",
     "CostReport",
+    "CronWindow",
+    "DemandRule",
     "FitVerdict",
     "GpuSpec",
+    "HpaLoop",
     "HpaParams",
     "InstancePrice",
     "KedaWaitingParams",

@@ -1,14 +1,17 @@
 """Parameters of the reactive autoscalers the replay compares against, with where each comes from.
 
-`HpaParams` is also what the cluster deploys: the serving component renders the KEDA ScaledObject's
-HPA behaviour and target from the same numbers, so the replayed `hpa` is the deployed reactive
-trigger.
+`hpa` is a plain HPA on requests in flight with the Kubernetes defaults; its tolerance, sync period
+and scale-down window are the same constants (components/capacity/scaling.py) the deployed
+ScaledObject defaults to. The deployed policy itself (all triggers, the stack's own numbers) is the
+replay's `deployed`, which reads an `AutoscalingSpec`.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+
+from components.capacity.scaling import DEFAULT_SCALE_DOWN_WINDOW_S, HPA_SYNC_PERIOD_S, HPA_TOLERANCE
 
 
 @dataclass(frozen=True)
@@ -23,11 +26,11 @@ class HpaParams:
 
     target_fraction: float = 0.7
     """AverageValue target as a share of the working batch (the batch the ITL SLO allows)."""
-    tolerance: float = 0.1
+    tolerance: float = HPA_TOLERANCE
     """No change while in-flight / (replicas x target) is within 1 +- tolerance."""
-    sync_period_s: float = 15.0
+    sync_period_s: float = float(HPA_SYNC_PERIOD_S)
     """How often the controller recomputes (kube-controller-manager's default)."""
-    scale_down_stabilization_s: float = 300.0
+    scale_down_stabilization_s: float = float(DEFAULT_SCALE_DOWN_WINDOW_S)
     """A scale-down takes the largest recommendation of this window (behavior.scaleDown default)."""
     scale_up_percent: float = 100.0
     scale_up_pods: int = 4
@@ -87,7 +90,7 @@ class KedaWaitingParams:
     when the queue empties it falls to the minimum and oscillates."""
 
     waiting_per_replica: float = 5.0
-    tolerance: float = 0.1
+    tolerance: float = HPA_TOLERANCE
     scale_down_stabilization_s: float = 360.0
 
     def to_json(self) -> dict[str, float | int]:

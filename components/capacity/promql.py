@@ -20,6 +20,8 @@ WEEK_S = 7 * DAY_S
 DEMAND_RECORD = "llmops:replica_demand"
 FORECAST_RECORD = "llmops:replica_demand:forecast"
 RULE_INTERVAL_S = 30
+DEMAND_WINDOW_S = 60
+"""Rate window of the demand record (rate(...[1m]); needs a scrape interval of 15 s or less)."""
 RISE_WINDOW_S = 360
 """The HPA's scale-down stabilisation window (the production stack's 360 s): a rise is remembered
 as long as a scale-down recommendation is."""
@@ -87,7 +89,7 @@ def rule_group(
     decode_s_per_token: float,
     startup_s: int,
     *,
-    window_s: int = 60,
+    window_s: int = DEMAND_WINDOW_S,
     interval_s: int = RULE_INTERVAL_S,
     rise_window_s: int = RISE_WINDOW_S,
 ) -> str:

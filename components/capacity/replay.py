@@ -19,12 +19,24 @@ import numpy as np
 
 from components.capacity.autoscalers import HpaParams, KedaWaitingParams, KpaParams
 from components.capacity.catalog import load_catalog
-from components.capacity.promql import RISE_WINDOW_S, RULE_INTERVAL_S, forecast
+from components.capacity.promql import DEMAND_WINDOW_S, RISE_WINDOW_S, RULE_INTERVAL_S, forecast
+from components.capacity.scaling import (
+    DEFAULT_TARGET,
+    PLANNING_MIX,
+    AutoscalingSpec,
+    DemandRule,
+    HpaLoop,
+    TriggerValues,
+)
 from components.capacity.throughput import ReplicaCapacity, Slo, TokenMix, replica_capacity, replica_perf
 from components.capacity.traces import Trace
 
-POLICIES = ("static", "hpa", "kpa", "keda-waiting", "predictive", "oracle")
+POLICIES = ("static", "hpa", "kpa", "keda-waiting", "predictive", "deployed", "oracle")
 REQUEST_TRACE_BIN_S = 5.0
+DEFAULT_MAX_MODEL_LEN = 8192
+"""Context length a replica is sized for unless the model config or --max-model-len says otherwise."""
+TRACE_START_EPOCH_S = 1_704_067_200.0
+"""2024-01-01 00:00 UTC, a Monday: where a trace without wall-clock times starts (cron windows)."""
 
 
 @dataclass(frozen=True)
@@ -35,7 +47,7 @@ class ReplaySettings:
     slo: Slo = field(default_factory=Slo)
     startup_s: float = 180.0
     """Time from scale-up decision to a ready replica (node, image, weights, engine warm-up)."""
-    max_model_len: int = 8192
+    max_model_len: int = DEFAULT_MAX_MODEL_LEN
     usd_per_gpu_hour: float | None = None
     """Default: the catalog's cheapest on-demand price per GPU-hour for this GPU."""
     bin_s: float | None = None
@@ -48,7 +60,7 @@ class ReplaySettings:
     """Knative's pod autoscaler (`kpa`)."""
     keda_waiting: KedaWaitingParams = field(default_factory=KedaWaitingParams)
     """The naive waiting-only KEDA rule (`keda-waiting`)."""
-    demand_window_s: float = 60.0
+    demand_window_s: float = float(DEMAND_WINDOW_S)
     """The demand series is a rate over this window, as rate(...[1m]) in the recording rule (needs a
     scrape interval of 15 s; a 5-minute window lags a step by 2.5 minutes on average)."""
     target_utilization: float = 0.8
@@ -59,6 +71,19 @@ class ReplaySettings:
     """Evaluation interval of the recording rules; the rise term samples at this spacing."""
     max_replicas: int | None = None
     """KEDA maxReplicaCount for the dynamic policies; default: twice the static size."""
+    deployed: AutoscalingSpec | None = None
+    """The ScaledObject the `deployed` policy simulates (`llmops replay --stack` passes the stack's).
+    Default: what the stack config's defaults render for this model and GPU (target 0.8, the
+    working batch at the planning token mix, min_replicas, max_replicas or twice the static size,
+    predictive on, no windows)."""
+    demand_rule: DemandRule | None = None
+    """The recording rules the deployed predictive trigger reads. Default: the capacity model's
+    per-token costs at the planning token mix and `startup_s` as the look-ahead, as the stack
+    renders them."""
+    deployed_target: float = DEFAULT_TARGET
+    """`target` of the default ScaledObject (when `deployed` is not given)."""
+    trace_start_epoch_s: float = TRACE_START_EPOCH_S
+    """Wall-clock time (Unix seconds) of the trace's first second, for the cron windows."""
 
 
 @dataclass(frozen=True)
@@ -97,6 +122,11 @@ class ReplayResult:
     policies: dict[str, PolicyResult]
     infeasible_share: float = 0.0
     """Share of the scored requests whose prefill alone exceeds the TTFT SLO: no policy serves them."""
+    deployed: tuple[AutoscalingSpec, DemandRule] | None = None
+    """The ScaledObject and recording-rule parameters the `deployed` policy ran with."""
+
+    def parameters(self) -> dict[str, Mapping[str, object]]:
+        return policy_parameters(self.settings, self.deployed)
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -106,7 +136,7 @@ class ReplayResult:
                 "infeasible_share": round(self.infeasible_share, 6),
             },
             "policies": {name: result.to_json() for name, result in self.policies.items()},
-            "parameters": policy_parameters(self.settings),
+            "parameters": self.parameters(),
             "model": {
                 "model": self.settings.model_id,
                 "gpu": self.settings.gpu,
@@ -141,6 +171,8 @@ class _Load:
     request_floor_s: np.ndarray | None = None
     """Request traces: each prompt's prefill time alone, the floor of its TTFT. Its share of the
     queued work (`request_prefill_s`) is smaller where prefill overlaps memory-bound decode steps."""
+    bin_tokens: tuple[np.ndarray, np.ndarray] | None = None
+    """Prompt and generated tokens per bin (what vLLM's token counters add up)."""
 
     @property
     def floor_s(self) -> np.ndarray | None:
@@ -202,7 +234,8 @@ def _bin_load(trace: Trace, capacity: ReplicaCapacity, bin_s: float, ttft_s: flo
             prefill = np.where(
                 requests > 0, trace.input_tokens / np.maximum(requests, 1e-12) / prefill_rate, 0.0
             )
-        return _Load(work, requests, None, None, None, prefill)
+        tokens = (np.asarray(trace.input_tokens, np.float64), np.asarray(trace.output_tokens, np.float64))
+        return _Load(work, requests, None, None, None, prefill, bin_tokens=tokens)
     bins = np.floor(trace.arrival_s / bin_s).astype(np.int64)
     count = int(bins[-1]) + 1 if len(bins) else 0
     prefill = trace.input_tokens * prefill_cost
@@ -215,7 +248,11 @@ def _bin_load(trace: Trace, capacity: ReplicaCapacity, bin_s: float, ttft_s: flo
     np.maximum.at(worst, bins, feasible)
     offset = trace.arrival_s / bin_s - bins
     first = np.searchsorted(bins, np.arange(count + 1))
-    return _Load(work, requests, bins, offset, prefill, worst, decode, first, floor)
+    tokens = (
+        np.bincount(bins, weights=trace.input_tokens, minlength=count).astype(np.float64),
+        np.bincount(bins, weights=trace.output_tokens, minlength=count).astype(np.float64),
+    )
+    return _Load(work, requests, bins, offset, prefill, worst, decode, first, floor, tokens)
 
 
 def _request_waits(load: _Load, ready: np.ndarray, bin_s: float) -> np.ndarray:
@@ -419,6 +456,8 @@ class _Run:
     condition, which no policy's decision can change (every policy, static and oracle included)."""
     static_served: np.ndarray | None = None
     """Request traces: which requests the static size serves within the SLO (the oracle must too)."""
+    deployed: tuple[AutoscalingSpec, DemandRule] | None = None
+    """The `deployed` policy's ScaledObject and recording rules (settings', or the defaults)."""
 
     @property
     def work(self) -> np.ndarray:
@@ -653,9 +692,60 @@ def _kpa(run: _Run) -> PolicyResult:
     return run.finish("kpa", *simulated)
 
 
-def policy_parameters(settings: ReplaySettings) -> dict[str, Mapping[str, object]]:
+def deployed_parameters(spec: AutoscalingSpec, rule: DemandRule) -> dict[str, object]:
+    """Every parameter of the deployed ScaledObject and of the recording rules its predictive trigger
+    reads, flat, as the `deployed` policy used them (a test compares them with the plan's objects)."""
+    return {
+        "min_replicas": spec.min_replicas,
+        "max_replicas": spec.max_replicas,
+        "target": spec.target,
+        "working_batch": spec.working_batch,
+        "reactive_threshold": spec.reactive_threshold,
+        "predictive": spec.predictive,
+        "predictive_threshold": spec.predictive_threshold,
+        "windows": [
+            {
+                "name": w.name,
+                "start": w.start,
+                "end": w.end,
+                "replicas": w.replicas,
+                "timezone": w.timezone,
+                "days": w.days,
+            }
+            for w in spec.windows
+        ],
+        "tolerance": spec.tolerance,
+        "scale_down_window_s": spec.scale_down_window_s,
+        "scale_up_period_s": spec.scale_up_period_s,
+        "polling_interval_s": spec.polling_interval_s,
+        "hpa_sync_period_s": spec.hpa_sync_period_s,
+        "scrape_interval_s": spec.scrape_interval_s,
+        "rule_interval_s": rule.interval_s,
+        "prometheus_url": spec.prometheus_url,
+        "served_model_name": spec.served_model_name,
+        "demand_prefill_s_per_token": rule.prefill_s_per_token,
+        "demand_decode_s_per_token": rule.decode_s_per_token,
+        "demand_window_s": rule.window_s,
+        "forecast_startup_s": rule.startup_s,
+        "forecast_lookahead_s": rule.lookahead_s,
+        "forecast_rise_window_s": rule.rise_window_s,
+    }
+
+
+def policy_parameters(
+    settings: ReplaySettings, deployed: tuple[AutoscalingSpec, DemandRule] | None = None
+) -> dict[str, Mapping[str, object]]:
     """Every policy's parameters, as the report prints them (sources in components.capacity.autoscalers
-    and docs/capacity.md)."""
+    and docs/capacity.md). `deployed`: the resolved ScaledObject and rules of a replay; without it
+    the `deployed` entry names where they come from."""
+    if deployed is not None:
+        deployed_entry: Mapping[str, object] = deployed_parameters(*deployed)
+    elif settings.deployed is not None and settings.demand_rule is not None:
+        deployed_entry = deployed_parameters(settings.deployed, settings.demand_rule)
+    else:
+        deployed_entry = {
+            "rule": "the stack's ScaledObject (--stack), else the config defaults for this model and GPU"
+        }
     return {
         "static": {"rule": "smallest constant size that serves every feasible request"},
         "hpa": settings.hpa.to_json(),
@@ -669,8 +759,95 @@ def policy_parameters(settings: ReplaySettings) -> dict[str, Mapping[str, object
             "rule_interval_s": settings.rule_interval_s,
             "scale_down_stabilization_s": settings.hpa.scale_down_stabilization_s,
         },
+        "deployed": deployed_entry,
         "oracle": {"rule": "perfect foresight, provisioned one start-up ahead"},
     }
+
+
+def default_deployed(
+    settings: ReplaySettings, planning: ReplicaCapacity, max_replicas: int
+) -> tuple[AutoscalingSpec, DemandRule]:
+    """The ScaledObject and rules the stack config's defaults give this model and GPU, unless the
+    settings carry their own: the same fields infra.autoscaling fills from a model's config."""
+    spec = settings.deployed or AutoscalingSpec(
+        min_replicas=settings.min_replicas,
+        max_replicas=max(settings.min_replicas, max_replicas),
+        target=settings.deployed_target,
+        working_batch=planning.batch,
+        served_model_name=settings.model_id,
+    )
+    rule = settings.demand_rule or DemandRule(
+        prefill_s_per_token=planning.prefill_s_per_token,
+        decode_s_per_token=planning.decode_s_per_token,
+        startup_s=round(settings.startup_s),
+    )
+    return spec, rule
+
+
+def deployed_forecast(
+    prompt_tokens: np.ndarray, generated_tokens: np.ndarray, rule: DemandRule, bin_s: float
+) -> np.ndarray:
+    """The forecast rule's value at the end of every bin of token counts: the demand record (token
+    rates over the rule's window times the deployed per-token costs) fed to the same `forecast()`
+    the rule is checked against. Tokens count in the bin they arrive in (a backlog delays vLLM's
+    counters; see docs/decisions/073-replaying-the-deployed-policy.md)."""
+    busy = (
+        np.asarray(prompt_tokens, np.float64) * rule.prefill_s_per_token
+        + np.asarray(generated_tokens, np.float64) * rule.decode_s_per_token
+    ) / bin_s
+    window = max(1, round(rule.window_s / bin_s))
+    counts = np.minimum(np.arange(1, len(busy) + 1), window)
+    demand = np.convolve(busy, np.ones(window))[: len(busy)] / counts
+    return forecast(
+        demand,
+        bin_s,
+        rule.lookahead_s,
+        rise_window_s=rule.rise_window_s,
+        rise_step_s=max(rule.interval_s, bin_s),
+    )
+
+
+def _deployed(run: _Run) -> PolicyResult:
+    """The deployed ScaledObject (settings.deployed / default_deployed): every HPA sync period the
+    HPA loop (`HpaLoop`) reads the reactive trigger's requests in flight one scrape interval old,
+    the forecast of the rule's latest evaluation and the open cron windows, and takes the largest
+    recommendation with the tolerance, immediate scale-up and the stabilised scale-down."""
+    assert run.deployed is not None
+    spec, rule = run.deployed
+    bin_s = run.bin_s
+    assert run.load.bin_tokens is not None
+    predicted = deployed_forecast(*run.load.bin_tokens, rule, bin_s).tolist()
+    sync = max(1, round(spec.hpa_sync_period_s / bin_s))
+    lag = round(spec.scrape_interval_s / bin_s)
+    rule_bins = max(1, round(rule.interval_s / bin_s))
+    start = run.settings.trace_start_epoch_s
+    open_at = [[w.is_open(start + t * bin_s) for t in range(len(run.work))] for w in spec.windows]
+    initial = min(spec.max_replicas, max(spec.min_replicas, run.initial))
+    loop = HpaLoop(spec, initial)
+    observed: list[tuple[float, int]] = []
+    state = {"size": initial}
+
+    def decide(t: int, _backlog: float, replicas: int) -> int:
+        if t == 0:
+            return initial
+        if t % sync:
+            return state["size"]
+        seen = max(0, t - lag)
+        backlog, ready = observed[seen]
+        # The rule's latest evaluation at or before now, over the demand of the bins before it.
+        evaluated = t // rule_bins * rule_bins
+        values = TriggerValues(
+            in_flight=run.in_flight(seen, backlog, ready),
+            forecast=predicted[evaluated - 1] if evaluated >= 1 else None,
+            active_windows=tuple(
+                window.name for window, is_open in zip(spec.windows, open_at, strict=True) if is_open[t]
+            ),
+        )
+        state["size"] = loop.step(t * bin_s, replicas, values)
+        return state["size"]
+
+    simulated = _simulate(run.load, bin_s, run.startup_bins, initial, decide, observed)
+    return run.finish("deployed", *simulated)
 
 
 def _predictive(run: _Run) -> PolicyResult:
@@ -726,6 +903,7 @@ _POLICY_RUNNERS: dict[str, Callable[[_Run], PolicyResult]] = {
     "kpa": _kpa,
     "keda-waiting": _keda_waiting,
     "predictive": _predictive,
+    "deployed": _deployed,
     "oracle": _oracle,
 }
 
@@ -765,6 +943,9 @@ def replay(trace: Trace, settings: ReplaySettings, policies: tuple[str, ...] = P
     run.static_size = _static_size(run)
     run.static_served = run.served_by_constant(run.static_size)
     run.cap = settings.max_replicas or 2 * run.static_size
+    if "deployed" in policies:
+        planning = replica_capacity(perf, TokenMix(*PLANNING_MIX))
+        run.deployed = default_deployed(settings, planning, run.cap)
     return ReplayResult(
         infeasible_share=_infeasible_share(load, settings.slo.ttft_s, run.scored_from),
         trace_requests=trace.request_count,
@@ -775,6 +956,7 @@ def replay(trace: Trace, settings: ReplaySettings, policies: tuple[str, ...] = P
         usd_per_gpu_hour=price,
         settings=settings,
         policies={name: _POLICY_RUNNERS[name](run) for name in policies},
+        deployed=run.deployed,
     )
 
 

@@ -5,8 +5,10 @@ the feasible ones (the infeasible share is printed with the trace), peak replica
 oracle and static; then the HPA's target swept from 0.5 to 0.9 of the working batch and its
 GPU-hours interpolated at the predictive policy's feasible attainment; and the verdicts on the
 targets: predictive <= 1.15 x oracle GPU-hours at >= 99 % feasible attainment, predictive <= hpa at
-equal attainment, and on the multi-day series <= 0.85 x hpa. Writes build/bench/replay.json and
-one PNG per trace and GPU. Numbers only; nothing here asserts.
+equal attainment, and on the multi-day series <= 0.85 x hpa. Then each shipped stack's autoscaled
+model replayed as deployed (`llmops replay --stack S --model NAME`: its ScaledObject, forecast rule
+and bounds) on each trace, scaled so the static size fits the model's maxReplicas. Writes
+build/bench/replay.json and one PNG per trace and GPU. Numbers only; nothing here asserts.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -30,6 +33,7 @@ TRACES = {
 }
 MULTI_DAY = {"servegen-14d"}
 HPA_TARGETS = (0.5, 0.6, 0.7, 0.8, 0.9)
+STACK_POLICIES = ("static", "hpa", "predictive", "deployed", "oracle")
 
 
 def hpa_sweep(trace: Trace, settings: ReplaySettings) -> list[dict[str, float]]:
@@ -142,12 +146,59 @@ def main() -> None:
                     window_h=(24, 48),
                     policies=("hpa", "predictive", "oracle"),
                 )
+    report["stacks"] = stack_models(folder, header)
     (out / "replay.json").write_text(json.dumps(report, indent=2) + "\n")
     print()
     print("\n".join(sweeps))
     print()
     print("\n".join(summary))
     print(f"wrote {out / 'replay.json'} and {len(TRACES) * len(GPUS)} PNGs")
+
+
+def scaled(trace: Trace, factor: float) -> Trace:
+    """The trace with its request rate times `factor` (aggregates: every count; request traces:
+    arrivals compressed in time, so the token mix stays)."""
+    if trace.arrival_s is None:
+        assert trace.requests is not None
+        return dataclasses.replace(
+            trace,
+            requests=trace.requests * factor,
+            input_tokens=trace.input_tokens * factor,
+            output_tokens=trace.output_tokens * factor,
+        )
+    return dataclasses.replace(trace, arrival_s=trace.arrival_s / factor)
+
+
+def stack_models(folder: Path, header: str) -> dict[str, object]:
+    """Every autoscaled model of every shipped stack, replayed as its stack deploys it."""
+    from infra.config import available_stacks, load_stack_file
+    from infra.replay_stack import replay_settings, stack_model
+
+    stacks = REPO_ROOT / "stacks"
+    out: dict[str, object] = {}
+    print()
+    print("shipped stacks' autoscaled models as deployed (trace scaled so the static size fits maxReplicas):")
+    print(header)
+    print("-" * len(header))
+    for stack in available_stacks(stacks):
+        config = load_stack_file(stacks, stack)
+        for model in config.models:
+            if model.autoscaling is None:
+                continue
+            settings = replay_settings(stack_model(config, model.name))
+            assert settings.deployed is not None
+            for label, name in TRACES.items():
+                trace = read_trace(folder / name)
+                static = replay(trace, settings, ("static",)).policies["static"].peak_replicas
+                # Leave the autoscaler a quarter of headroom under its ceiling.
+                factor = min(1.0, 0.75 * settings.deployed.max_replicas / max(static, 1))
+                result = replay(scaled(trace, factor), settings, STACK_POLICIES)
+                print(f"{stack}/{model.name} on {label}, request rate x{factor:.3g}:")
+                print_policies(label, settings.gpu, result)
+                data = result.to_json()
+                data["rate_factor"] = factor
+                out[f"{stack}/{model.name}/{label}"] = data
+    return out
 
 
 if __name__ == "__main__":

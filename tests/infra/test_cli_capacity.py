@@ -64,7 +64,15 @@ def test_replay_writes_the_json_shape_and_a_plot(app: typer.Typer, tmp_path: Pat
     data = json.loads(out.read_text())
     assert data["trace"]["requests"] == 2000
     assert data["trace"]["span_s"] == pytest.approx(99.95)
-    assert set(data["policies"]) == {"static", "hpa", "kpa", "keda-waiting", "predictive", "oracle"}
+    assert set(data["policies"]) == {
+        "static",
+        "hpa",
+        "kpa",
+        "keda-waiting",
+        "predictive",
+        "deployed",
+        "oracle",
+    }
     for policy in data["policies"].values():
         assert set(policy) >= {"gpu_hours", "cost_usd", "slo_attainment", "peak_replicas"}
         assert 0 <= policy["slo_attainment"] <= 1
@@ -106,7 +114,7 @@ def test_bad_row_exits_2_with_file_and_line(app: typer.Typer, tmp_path: Path) ->
         (("--model", "acme/none"), "model 'acme/none' is not in the catalog; known models:"),
         (
             ("--policy", "magic"),
-            "--policy 'magic' is not one of static, hpa, kpa, keda-waiting, predictive, oracle, all",
+            "--policy 'magic' is not one of static, hpa, kpa, keda-waiting, predictive, deployed, oracle, all",
         ),
         (("--format", "parquet"), "--format 'parquet' is not one of auto, azure, mooncake, generic, minute"),
         (
@@ -122,6 +130,91 @@ def test_bad_options_exit_2(app: typer.Typer, tmp_path: Path, args: tuple[str, .
     code, _, stderr = run(app, "replay", *flat)
     assert code == 2
     assert message in stderr
+
+
+def test_replay_of_a_stack_model_runs_its_scaled_object(app: typer.Typer, tmp_path: Path) -> None:
+    """aws-dev's model, as its ScaledObject deploys it: 1-4 replicas, the workday floor of 2."""
+    out = tmp_path / "d.json"
+    # Monday 2024-01-01, 07:00 to 09:00 Berlin time (06:00-08:00 UTC): the workday window opens at 08:00.
+    trace = tmp_path / "m.csv"
+    trace.write_text(
+        "minute,requests,request_tokens,response_tokens\n"
+        + "".join(f"{m},60,60000,12000\n" for m in range(120))
+    )
+    code, stdout, stderr = run(
+        app,
+        "replay",
+        "--trace",
+        str(trace),
+        "--stack",
+        "aws-dev",
+        "--model",
+        "qwen2-5-0-5b",
+        "--policy",
+        "deployed",
+        "--trace-start",
+        "2024-01-01T06:00:00Z",
+        "--json",
+        str(out),
+    )
+    assert code == 0, stderr
+    assert "Qwen/Qwen2.5-0.5B-Instruct on L4 x1" in stdout
+    data = json.loads(out.read_text())
+    parameters = data["parameters"]["deployed"]
+    assert (parameters["min_replicas"], parameters["max_replicas"]) == (1, 4)
+    assert parameters["forecast_startup_s"] == 180 and data["model"]["startup_s"] == 180
+    assert parameters["windows"][0]["replicas"] == 2
+    # A light load keeps one replica until the window opens, then the floor holds two.
+    assert data["policies"]["deployed"]["peak_replicas"] == 2
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--model", "nope"), "--model: 'nope' is not a model of this stack (models: qwen2-5-0-5b)"),
+        (("--gpu", "H100"), "--gpu H100: with --stack it comes from the stack's model; leave it out"),
+        (("--stack", "nowhere"), "nowhere"),
+        (("--trace-start", "monday"), "--trace-start 'monday' is not an ISO 8601 time"),
+    ],
+)
+def test_bad_stack_options_exit_2(
+    app: typer.Typer, tmp_path: Path, args: tuple[str, ...], message: str
+) -> None:
+    base = {"--trace": str(generic_trace(tmp_path)), "--stack": "aws-dev", "--model": "qwen2-5-0-5b"}
+    base.update(dict(zip(args[::2], args[1::2], strict=True)))
+    flat = [item for pair in base.items() for item in pair]
+    code, _, stderr = run(app, "replay", *flat)
+    assert code == 2, stderr
+    assert message in stderr
+
+
+def test_a_stack_model_without_autoscaling_has_nothing_to_replay(app: typer.Typer, tmp_path: Path) -> None:
+    code, _, stderr = run(
+        app, "replay", "--trace", str(generic_trace(tmp_path)), "--stack", "local", "--model", "qwen2-5-0-5b"
+    )
+    assert code == 2
+    assert (
+        "models[0].autoscaling: is not set, so the stack deploys no ScaledObject to replay. "
+        "Fix: add an autoscaling: block to the model, or replay without --stack" in stderr
+    )
+
+
+def test_target_overrides_the_deployed_policy(app: typer.Typer, tmp_path: Path) -> None:
+    out = tmp_path / "t.json"
+    args = ["replay", "--trace", str(generic_trace(tmp_path)), "--policy", "deployed", "--json", str(out)]
+    for where in (["--stack", "aws-dev", "--model", "qwen2-5-0-5b"], ["--model", MODEL, "--gpu", "L4"]):
+        code, _, stderr = run(app, *args, *where, "--target", "0.55")
+        assert code == 0, stderr
+        assert json.loads(out.read_text())["parameters"]["deployed"]["target"] == 0.55
+    code, _, stderr = run(app, *args, "--model", MODEL, "--gpu", "L4", "--target", "1.5")
+    assert code == 2
+    assert "--target 1.5 must be in (0, 1], e.g. 0.7" in stderr
+
+
+def test_replay_without_a_stack_needs_a_gpu(app: typer.Typer, tmp_path: Path) -> None:
+    code, _, stderr = run(app, "replay", "--trace", str(generic_trace(tmp_path)), "--model", MODEL)
+    assert code == 2
+    assert "--gpu is required without --stack" in stderr
 
 
 def test_replay_of_the_shared_minute_series(app: typer.Typer, tmp_path: Path) -> None:

@@ -1,15 +1,17 @@
 """The ScaledObject's PromQL: valid (promtool), on metrics vLLM exposes, and evaluated by a real Prometheus.
 
 Synthetic vLLM series (three replicas' running and waiting requests, as the ServiceMonitor
-labels them) and a forecast series (the recording rule's output for a synthetic demand, from
-the same `forecast()` the replay uses) are backfilled into a real Prometheus. The reactive and
-predictive trigger queries, exactly as the ScaledObject carries them, are evaluated there at
-many instants, and the replica count the HPA arithmetic gives from Prometheus' answers is the
-one it gives from the Python series.
+labels them) and a forecast series (the recording rule's output for synthetic token counts,
+computed by the replay's own `deployed_forecast`) are backfilled into a real Prometheus. The
+reactive and predictive trigger queries, exactly as the ScaledObject carries them, are evaluated
+there at many instants and fed to the replay's `HpaLoop` (the loop its `deployed` policy steps);
+the replicas it decides from Prometheus' answers are the ones it decides from the series the
+replay holds.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 import subprocess
 import time
@@ -20,15 +22,10 @@ import numpy as np
 import pytest
 import yaml
 
-from components.capacity.promql import DEMAND_RECORD, FORECAST_RECORD, forecast, rule_group
-from components.capacity.replay import ReplaySettings
-from components.serving.autoscaling import (
-    AutoscalingSpec,
-    TriggerValues,
-    desired_replicas,
-    recommendations,
-    scaled_object,
-)
+from components.capacity.promql import DEMAND_RECORD, FORECAST_RECORD, rule_group
+from components.capacity.replay import ReplaySettings, deployed_forecast
+from components.capacity.scaling import DemandRule, HpaLoop
+from components.serving.autoscaling import AutoscalingSpec, TriggerValues, recommendations, scaled_object
 from tests.components.observability.promql import exposed_vllm_names, metric_names
 from tests.conftest import require_shared
 from tests.support.prometheus import backfilled_prometheus, instant
@@ -43,7 +40,8 @@ SPEC = AutoscalingSpec(
 STEP_S = 15
 SAMPLES = 480  # two hours
 PODS = ("qwen-6f9c-a", "qwen-6f9c-b", "qwen-6f9c-c")
-LOOKAHEAD_S = 240  # start-up 180 s + the rate window
+# Per-token costs of the demand record, and a 180 s start-up (look-ahead 240 s with the rate window).
+RULE = DemandRule(prefill_s_per_token=1.1e-5, decode_s_per_token=8.9e-5, startup_s=180)
 
 
 def prometheus_triggers(spec: AutoscalingSpec = SPEC) -> dict[str, str]:
@@ -96,8 +94,9 @@ def _synthetic() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     share = rng.dirichlet(np.ones(len(PODS)), size=SAMPLES)
     running = np.floor(np.minimum(total[:, None] * share, 16))
     waiting = np.floor(np.maximum(total[:, None] * share - running, 0))
-    demand = total / SPEC.working_batch
-    predicted = forecast(demand, STEP_S, LOOKAHEAD_S)
+    # Token counts per sample whose demand (busy replicas) is about the in-flight share of a batch.
+    generated = total / SPEC.working_batch * STEP_S / (RULE.decode_s_per_token + 5 * RULE.prefill_s_per_token)
+    predicted = deployed_forecast(5 * generated, generated, RULE, STEP_S)
     return running, waiting, predicted
 
 
@@ -137,12 +136,14 @@ def _value(base: str, query: str, at: int) -> float:
     return float(sample["value"][1])
 
 
-def test_prometheus_gives_the_replicas_the_python_policy_computes(prometheus: tuple[str, int]) -> None:
+def test_prometheus_gives_the_replicas_the_replay_decides(prometheus: tuple[str, int]) -> None:
+    """One HPA sync every 7 samples (105 s, so the 300 s scale-down window spans several)."""
     base, start = prometheus
     running, waiting, predicted = _synthetic()
     queries = prometheus_triggers()
+    cluster, replayed = HpaLoop(SPEC, initial=3), HpaLoop(SPEC, initial=3)
     current = 3
-    seen_reactive, seen_predictive = set(), set()
+    sizes, seen_reactive, seen_predictive = [], set(), set()
     for i in range(0, SAMPLES, 7):
         at = start + i * STEP_S
         in_flight = _value(base, queries["reactive"], at)
@@ -150,15 +151,19 @@ def test_prometheus_gives_the_replicas_the_python_policy_computes(prometheus: tu
         assert in_flight == pytest.approx(expected_flight), f"sample {i}"
         from_prometheus = TriggerValues(in_flight, _value(base, queries["predictive"], at))
         assert from_prometheus.forecast == pytest.approx(predicted[i], rel=1e-9)
-        from_python = TriggerValues(expected_flight, float(predicted[i]))
-        assert recommendations(SPEC, current, from_prometheus) == recommendations(SPEC, current, from_python)
-        wanted = desired_replicas(SPEC, current, from_prometheus)
-        assert wanted == desired_replicas(SPEC, current, from_python)
-        seen_reactive.add(recommendations(SPEC, current, from_prometheus)["reactive"])
-        seen_predictive.add(recommendations(SPEC, current, from_prometheus)["predictive"])
-        current = wanted
-    # The series exercise the policy: many sizes, and the tolerance band that keeps one.
+        from_replay = TriggerValues(expected_flight, float(predicted[i]))
+        wanted = recommendations(SPEC, current, from_prometheus)
+        assert wanted == recommendations(SPEC, current, from_replay)
+        seen_reactive.add(wanted["reactive"])
+        seen_predictive.add(wanted["predictive"])
+        size = cluster.step(i * STEP_S, current, from_prometheus)
+        assert size == replayed.step(i * STEP_S, current, from_replay), f"sample {i}"
+        sizes.append(size)
+        current = size
+    # The series exercise the policy: many sizes, the tolerance band that keeps one, scale-down
+    # held by the window and then taken.
     assert len(seen_reactive) >= 5 and len(seen_predictive) >= 5
+    assert len(set(sizes)) >= 4 and any(b < a for a, b in itertools.pairwise(sizes))
 
 
 def test_predictive_trigger_is_the_replays_predictive_target(prometheus: tuple[str, int]) -> None:
