@@ -6,6 +6,7 @@ Documentation addresses and all-zero ids: recognisably fake, stable between runs
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+import uuid
 from typing import Any
 
 PLAN_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
@@ -57,8 +58,9 @@ COMPUTED_OUTPUTS: dict[str, Callable[[str], dict[str, Any]]] = {
     "azure-native:network:VirtualNetwork": lambda name: {"name": name},
     "azure-native:managedidentity:UserAssignedIdentity": lambda name: {
         "name": name,
-        "principalId": "00000000-0000-0000-0000-00000000000a",
-        "clientId": "00000000-0000-0000-0000-00000000000b",
+        # One principal per identity, so role assignments can be traced to theirs.
+        "principalId": str(uuid.uuid5(uuid.NAMESPACE_URL, f"principal/{name}")),
+        "clientId": str(uuid.uuid5(uuid.NAMESPACE_URL, f"client/{name}")),
     },
     # The provider answers identities as a map (identity id -> ids) where the input is a list.
     "azure-native:compute:VirtualMachineScaleSet": lambda name: {"name": name, "identity": _identity(name)},
