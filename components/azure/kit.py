@@ -161,9 +161,13 @@ class AzureKit:
         return True
 
     def refresh_prices(self, regions: Sequence[str], instance_types: Sequence[str] | None) -> list[Any]:
-        from components.azure.lookup import refresh_prices
+        import os
 
-        return list(refresh_prices(regions, instance_types))
+        from components.azure.lookup import RETAIL_PRICES_URL, refresh_prices
+
+        # LLMOPS_AZURE_PRICES_URL points the refresh at a mirror (or a test's local server).
+        base_url = os.environ.get("LLMOPS_AZURE_PRICES_URL", RETAIL_PRICES_URL)
+        return list(refresh_prices(regions, instance_types, base_url=base_url))
 
 
 KIT: CloudKit = AzureKit()

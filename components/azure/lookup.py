@@ -56,6 +56,8 @@ def linux_prices(rows: Iterable[Mapping[str, Any]]) -> dict[str, tuple[float | N
     for row in rows:
         if row.get("currencyCode", "USD") != "USD" or row.get("unitOfMeasure") != "1 Hour":
             continue
+        if row.get("type", "Consumption") != "Consumption" or row.get("isPrimaryMeterRegion") is False:
+            continue
         if str(row.get("productName", "")).endswith("Windows"):
             continue
         meter = f"{row.get('skuName', '')} {row.get('meterName', '')}"

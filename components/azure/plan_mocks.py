@@ -5,8 +5,8 @@ Documentation addresses and all-zero ids: recognisably fake, stable between runs
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
 import uuid
+from collections.abc import Callable, Mapping
 from typing import Any
 
 PLAN_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
