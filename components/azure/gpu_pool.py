@@ -89,6 +89,17 @@ def autoscale_profiles(
     return profiles
 
 
+def autoscaler_tags(cluster_name: str, min_size: int, max_size: int) -> dict[str, str]:
+    """Tags of cluster-autoscaler's Azure auto-discovery (`label:cluster-autoscaler-enabled=true,
+    cluster-autoscaler-name=<cluster>`); `min` and `max` bound the scale set's size."""
+    return {
+        "cluster-autoscaler-enabled": "true",
+        "cluster-autoscaler-name": cluster_name,
+        "min": str(min_size),
+        "max": str(max_size),
+    }
+
+
 def with_eviction_watcher(document: str) -> str:
     """The agent's cloud-config plus the Scheduled Events watcher, started before the bootstrap."""
     config = yaml.safe_load(document.removeprefix("#cloud-config\n"))
@@ -166,6 +177,8 @@ class AzureGpuNodePool(pulumi.ComponentResource):
             "llmops.io/cluster": join.cluster_name,
             "llmops.io/pool": name,
             "llmops.io/capacity": args.capacity.value,
+            # What cluster-autoscaler's Azure provider discovers scale sets by, with their limits.
+            **autoscaler_tags(join.cluster_name, args.min_size, args.max_size),
         }
         (size,) = args.instance_types
         self.scale_set = azure.compute.VirtualMachineScaleSet(

@@ -105,6 +105,15 @@ def test_spot_pool_is_spot_delete_at_any_price_and_fallback_is_regular(plan: Pla
     assert profile["priority"] == "Spot"
     assert profile["evictionPolicy"] == "Delete"
     assert profile["billingProfile"] == {"maxPrice": -1}
+    assert spot["tags"] == {
+        "llmops.io/cluster": "azure-dev",
+        "llmops.io/pool": "t4-spot",
+        "llmops.io/capacity": "spot",
+        "cluster-autoscaler-enabled": "true",
+        "cluster-autoscaler-name": "azure-dev",
+        "min": "0",
+        "max": "3",
+    }
     assert spot["sku"] == {"name": "Standard_NC4as_T4_v3", "tier": "Standard", "capacity": 1}
     regular = named(plan, "t4-on-demand-vmss").inputs["virtualMachineProfile"]
     assert regular["priority"] == "Regular"
