@@ -239,3 +239,10 @@ def test_gpu_operator_installs_the_driver(plan: Plan) -> None:
         if d["kind"] == "HelmRelease" and d["chart"] == "gpu-operator"
     ]
     assert release["values"]["driver"]["enabled"] is True
+
+
+def test_preview_runs_with_unknowns(repo_root: Path) -> None:
+    preview = run_plan(read_stack_file(repo_root / "stacks", "azure-dev"), "azure-dev", preview=True)
+    assert preview.outputs["kubeconfig"] in ("[unknown]", "[secret]")
+    assert len(preview.of_type("azure-native:compute:VirtualMachineScaleSet")) == 2
+    assert json.dumps(preview.to_json())
