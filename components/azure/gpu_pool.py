@@ -204,7 +204,7 @@ class AzureGpuNodePool(pulumi.ComponentResource):
                 if spot["max_price"] is None
                 else azure.compute.BillingProfileArgs(max_price=spot["max_price"]),
                 os_profile=azure.compute.VirtualMachineScaleSetOSProfileArgs(
-                    computer_name_prefix=name[:9],
+                    computer_name_prefix=name[:9].rstrip("-"),
                     admin_username=ADMIN_USER,
                     custom_data=custom_data(self.user_data),
                     linux_configuration=linux_configuration(network.ssh_public_key),

@@ -50,7 +50,15 @@ def _run(tmp_path: Path, azure: FakeAzure, snippet: str, **env: str) -> subproce
     script = f"set -euo pipefail\n. {K3S_SCRIPTS / 'lib.sh'}\n. {BOOTSTRAP.script}\n{snippet}\n"
     return subprocess.run(
         ["bash", "-c", script],
-        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "AZURE_IMDS": azure.url, **env},
+        env={
+            "PATH": "/usr/bin:/bin",
+            "HOME": str(tmp_path),
+            "AZURE_IMDS": azure.url,
+            # A broken read fails fast instead of waiting out the RBAC propagation retries.
+            "AZURE_SECRET_TRIES": "3",
+            "AZURE_SECRET_RETRY_S": "0",
+            **env,
+        },
         capture_output=True,
         text=True,
         check=False,
