@@ -142,3 +142,14 @@ def test_bad_network_args() -> None:
         p.startswith("cluster.allowedCidrs[0]: '0.0.0.0/0' opens the Kubernetes API") for p in problems
     )
     assert any(p.startswith("cluster.allowedCidrs[1]: '10.0.0.1/8' is not an IPv4 network") for p in problems)
+
+
+def test_a_location_the_catalog_does_not_price_is_refused_with_the_refresh_fix() -> None:
+    from components.azure.kit import AzureKit
+
+    azure = AzureKit()
+    assert azure.validate_provider({"azure-native:location": "eastus"}, {}, keys={}) == []
+    (problem,) = azure.validate_provider({"azure-native:location": "mars"}, {}, keys={})
+    text = str(problem)
+    assert text.startswith("azure-native:location: 'mars' is not a location the Azure price catalog covers")
+    assert "llmops prices refresh --cloud azure --region mars" in text
