@@ -33,11 +33,13 @@ if TYPE_CHECKING:
 class Cloud(StrEnum):
     """Clouds with a kit in this version; the config accepts only these."""
 
+    AZURE = "azure"
     AWS = "aws"
 
 
 # One line per cloud: where its kit lives ("module:attribute").
 _KITS: dict[Cloud, str] = {
+    Cloud.AZURE: "components.azure.kit:KIT",
     Cloud.AWS: "components.aws.kit:KIT",
 }
 

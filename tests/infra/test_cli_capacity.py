@@ -253,9 +253,12 @@ def test_prices_refresh_aws(app: typer.Typer, tmp_path: Path, fake_aws: None) ->
 
 
 def test_prices_refresh_other_clouds_explain(app: typer.Typer) -> None:
-    code, _, stderr = run(app, "prices", "refresh", "--cloud", "gcp")
+    from components.cloud import registered_clouds
+
+    code, _, stderr = run(app, "prices", "refresh", "--cloud", "oracle")
     assert code == 2
-    assert "only aws can be refreshed from its API" in stderr
+    known = ", ".join(cloud.value for cloud in registered_clouds())
+    assert f"--cloud 'oracle': only {known} can be refreshed from its API" in stderr
 
 
 def test_prices_refresh_without_credentials(app: typer.Typer, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -297,8 +297,8 @@ BAD_CONFIGS = [
     ),
     pytest.param(
         K3S_CLUSTER
-        + "  llmops:pools:\n    - {name: l4, cloud: gcp, gpuType: L4, instanceTypes: [g2-standard-4]}\n",
-        "pools[0].cloud: 'gcp' is not one of 'aws'. Fix: use one of 'aws'",
+        + "  llmops:pools:\n    - {name: l4, cloud: oracle, gpuType: A10, instanceTypes: [VM.GPU.A10.1]}\n",
+        "pools[0].cloud: 'oracle' is not one of 'azure' or 'aws'. Fix: use one of 'azure' or 'aws'",
         id="pool-on-a-cloud-without-a-kit",
     ),
     pytest.param(

@@ -1,0 +1,174 @@
+"""The Azure kit: what `components.cloud.kit("azure")` hands the generic layers.
+
+Pure at import time: pulumi_azure_native loads inside the methods that build resources.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from components.azure import machines, plan_mocks
+from components.azure.checks import BOOTSTRAP, INSTANCE_TYPE_EXAMPLE, server_problems, validate_azure_pool
+from components.azure.network_args import AzureNetworkArgs, validate_network_args
+from components.cloud import CloudKit, GpuMachine, NetworkSpec, ScalablePool
+from components.errors import Problem
+from components.pools import GpuNodePoolArgs
+
+if TYPE_CHECKING:
+    import pulumi
+    import pulumi_kubernetes as k8s
+
+    from components.azure.network import AzureNetwork
+    from components.k3s.cluster import K3sAgentJoin
+    from components.k3s.host import K3sServerHost
+
+CLUSTER_AUTOSCALER_NOT_YET = (
+    "cluster-autoscaler is not yet on Azure: the Azure pools keep their min/desired sizes and "
+    "their schedules (autoscale profiles); model replicas still autoscale within them"
+)
+
+
+class AzureKit:
+    cloud = "azure"
+    display_name = "Azure"
+    region_key = "azure-native:location"
+    default_region = plan_mocks.DEFAULT_REGION
+    default_server_instance_type = "Standard_D2s_v5"
+    """Regular-priority CPU size of the server: 2 vCPU, 8 GiB."""
+    instance_type_example = INSTANCE_TYPE_EXAMPLE
+    bootstrap = BOOTSTRAP
+    image_ships_gpu_driver = False
+    """The pools boot Canonical's Ubuntu image; the GPU operator installs the driver (docs/azure.md)."""
+    node_autoscaler_unavailable: str | None = CLUSTER_AUTOSCALER_NOT_YET
+    credentials_hint = "none needed: the Azure Retail Prices API is public"
+    plan_invokes: Mapping[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = plan_mocks.INVOKES
+    plan_outputs: Mapping[str, Callable[[str], dict[str, Any]]] = plan_mocks.COMPUTED_OUTPUTS
+
+    # --- machines
+    def gpu_of(self, instance_type: str) -> str | None:
+        return machines.gpu_of(instance_type)
+
+    def gpu_families(self) -> Mapping[str, str]:
+        return machines.gpu_families()
+
+    def machine(self, instance_type: str) -> GpuMachine | None:
+        return machines.gpu_machines().get(instance_type)
+
+    # --- checks
+    def validate_pool(
+        self, name: str, args: GpuNodePoolArgs, *, path: str, keys: Mapping[str, str]
+    ) -> list[Problem]:
+        return validate_azure_pool(name, args, path=path, keys=keys)
+
+    def validate_network(self, spec: NetworkSpec, *, path: str, keys: Mapping[str, str]) -> list[Problem]:
+        return validate_network_args(self._network_args(spec), path=path, keys=keys)
+
+    def validate_servers(self, server_count: int, spec: NetworkSpec, *, path: str) -> list[Problem]:
+        return server_problems(server_count, path=path)
+
+    def validate_provider(
+        self,
+        provider_keys: Mapping[str, Any],
+        pools: Mapping[str, GpuNodePoolArgs],
+        *,
+        keys: Mapping[str, str],
+    ) -> list[Problem]:
+        """The location must be one the shipped catalog prices (or the plan cannot cost it)."""
+        location = provider_keys.get(self.region_key)
+        if location is None:
+            return []
+        priced = machines.priced_regions()
+        if location in priced:
+            return []
+        return [
+            Problem(
+                self.region_key,
+                location,
+                "is not a location the Azure price catalog covers",
+                f"use one of {', '.join(priced)}, or price it first: "
+                f"llmops prices refresh --cloud azure --region {location}",
+            )
+        ]
+
+    # --- resources
+    @staticmethod
+    def _network_args(spec: NetworkSpec) -> AzureNetworkArgs:
+        return AzureNetworkArgs(
+            api_allowed_cidrs=list(spec.api_allowed_cidrs), flannel_backend=spec.flannel_backend
+        )
+
+    def network(self, name: str, spec: NetworkSpec) -> AzureNetwork:
+        from components.azure.network import AzureNetwork
+
+        return AzureNetwork(name, self._network_args(spec))
+
+    def server_host(self, network: Any, instance_type: str | None) -> K3sServerHost:
+        from components.azure.servers import AzureK3sServers, AzureK3sServersArgs
+
+        return AzureK3sServers(
+            AzureK3sServersArgs(
+                network=network, instance_type=instance_type or self.default_server_instance_type
+            )
+        )
+
+    def gpu_pool(self, name: str, network: Any, join: K3sAgentJoin, args: GpuNodePoolArgs) -> pulumi.Resource:
+        from components.azure.gpu_pool import AzureGpuNodePool, AzureGpuNodePoolArgs
+
+        shared = {f.name: getattr(args, f.name) for f in dataclasses.fields(GpuNodePoolArgs)}
+        return AzureGpuNodePool(name, AzureGpuNodePoolArgs(network=network, join=join, **shared))
+
+    def spot_termination_handler(self, name: str, provider: k8s.Provider) -> pulumi.Resource | None:
+        """None: each Spot node runs its own Scheduled Events watcher, and the kubelet's graceful node
+        shutdown drains it (components/azure/gpu_pool.py)."""
+        return None
+
+    def cluster_autoscaler(
+        self,
+        cluster_name: str,
+        servers: K3sServerHost,
+        provider: k8s.Provider,
+        pools: Sequence[ScalablePool],
+        *,
+        idle_s: int,
+    ) -> pulumi.Resource | None:
+        import pulumi
+
+        pulumi.log.warn(f"{cluster_name}: {CLUSTER_AUTOSCALER_NOT_YET}")
+        return None
+
+    def region(self) -> str | None:
+        import pulumi
+
+        return pulumi.Config("azure-native").get("location")
+
+    # --- the offline plan
+    def plan_default_outputs(
+        self, type_token: str, name: str, inputs: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        return plan_mocks.default_outputs(type_token, name)
+
+    # --- live account checks and prices
+    def preflight_wanted(self, environ: Mapping[str, str]) -> bool:
+        return False
+
+    def preflight(self, region: str, instance_types: Sequence[str]) -> dict[str, Any]:
+        return {"cloud": self.cloud, "region": region, "checked": False, "reason": "no Azure preflight yet"}
+
+    def credentials_available(self) -> bool:
+        # The Retail Prices API is public: refreshing prices needs no credentials.
+        return True
+
+    def refresh_prices(self, regions: Sequence[str], instance_types: Sequence[str] | None) -> list[Any]:
+        import os
+
+        from components.azure.lookup import RETAIL_PRICES_URL, refresh_prices
+
+        # LLMOPS_AZURE_PRICES_URL points the refresh at a mirror (or a test's local server).
+        base_url = os.environ.get("LLMOPS_AZURE_PRICES_URL", RETAIL_PRICES_URL)
+        return list(refresh_prices(regions, instance_types, base_url=base_url))
+
+
+KIT: CloudKit = AzureKit()
+"""Typed as the protocol so the type checker holds the kit to it."""
