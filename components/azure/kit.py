@@ -6,7 +6,7 @@ Pure at import time: pulumi_azure_native loads inside the methods that build res
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from components.azure import machines, plan_mocks
@@ -96,7 +96,10 @@ class AzureKit:
     @staticmethod
     def _network_args(spec: NetworkSpec) -> AzureNetworkArgs:
         return AzureNetworkArgs(
-            api_allowed_cidrs=list(spec.api_allowed_cidrs), flannel_backend=spec.flannel_backend
+            api_allowed_cidrs=list(spec.api_allowed_cidrs),
+            flannel_backend=spec.flannel_backend,
+            allow_public_api=spec.allow_public_api,
+            max_public_share=spec.max_public_share,
         )
 
     def network(self, name: str, spec: NetworkSpec) -> AzureNetwork:
@@ -104,7 +107,11 @@ class AzureKit:
 
         return AzureNetwork(name, self._network_args(spec))
 
-    def server_host(self, network: Any, instance_type: str | None) -> K3sServerHost:
+    def server_host(
+        self, network: Any, instance_type: str | None, *, session_manager: bool = False
+    ) -> K3sServerHost:
+        """`session_manager` has no Azure counterpart here yet (Azure Bastion is not built): the
+        servers keep no inbound shell either way."""
         from components.azure.servers import AzureK3sServers, AzureK3sServersArgs
 
         return AzureK3sServers(
@@ -113,7 +120,15 @@ class AzureKit:
             )
         )
 
-    def gpu_pool(self, name: str, network: Any, join: K3sAgentJoin, args: GpuNodePoolArgs) -> pulumi.Resource:
+    def gpu_pool(
+        self,
+        name: str,
+        network: Any,
+        join: K3sAgentJoin,
+        args: GpuNodePoolArgs,
+        *,
+        session_manager: bool = False,
+    ) -> pulumi.Resource:
         from components.azure.gpu_pool import AzureGpuNodePool, AzureGpuNodePoolArgs
 
         shared = {f.name: getattr(args, f.name) for f in dataclasses.fields(GpuNodePoolArgs)}
@@ -137,6 +152,11 @@ class AzureKit:
 
         pulumi.log.warn(f"{cluster_name}: {CLUSTER_AUTOSCALER_NOT_YET}")
         return None
+
+    def known_regions(self) -> Collection[str]:
+        from components.azure.regions import AZURE_REGIONS
+
+        return AZURE_REGIONS
 
     def region(self) -> str | None:
         import pulumi

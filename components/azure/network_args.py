@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from components.errors import Problem, key_path
 from components.k3s.render import FlannelBackend
+from components.netguard import DEFAULT_MAX_PUBLIC_SHARE, cidr_problems
 
 SERVER_HOST_OFFSET = 10
 """Server i takes the subnet's address number 10 + i (Azure reserves the first four and the last)."""
@@ -30,6 +31,10 @@ class AzureNetworkArgs:
     """Pod network between nodes; decides which overlay port is opened. Default: VXLAN."""
     server_count: int = 1
     """Servers whose fixed addresses the rules name; default: one."""
+    allow_public_api: bool = False
+    """Let `api_allowed_cidrs` cover more than `max_public_share` of the internet; default: refused."""
+    max_public_share: float = DEFAULT_MAX_PUBLIC_SHARE
+    """Largest share of the public IPv4 space the API ranges may cover together; default: 0.1%."""
     vault_name: str | None = None
     """Key Vault name (globally unique, 3-24 characters); default: `llmops-` + a hash of the
     project, stack and network name."""
@@ -87,28 +92,20 @@ def validate_network_args(
                     f"use a prefix between {vnet.prefixlen} and 28",
                 )
             )
-    for index, cidr in enumerate(args.api_allowed_cidrs):
-        try:
-            allowed = ipaddress.IPv4Network(cidr, strict=True)
-        except ValueError as exc:
-            problems.append(
-                Problem(
-                    key_path(at("api_allowed_cidrs"), f"[{index}]"),
-                    cidr,
-                    f"is not an IPv4 network ({exc})",
-                    "write an IPv4 range such as '203.0.113.0/24'",
-                )
-            )
-            continue
-        if allowed.prefixlen == 0:
-            problems.append(
-                Problem(
-                    key_path(at("api_allowed_cidrs"), f"[{index}]"),
-                    cidr,
-                    "opens the Kubernetes API to the whole internet",
-                    "list your office, VPN or CI ranges instead",
-                )
-            )
+    # The same address arithmetic as every cloud's firewall (components/netguard.py).
+    for problem in cidr_problems(
+        list(args.api_allowed_cidrs),
+        ipv6=False,
+        max_public_share=args.max_public_share,
+        allow_public=args.allow_public_api,
+        open_key=keys.get("allow_public_api", "allow_public_api"),
+    ):
+        where = (
+            at("api_allowed_cidrs")
+            if problem.index is None
+            else key_path(at("api_allowed_cidrs"), f"[{problem.index}]")
+        )
+        problems.append(Problem(where, problem.value, problem.message, problem.fix))
     name = args.vault_name
     if name is not None and not (
         3 <= len(name) <= 24

@@ -68,7 +68,6 @@ __all__ = [
     "K3sServerHost",
     "NodeBootstrap",
     "NodeExternalIp",
-    "NodeProviderId",
     "NodeTaint",
     "PoolConfigError",
     "ScalingSchedule",

@@ -138,10 +138,12 @@ def test_bad_network_args() -> None:
     assert any(p.startswith("cluster.vnet_cidr: '10.42.0.0/16' overlaps K3s's pod") for p in problems), (
         problems
     )
+    # The shared guard (components/netguard.py): the ranges as a whole, by address arithmetic.
     assert any(
-        p.startswith("cluster.allowedCidrs[0]: '0.0.0.0/0' opens the Kubernetes API") for p in problems
+        p.startswith('cluster.allowedCidrs: ["0.0.0.0/0", "10.0.0.1/8"] opens the Kubernetes API to the whole')
+        for p in problems
     )
-    assert any(p.startswith("cluster.allowedCidrs[1]: '10.0.0.1/8' is not an IPv4 network") for p in problems)
+    assert any(p.startswith("cluster.allowedCidrs[1]: '10.0.0.1/8' has host bits set") for p in problems)
 
 
 def test_a_location_the_catalog_does_not_price_is_refused_with_the_refresh_fix() -> None:
