@@ -92,12 +92,28 @@ AWS_NODE_TERMINATION_HANDLER = Chart(
     values_file="aws/values/aws-node-termination-handler.yaml",
 )
 
+# Model store: the EFS driver on AWS, the NFS driver for a stack's own NFS export.
+AWS_EFS_CSI_DRIVER = Chart(
+    name="aws-efs-csi-driver",
+    version="4.4.1",
+    repo="https://kubernetes-sigs.github.io/aws-efs-csi-driver",
+    values_file="aws/values/aws-efs-csi-driver.yaml",
+)
+CSI_DRIVER_NFS = Chart(
+    name="csi-driver-nfs",
+    version="4.13.4",
+    repo="https://raw.githubusercontent.com/kubernetes-csi/csi-driver-nfs/master/charts",
+    values_file="addons/values/csi-driver-nfs.yaml",
+)
+
 PINNED_CHARTS: tuple[Chart, ...] = (
     KUBE_PROMETHEUS_STACK,
     LOKI,
     FLUENT_BIT,
     DEEPFLOW,
     AWS_NODE_TERMINATION_HANDLER,
+    AWS_EFS_CSI_DRIVER,
+    CSI_DRIVER_NFS,
 )
 """Every chart the package can install; add a new pin here (a test checks each one's repository)."""
 

@@ -75,6 +75,8 @@ class AwsGpuNodePool(pulumi.ComponentResource):
     group: aws.autoscaling.Group
     """The Auto Scaling group (escape hatch: lifecycle hooks, extra scaling policies)."""
     group_name: pulumi.Output[str]
+    role: aws.iam.Role
+    """The nodes' IAM role; add-ons that need node permissions (the model store) attach to it."""
     labels: dict[str, str]
     """Node labels every agent of this pool carries (select workloads with them)."""
 
@@ -94,6 +96,7 @@ class AwsGpuNodePool(pulumi.ComponentResource):
             self,
         )
         role = node_role(name, [token_parameter], self)
+        self.role = role.role
 
         self.labels = {
             **args.labels,
