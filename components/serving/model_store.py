@@ -32,6 +32,40 @@ POOL_LABEL = "llmops.io/pool"
 DOWNLOAD_DEADLINE_S = 24 * 3600
 
 
+WAIT_SCRIPT = "wait_for_model.sh"
+# How long a replica waits for the download Job before its init container fails (the pod
+# then restarts it with back-off, so a slow download only delays the replica).
+DEFAULT_WAIT_TIMEOUT_S = 3600
+
+
+@dataclass(frozen=True)
+class ModelStoreMount:
+    """A model served from the store: the claim, and where in it the model's revision lives."""
+
+    claim_name: pulumi.Input[str]
+    """ReadWriteMany claim of the store; replicas mount it read-only."""
+    repo: str
+    """Hugging Face repo id the download Job fetched."""
+    revision: str
+    """Revision directory the replicas serve from."""
+    download_job: str = ""
+    """Name of the Job that writes the files (named in the wait log line)."""
+    wait_timeout_s: int = DEFAULT_WAIT_TIMEOUT_S
+    """Longest wait for the completion marker before the init container fails and is retried."""
+
+    @property
+    def path(self) -> str:
+        return model_path(self.repo, self.revision)
+
+    @property
+    def marker(self) -> str:
+        return marker_path(self.repo, self.revision)
+
+
+def wait_script() -> str:
+    return resources.files("components.serving").joinpath(WAIT_SCRIPT).read_text(encoding="utf-8")
+
+
 def model_path(repo: str, revision: str, mount: str = STORE_MOUNT) -> str:
     """Where a replica finds the model: `<mount>/<repo>/<revision>`."""
     return f"{mount}/{repo}/{download.revision_dir_name(revision)}"
@@ -337,3 +371,57 @@ class ImagePrePull(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.register_outputs({})
+
+
+@dataclass(frozen=True)
+class StorePodParts:
+    """What a replica's pod gains when it serves from the store."""
+
+    engine_model: str
+    """The model argument of `vllm serve`: the revision's directory."""
+    init_container: k8s.core.v1.ContainerArgs
+    volume: k8s.core.v1.VolumeArgs
+    mount: k8s.core.v1.VolumeMountArgs
+    env: list[k8s.core.v1.EnvVarArgs]
+
+
+def store_pod_parts(store: ModelStoreMount, image: str) -> StorePodParts:
+    """The read-only store mount, the init container that waits for the marker, offline mode."""
+    mount = k8s.core.v1.VolumeMountArgs(name="model-store", mount_path=STORE_MOUNT, read_only=True)
+    init = k8s.core.v1.ContainerArgs(
+        name="wait-for-model",
+        # The serving image: already on the node (pre-pulled), and it has a POSIX shell.
+        image=image,
+        command=["sh", "-c", wait_script()],
+        env=[
+            k8s.core.v1.EnvVarArgs(name="LLMOPS_MODEL_MARKER", value=store.marker),
+            k8s.core.v1.EnvVarArgs(name="LLMOPS_WAIT_TIMEOUT_S", value=str(store.wait_timeout_s)),
+            k8s.core.v1.EnvVarArgs(
+                name="LLMOPS_DOWNLOAD_JOB", value=store.download_job or "the download Job"
+            ),
+        ],
+        resources=k8s.core.v1.ResourceRequirementsArgs(
+            requests={"cpu": "10m", "memory": "16Mi"}, limits={"memory": "64Mi"}
+        ),
+        security_context=k8s.core.v1.SecurityContextArgs(
+            allow_privilege_escalation=False,
+            read_only_root_filesystem=True,
+            run_as_non_root=True,
+            run_as_user=RUN_AS,
+            capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
+        ),
+        volume_mounts=[mount],
+    )
+    return StorePodParts(
+        engine_model=store.path,
+        init_container=init,
+        volume=k8s.core.v1.VolumeArgs(
+            name="model-store",
+            persistent_volume_claim=k8s.core.v1.PersistentVolumeClaimVolumeSourceArgs(
+                claim_name=store.claim_name, read_only=True
+            ),
+        ),
+        mount=mount,
+        # Everything is local: no request to the hub, even for a missing optional file.
+        env=[k8s.core.v1.EnvVarArgs(name="HF_HUB_OFFLINE", value="1")],
+    )

@@ -6,6 +6,7 @@ reasons are next to each probe.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.kube_names import is_dns1035_label
+from components.serving.model_store import ModelStoreMount, store_pod_parts
 from components.serving.vllm_args import (
     DEFAULT_IMAGE,
     MAX_MODEL_NAME,
@@ -101,6 +103,10 @@ class VllmModelArgs:
     """Existing Secret with key HF_TOKEN, for gated models; default: anonymous downloads."""
     model_cache_claim: pulumi.Input[str] | None = None
     """PVC holding the shared model cache; default: a per-pod emptyDir (downloads at every start)."""
+    model_store: ModelStoreMount | None = None
+    """Serve from the shared model store: mounted read-only, the pod waits for the download Job's
+    marker, then runs offline from the revision's directory under the served model name.
+    Default: none (weights downloaded from the hub at every start)."""
     labels: Mapping[str, str] = field(default_factory=dict)
     """Extra labels on every object; default: only llmops' own."""
     progress_probe: bool = True
@@ -288,11 +294,22 @@ class VllmModel(pulumi.ComponentResource):
         probe_config: k8s.core.v1.ConfigMap | None,
     ) -> k8s.core.v1.PodSpecArgs:
         gpus = args.engine.gpus
+        store = store_pod_parts(args.model_store, args.image) if args.model_store is not None else None
+        engine = args.engine
+        if store is not None:
+            # Clients and the metrics keep the model's name; the files come from the store.
+            engine = dataclasses.replace(
+                engine,
+                model=store.engine_model,
+                served_model_name=engine.served_model_name or engine.model,
+                revision=None,
+            )
         env = [
             k8s.core.v1.EnvVarArgs(name="HF_HOME", value=HF_HOME),
             # No usage reports leave the cluster.
             k8s.core.v1.EnvVarArgs(name="VLLM_NO_USAGE_STATS", value="1"),
             k8s.core.v1.EnvVarArgs(name="DO_NOT_TRACK", value="1"),
+            *(store.env if store is not None else []),
         ]
         if args.hf_token_secret:
             env.append(
@@ -325,7 +342,7 @@ class VllmModel(pulumi.ComponentResource):
             name="vllm",
             image=args.image,
             command=["vllm", "serve"],
-            args=serve_args(args.engine, port=PORT),
+            args=serve_args(engine, port=PORT),
             ports=[k8s.core.v1.ContainerPortArgs(name="http", container_port=PORT, protocol="TCP")],
             env=env,
             resources=k8s.core.v1.ResourceRequirementsArgs(
@@ -335,6 +352,7 @@ class VllmModel(pulumi.ComponentResource):
             volume_mounts=[
                 k8s.core.v1.VolumeMountArgs(name="dshm", mount_path="/dev/shm"),
                 k8s.core.v1.VolumeMountArgs(name="model-cache", mount_path=HF_HOME),
+                *([store.mount] if store is not None else []),
                 *(
                     [
                         k8s.core.v1.VolumeMountArgs(
@@ -379,6 +397,7 @@ class VllmModel(pulumi.ComponentResource):
             ),
         )
         return k8s.core.v1.PodSpecArgs(
+            init_containers=[store.init_container] if store is not None else None,
             containers=[container],
             node_selector=dict(args.node_selector) or None,
             affinity=_pool_affinity(args.node_pools),
@@ -399,6 +418,7 @@ class VllmModel(pulumi.ComponentResource):
                     empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(medium="Memory", size_limit=args.shm_size),
                 ),
                 cache_volume,
+                *([store.volume] if store is not None else []),
                 *(
                     [
                         k8s.core.v1.VolumeArgs(

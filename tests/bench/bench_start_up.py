@@ -35,7 +35,7 @@ def main() -> None:
         "hub, pre-pulled": (WeightSource.HUB, True),
         "store, cold node": (WeightSource.EFS_ELASTIC, False),
         "store, pre-pulled": (WeightSource.EFS_ELASTIC, True),
-        "bursting store, pre-pulled": (WeightSource.EFS_BURSTING, True),
+        "bursting, pre-pulled": (WeightSource.EFS_BURSTING, True),
     }
     report: dict[str, object] = {
         "inputs": {

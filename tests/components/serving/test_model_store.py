@@ -3,6 +3,10 @@ Kubernetes API schemas."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -126,3 +130,92 @@ def test_the_pre_pull_daemon_set_pulls_each_image_in_an_init_container() -> None
         "nodeSelectorTerms"
     ][0]
     assert term["matchExpressions"] == [{"key": "llmops.io/pool", "operator": "In", "values": ["l4-spot"]}]
+
+
+# --------------------------------------------------------------------------- replicas from the store
+
+WAIT_SCRIPT = Path(download.__file__).with_name("wait_for_model.sh")
+
+
+def test_the_wait_script_is_shellcheck_clean() -> None:
+    shellcheck = Path(sys.executable).parent / "shellcheck"
+    result = subprocess.run([str(shellcheck), "--shell=sh", str(WAIT_SCRIPT)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout
+
+
+def _wait(tmp_path: Path, timeout_s: int) -> subprocess.Popen[str]:
+    env = {
+        "PATH": os.environ["PATH"],
+        "LLMOPS_MODEL_MARKER": str(tmp_path / "org" / "m" / "main" / download.MARKER),
+        "LLMOPS_WAIT_TIMEOUT_S": str(timeout_s),
+        "LLMOPS_WAIT_POLL_S": "1",
+        "LLMOPS_DOWNLOAD_JOB": "qwen-download-1234abcd",
+    }
+    return subprocess.Popen(
+        ["sh", str(WAIT_SCRIPT)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def test_the_replica_waits_for_the_marker_then_starts(tmp_path: Path) -> None:
+    proc = _wait(tmp_path, 30)
+    time.sleep(1.5)
+    assert proc.poll() is None  # still waiting
+    marker = tmp_path / "org" / "m" / "main" / download.MARKER
+    marker.parent.mkdir(parents=True)
+    marker.write_text("{}")
+    out, err = proc.communicate(timeout=10)
+    assert proc.returncode == 0, err
+    assert f"llmops: waiting for the model files: {marker} is written by qwen-download-1234abcd" in out
+    assert out.rstrip().endswith("starting vLLM")
+
+
+def test_the_wait_is_bounded_and_says_what_to_check(tmp_path: Path) -> None:
+    proc = _wait(tmp_path, 2)
+    _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 1
+    assert "did not appear within 2s. Check the download: kubectl logs job/qwen-download-1234abcd" in err
+
+
+def test_a_replica_on_the_store_mounts_it_read_only_and_serves_offline_from_the_local_path() -> None:
+    from components.serving import EngineSpec, VllmModel, VllmModelArgs
+    from components.serving.model_store import ModelStoreMount
+
+    store = ModelStoreMount(
+        claim_name="store-models", repo="Qwen/Qwen2.5-7B-Instruct", revision="main", download_job="qwen-dl"
+    )
+    args = VllmModelArgs(
+        engine=EngineSpec(model="Qwen/Qwen2.5-7B-Instruct", revision="main"),
+        namespace="serving",
+        model_store=store,
+    )
+    mocks, _ = run_program(lambda: (VllmModel("qwen", args), {})[1])
+    (deployment,) = mocks.of_type("kubernetes:apps/v1:Deployment")
+    document = _document(deployment, "apps/v1", "Deployment")
+    kubernetes_validate.validate(document, KUBERNETES_VERSION, strict=True)
+    pod = document["spec"]["template"]["spec"]
+    (init,) = pod["initContainers"]
+    (container,) = pod["containers"]
+    assert init["command"][:2] == ["sh", "-c"] and init["command"][2] == WAIT_SCRIPT.read_text()
+    assert {e["name"]: e["value"] for e in init["env"]}["LLMOPS_MODEL_MARKER"] == (
+        "/models/Qwen/Qwen2.5-7B-Instruct/main/.llmops-complete.json"
+    )
+    assert container["args"][0] == "/models/Qwen/Qwen2.5-7B-Instruct/main"
+    served = container["args"].index("--served-model-name")
+    assert container["args"][served + 1] == "Qwen/Qwen2.5-7B-Instruct"
+    assert "--revision" not in container["args"]
+    assert {"name": "HF_HUB_OFFLINE", "value": "1"} in container["env"]
+    mount = next(m for m in container["volumeMounts"] if m["name"] == "model-store")
+    assert mount == {"name": "model-store", "mountPath": "/models", "readOnly": True}
+    volume = next(v for v in pod["volumes"] if v["name"] == "model-store")
+    assert volume["persistentVolumeClaim"] == {"claimName": "store-models", "readOnly": True}
+
+
+def test_without_a_store_the_replica_downloads_as_before() -> None:
+    from components.serving import EngineSpec, VllmModel, VllmModelArgs
+
+    args = VllmModelArgs(engine=EngineSpec(model="Qwen/Qwen2.5-7B-Instruct"), namespace="serving")
+    mocks, _ = run_program(lambda: (VllmModel("qwen", args), {})[1])
+    pod = mocks.of_type("kubernetes:apps/v1:Deployment")[0].inputs["spec"]["template"]["spec"]
+    assert "initContainers" not in pod
+    assert pod["containers"][0]["args"][0] == "Qwen/Qwen2.5-7B-Instruct"
+    assert all(e["name"] != "HF_HUB_OFFLINE" for e in pod["containers"][0]["env"])
