@@ -41,6 +41,7 @@ from pydantic_core import PydanticCustomError
 from components.k3s.pool import AWS_GPU_FAMILIES, MIN_DISK_GB, Capacity, gpu_of
 from components.kube_names import QUANTITY, is_dns1035_label
 from components.serving.vllm_args import MANAGED_FLAGS, MAX_MODEL_NAME, Dtype, Quantization
+from infra.model_store_config import ModelStoreConfig, store_problems
 
 NAMESPACE = "llmops"
 
@@ -382,6 +383,10 @@ class StackConfig(_Strict):
     models: list[ModelConfig] = Field(default_factory=list)
     observability: ObservabilityConfig = Field(default_factory=lambda: ObservabilityConfig.model_validate({}))
     budget: BudgetConfig = Field(default_factory=lambda: BudgetConfig.model_validate({}))
+    model_store: ModelStoreConfig = Field(
+        default_factory=lambda: ModelStoreConfig.model_validate({}),
+        description="where weights are kept once for every replica (infra/model_store_config.py)",
+    )
 
 
 TOP_LEVEL_KEYS: tuple[str, ...] = tuple(
@@ -676,6 +681,7 @@ def check_semantics(config: StackConfig) -> list[Problem]:
                         else "remove it; llmops sets it to keep probes and the Service working",
                     )
                 )
+    problems += [Problem(*problem) for problem in store_problems(config)]
     return problems
 
 

@@ -32,7 +32,10 @@ if TYPE_CHECKING:
 def run(config: StackConfig | None = None) -> None:
     """Build the stack. Config is validated in full before the first resource is registered."""
     config = config if config is not None else load_from_pulumi()
-    provider = cluster_provider(config)
+    from infra import model_store
+
+    aws_parts: list[model_store.AwsStoreParts] = []
+    provider = cluster_provider(config, aws_parts)
     k8s_opts = pulumi.ResourceOptions(provider=provider)
 
     namespace = k8s.core.v1.Namespace(
@@ -59,19 +62,28 @@ def run(config: StackConfig | None = None) -> None:
         pulumi.export("prometheusUrl", stack.prometheus_url)
 
     pools = {pool.name: pool for pool in config.pools}
+    store = model_store.build_store(config, provider, namespace_name, aws_parts[0] if aws_parts else None)
+    images: list[str] = []
     for model in config.models:
+        args = model_args(model, namespace_name, pools, config.observability)
+        args = model_store.serve_from_store(config, model, args, store, provider, namespace_name)
+        images.append(args.image)
         served = VllmModel(
             model.name,
-            model_args(model, namespace_name, pools, config.observability),
+            args,
             opts=pulumi.ResourceOptions(providers={"kubernetes": provider}, depends_on=monitoring),
         )
         endpoints[model.name] = served.endpoint
 
+    if config.pools:
+        model_store.pre_pull(config, images, provider, namespace_name)
+    if store is not None:
+        pulumi.export("modelStore", model_store.store_summary(config, pools))
     pulumi.export("namespace", namespace_name)
     pulumi.export("endpoints", endpoints)
 
 
-def cluster_provider(config: StackConfig) -> k8s.Provider:
+def cluster_provider(config: StackConfig, aws_parts: list[Any] | None = None) -> k8s.Provider:
     """The Kubernetes provider every kube-layer resource is created with."""
     cluster = config.cluster
     if isinstance(cluster, ExistingClusterConfig):
@@ -80,10 +92,12 @@ def cluster_provider(config: StackConfig) -> k8s.Provider:
         # Inline kubeconfigs carry credentials: keep them out of state and plan output.
         kubeconfig = pulumi.Output.secret(cluster.kubeconfig) if cluster.kubeconfig else None
         return k8s.Provider("cluster", kubeconfig=kubeconfig, context=cluster.context)
-    return aws_k3s_cluster(config, cluster)
+    return aws_k3s_cluster(config, cluster, aws_parts)
 
 
-def aws_k3s_cluster(config: StackConfig, cluster: K3sClusterConfig) -> k8s.Provider:
+def aws_k3s_cluster(
+    config: StackConfig, cluster: K3sClusterConfig, aws_parts: list[Any] | None = None
+) -> k8s.Provider:
     """Network, K3s servers, GPU pools and spot handling on AWS; returns the new cluster's provider."""
     from components.aws import (
         AwsGpuNodePool,
@@ -118,8 +132,14 @@ def aws_k3s_cluster(config: StackConfig, cluster: K3sClusterConfig) -> k8s.Provi
             k3s_version=cluster.version or K3S_VERSION,
         ),
     )
-    for pool in config.pools:
+    gpu_pools = [
         AwsGpuNodePool(pool.name, AwsGpuNodePoolArgs(network=network, join=k3s.agent_join, **pool_args(pool)))
+        for pool in config.pools
+    ]
+    if aws_parts is not None:
+        from infra.model_store import AwsStoreParts
+
+        aws_parts.append(AwsStoreParts(network=network, node_roles=[p.role for p in gpu_pools]))
     if any(pool.capacity is not Capacity.ON_DEMAND for pool in config.pools):
         # Cordon and drain on the two-minute spot notice, before the machine is gone.
         SpotInterruptionHandler(f"{stack}-spot", SpotInterruptionHandlerArgs(provider=k3s.provider))

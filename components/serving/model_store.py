@@ -122,7 +122,7 @@ class ModelDownloadJobArgs:
     hf_token_secret: str | None = None
     """Existing Secret with key HF_TOKEN, for gated models; default: anonymous downloads."""
     node_pools: Sequence[str] = ()
-    """Pools the Job prefers (those that keep the image); default: any node."""
+    """Pools the Job runs on (the model's: they keep the image and may mount the store); default: any node."""
     labels: Mapping[str, str] = field(default_factory=dict)
     """Extra labels on every object; default: only llmops' own."""
 
@@ -173,18 +173,18 @@ class ModelDownloadJob(pulumi.ComponentResource):
                     ),
                 )
             )
-        preferred = [
-            k8s.core.v1.PreferredSchedulingTermArgs(
-                weight=100,
-                preference=k8s.core.v1.NodeSelectorTermArgs(
+        # The pools the model runs on: their nodes keep the image and, on EFS, hold the mount grant.
+        on_pools = k8s.core.v1.NodeSelectorArgs(
+            node_selector_terms=[
+                k8s.core.v1.NodeSelectorTermArgs(
                     match_expressions=[
                         k8s.core.v1.NodeSelectorRequirementArgs(
                             key=POOL_LABEL, operator="In", values=list(args.node_pools)
                         )
                     ]
-                ),
-            )
-        ]
+                )
+            ]
+        )
         job_name = f"{name}-{revision_suffix(args.repo, args.revision)}"
         self.job = k8s.batch.v1.Job(
             f"{name}-job",
@@ -202,7 +202,7 @@ class ModelDownloadJob(pulumi.ComponentResource):
                         tolerations=[_gpu_toleration()],
                         affinity=k8s.core.v1.AffinityArgs(
                             node_affinity=k8s.core.v1.NodeAffinityArgs(
-                                preferred_during_scheduling_ignored_during_execution=preferred
+                                required_during_scheduling_ignored_during_execution=on_pools
                             )
                         )
                         if args.node_pools

@@ -8,6 +8,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from infra import config as cfg
+from infra.model_store_config import ModelStoreConfig
 
 MODELS: list[type[BaseModel]] = [
     cfg.ExistingClusterConfig,
@@ -17,6 +18,7 @@ MODELS: list[type[BaseModel]] = [
     cfg.ModelConfig,
     cfg.ObservabilityConfig,
     cfg.BudgetConfig,
+    ModelStoreConfig,
 ]
 
 
