@@ -327,8 +327,12 @@ class ModelConfig(_Strict):
     memory: Quantity = "16Gi"
     shm_size: Quantity = "2Gi"
     startup_timeout_s: int = Field(1200, ge=60, le=7200, description="time allowed to load weights")
-    startup_s: int = Field(
-        180, ge=10, le=3600, description="typical start-up time; the demand forecast looks this far ahead"
+    startup_s: int | None = Field(
+        None,
+        ge=10,
+        le=3600,
+        description="typical start-up time; the demand forecast looks this far ahead. "
+        "Default: the estimate from the weights and the model store (180 for a model not in the catalog)",
     )
     progress_probe: bool = Field(True, description="restart a replica whose engine stops generating")
     stall_seconds: int = Field(8, ge=2, le=600, description="seconds without a token before a restart")

@@ -130,6 +130,45 @@ def serve_from_store(
     return dataclasses.replace(args, model_store=mount)
 
 
+def startup_estimate_s(config: StackConfig, model: ModelConfig) -> int | None:
+    """Estimated seconds from a new pod to a ready replica of `model` in this stack (the store and
+    pre-pull as configured); None for a model the catalog does not have."""
+    from components.capacity.startup import WeightSource, estimate
+
+    size = weights_gib(model)
+    if size is None:
+        return None
+    source = _store_source(config) if model in stored_models(config) else None
+    pre_pulled = bool(config.pools) and config.model_store.pre_pull and source is not None
+    return round(estimate(size * 1024**3, source=source or WeightSource.HUB, pre_pulled=pre_pulled).total_s)
+
+
+def with_estimated_startup(config: StackConfig, model: ModelConfig, args: VllmModelArgs) -> VllmModelArgs:
+    """The forecast looks one estimated start-up ahead unless the stack sets `startupS`."""
+    forecast = args.demand_forecast
+    if forecast is None or model.startup_s is not None:
+        return args
+    estimated = startup_estimate_s(config, model)
+    if estimated is None:
+        return args
+    return dataclasses.replace(args, demand_forecast=dataclasses.replace(forecast, startup_s=estimated))
+
+
+def _store_source(config: StackConfig) -> Any:
+    from components.capacity.startup import WeightSource
+
+    kind = store_kind(config)
+    if kind is StoreKind.EFS:
+        return (
+            WeightSource.EFS_BURSTING
+            if config.model_store.throughput_mode == "bursting"
+            else WeightSource.EFS_ELASTIC
+        )
+    if kind in (StoreKind.NFS, StoreKind.PVC):
+        return WeightSource.NFS
+    return None
+
+
 def pre_pull(
     config: StackConfig, images: Sequence[str], provider: k8s.Provider, namespace: pulumi.Input[str]
 ) -> None:
@@ -154,13 +193,7 @@ def store_summary(config: StackConfig, pools: Mapping[str, PoolConfig]) -> dict[
 
     kind = store_kind(config)
     settings = config.model_store
-    source = {
-        StoreKind.EFS: WeightSource.EFS_BURSTING
-        if settings.throughput_mode == "bursting"
-        else WeightSource.EFS_ELASTIC,
-        StoreKind.NFS: WeightSource.NFS,
-        StoreKind.PVC: WeightSource.NFS,
-    }.get(kind)
+    source = _store_source(config)
     summary: dict[str, Any] = {"kind": kind.value, "sizeGi": settings.size_gi if source else None}
     startup: dict[str, Any] = {}
     stored_gb = 0.0

@@ -67,6 +67,7 @@ def run(config: StackConfig | None = None) -> None:
     for model in config.models:
         args = model_args(model, namespace_name, pools, config.observability)
         args = model_store.serve_from_store(config, model, args, store, provider, namespace_name)
+        args = model_store.with_estimated_startup(config, model, args)
         images.append(args.image)
         served = VllmModel(
             model.name,
@@ -174,6 +175,8 @@ def observability_args(
 # Token mix the forecast's per-token costs assume: a chat-style request (the capacity
 # model's documented default mix).
 FORECAST_MIX = (1000.0, 200.0)
+# Start-up time of a model the capacity catalog does not know, when the stack sets none.
+DEFAULT_STARTUP_S = 180
 
 
 def demand_forecast(model: ModelConfig, pools: Mapping[str, PoolConfig]) -> DemandForecast | None:
@@ -193,7 +196,7 @@ def demand_forecast(model: ModelConfig, pools: Mapping[str, PoolConfig]) -> Dema
     return DemandForecast(
         prefill_s_per_token=1.0 / capacity.prefill_tokens_per_s,
         decode_s_per_token=capacity.decode_s_per_token,
-        startup_s=model.startup_s,
+        startup_s=model.startup_s or DEFAULT_STARTUP_S,
     )
 
 

@@ -156,3 +156,22 @@ def test_an_nfs_store_on_an_existing_cluster_plans(repo_root: Path) -> None:
     assert only(plan, "llmops:addons:NfsModelStore")
     assert only(plan, "kubernetes:batch/v1:Job")
     assert plan.of_type("kubernetes:apps/v1:DaemonSet") == []  # no pools: nothing to pre-pull onto
+
+
+def test_the_forecast_uses_the_estimate_unless_startup_s_is_set() -> None:
+    from components.serving import DemandForecast, EngineSpec, VllmModelArgs
+    from infra.model_store import startup_estimate_s, with_estimated_startup
+
+    forecast = DemandForecast(prefill_s_per_token=1e-4, decode_s_per_token=1e-3, startup_s=180)
+    args = VllmModelArgs(
+        engine=EngineSpec(model="meta-llama/Llama-3.1-8B-Instruct"), namespace="x", demand_forecast=forecast
+    )
+    store = "  llmops:modelStore: {kind: pvc, claim: models}\n"
+    on_store = parse_text("config:\n" + EXISTING + MODEL % "" + store)
+    from_hub = parse_text("config:\n" + EXISTING + MODEL % "")
+    estimated = startup_estimate_s(on_store, on_store.models[0])
+    assert estimated is not None and estimated < startup_estimate_s(from_hub, from_hub.models[0])  # type: ignore[operator]
+    adjusted = with_estimated_startup(on_store, on_store.models[0], args).demand_forecast
+    assert adjusted is not None and adjusted.startup_s == estimated
+    pinned = parse_text("config:\n" + EXISTING + MODEL % ", startupS: 300" + store)
+    assert with_estimated_startup(pinned, pinned.models[0], args).demand_forecast == forecast
