@@ -43,8 +43,22 @@ def replay_command(
     slo_ttft_s: Annotated[float, typer.Option("--slo-ttft-s", help="TTFT SLO: queue wait + prefill.")] = 2.0,
     slo_itl_s: Annotated[float, typer.Option("--slo-itl-s", help="Inter-token latency SLO.")] = 0.1,
     startup_s: Annotated[
-        float, typer.Option("--startup-s", help="Seconds until a new replica serves.")
-    ] = 180.0,
+        float | None,
+        typer.Option(
+            "--startup-s",
+            help="Seconds until a new replica serves; default: the estimate for --weights-from and "
+            "--pre-pulled (docs/capacity.md, 'Start-up time').",
+        ),
+    ] = None,
+    weights_from: Annotated[
+        str,
+        typer.Option(
+            "--weights-from", help="Where replicas read weights: hub, efs-elastic, efs-bursting, nfs."
+        ),
+    ] = "hub",
+    pre_pulled: Annotated[
+        bool, typer.Option("--pre-pulled/--cold-node", help="The serving image is already on the node.")
+    ] = False,
     policy: Annotated[str, typer.Option("--policy", help=f"One of {', '.join(POLICIES)}, or all.")] = "all",
     tensor_parallel: Annotated[int, typer.Option("--tp", help="GPUs per replica (tensor parallel).")] = 1,
     max_model_len: Annotated[int, typer.Option("--max-model-len", help="vLLM --max-model-len.")] = 8192,
@@ -65,8 +79,13 @@ def replay_command(
     for flag, value in (("--slo-ttft-s", slo_ttft_s), ("--slo-itl-s", slo_itl_s)):
         if value <= 0:
             raise _fail(f"{flag} {value} must be positive")
-    if startup_s < 0:
+    if startup_s is not None and startup_s < 0:
         raise _fail(f"--startup-s {startup_s} must be 0 or more")
+    from components.capacity.startup import WeightSource, model_estimate
+
+    sources = {source.value: source for source in WeightSource}
+    if weights_from not in sources:
+        raise _fail(f"--weights-from {weights_from!r} is not one of {', '.join(sources)}")
     try:
         get_model(model)
         verdict = model_fit(model, gpu, tensor_parallel, max_model_len=max_model_len)
@@ -78,6 +97,14 @@ def replay_command(
         loaded = read_trace(trace, trace_format)
     except TraceFormatError as exc:
         raise _fail(str(exc)) from None
+    if startup_s is None:
+        estimated = model_estimate(verdict.model_id, source=sources[weights_from], pre_pulled=pre_pulled)
+        startup_s = round(estimated.total_s)
+        typer.echo(
+            f"start-up: estimated {startup_s} s (image pull {estimated.image_pull_s:.0f} s, weights "
+            f"{estimated.weight_load_s:.0f} s from {weights_from}, engine {estimated.engine_start_s:.0f} s); "
+            "set --startup-s to override"
+        )
     settings = ReplaySettings(
         model_id=verdict.model_id,
         gpu=verdict.gpu,

@@ -178,3 +178,31 @@ def test_missing_trace_file(app: typer.Typer, tmp_path: Path) -> None:
     code, _, stderr = run(app, "replay", "--trace", str(missing), "--model", MODEL, "--gpu", "L4")
     assert code == 2
     assert f"error: {missing}: no such file" in stderr
+
+
+def test_replay_estimates_the_start_up_unless_given(app: typer.Typer, tmp_path: Path) -> None:
+    from components.capacity.startup import WeightSource, model_estimate
+
+    out = tmp_path / "r.json"
+    base = [
+        "replay",
+        "--trace",
+        str(generic_trace(tmp_path)),
+        "--model",
+        MODEL,
+        "--gpu",
+        "L4",
+        "--policy",
+        "oracle",
+    ]
+    code, stdout, stderr = run(
+        app, *base, "--weights-from", "efs-elastic", "--pre-pulled", "--json", str(out)
+    )
+    assert code == 0, stderr
+    expected = round(model_estimate(MODEL, source=WeightSource.EFS_ELASTIC, pre_pulled=True).total_s)
+    assert f"start-up: estimated {expected} s" in stdout
+    assert json.loads(out.read_text())["model"]["startup_s"] == expected
+    code, stdout, _ = run(app, *base, "--startup-s", "60", "--json", str(out))
+    assert "estimated" not in stdout and json.loads(out.read_text())["model"]["startup_s"] == 60
+    code, _, stderr = run(app, *base, "--weights-from", "s3")
+    assert code == 2 and "--weights-from 's3' is not one of hub, efs-elastic, efs-bursting, nfs" in stderr
