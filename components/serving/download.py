@@ -272,7 +272,16 @@ def fetch(store: Path, repo: str, revision: str, *, log=print) -> Result:
             log(f"llmops-download: {repo}@{revision} already complete in {target}; nothing to do")
             return Result(target, False, len(marker["files"]), sum(f["size"] for f in marker["files"]))
         _enable_fast_transfer()
+        import huggingface_hub
         from huggingface_hub import hf_hub_download
+
+        # Before 0.23, local_dir downloads were symlinks into HF_HOME, which is pod-local here.
+        major, minor = (int(part) for part in re.findall(r"\d+", huggingface_hub.__version__)[:2])
+        if (major, minor) < (0, 23):
+            raise DownloadError(
+                f"huggingface_hub {huggingface_hub.__version__} is too old (symlinked local_dir "
+                "downloads). Fix: run the download with an image that has huggingface_hub 0.23 or newer"
+            )
         from huggingface_hub.utils import HfHubHTTPError
 
         commit, remote = list_remote(repo, revision)

@@ -90,11 +90,13 @@ def _restricted_container_security() -> k8s.core.v1.SecurityContextArgs:
 
 
 def _restricted_pod_security(user: int) -> k8s.core.v1.PodSecurityContextArgs:
+    # No fsGroup: with a driver that honours it (csi-driver-nfs does), the kubelet would chown
+    # the whole store at every mount. The store's owner comes from the EFS access point or the
+    # NFS export instead.
     return k8s.core.v1.PodSecurityContextArgs(
         run_as_non_root=True,
         run_as_user=user,
         run_as_group=user,
-        fs_group=user,
         seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
     )
 
