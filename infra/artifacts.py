@@ -75,7 +75,8 @@ def manifest_of(resource: PlannedResource) -> dict[str, Any] | None:
     document.update({k: v for k, v in inputs.items() if not k.startswith("__") and k not in document})
     if kind == "Secret":
         for key in ("data", "stringData"):
-            if key in document:
+            # Mask each value, never iterate a value that is already the mask string.
+            if isinstance(document.get(key), dict):
                 document[key] = {k: SECRET_MASK for k in document[key]}
     return document
 
@@ -131,6 +132,10 @@ def render(plan: Plan, console: Console) -> None:
             if style
             else (f"{resource.name} [dim]{resource.type}[/dim]")
         )
+        if not resource.custom and resource.depends_on:
+            # What `pulumi up` creates before this component (e.g. the GPU operator before a model).
+            after = ", ".join(urn.rsplit("::", 1)[-1] for urn in resource.depends_on)
+            label += f" [yellow]after {escape(after)}[/yellow]"
         branch = node.add(label)
         for child in children.get(resource.urn, []):
             add(branch, child)

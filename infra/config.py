@@ -367,6 +367,37 @@ class ObservabilityConfig(_Strict):
     vllm_scrape_interval: str = Field("2s", description="scrape interval of every vLLM replica")
 
 
+class GpuOperatorConfig(_Strict):
+    """NVIDIA's GPU operator (components.addons.gpu_operator): GPU nodes then advertise nvidia.com/gpu."""
+
+    enabled: bool | None = Field(
+        None,
+        description="default: on for a cluster this stack builds (kind: k3s), off for kind: existing; "
+        "turn it on for an existing cluster whose GPU nodes show no nvidia.com/gpu in "
+        "`kubectl describe node`",
+    )
+    namespace: Name = Field("gpu-operator", description="namespace of the operator and its per-node pods")
+    driver: bool | None = Field(
+        None,
+        description="let the operator install the NVIDIA driver; default: only where the pool image has none "
+        "(the AWS Deep Learning AMI has one), off for kind: existing",
+    )
+    runtime: Literal["nri", "k3s-containerd", "containerd"] = Field(
+        "nri",
+        description="how GPUs reach containers: nri (CDI through containerd's NRI, containerd 2.x), "
+        "k3s-containerd (the toolkit edits K3s's containerd config), containerd (/etc/containerd)",
+    )
+    time_slicing_replicas: int | None = Field(
+        None, ge=2, le=64, description="share each GPU between this many pods; default: off"
+    )
+    mig_strategy: Literal["none", "single", "mixed"] = Field(
+        "none", description="advertise MIG slices (A100/H100 class GPUs); default: none, no MIG manager"
+    )
+
+    def is_on(self, cluster: ExistingClusterConfig | K3sClusterConfig) -> bool:
+        return self.enabled if self.enabled is not None else isinstance(cluster, K3sClusterConfig)
+
+
 class BudgetConfig(_Strict):
     """What the stack may cost."""
 
@@ -387,6 +418,7 @@ class StackConfig(_Strict):
     models: list[ModelConfig] = Field(default_factory=list)
     observability: ObservabilityConfig = Field(default_factory=lambda: ObservabilityConfig.model_validate({}))
     budget: BudgetConfig = Field(default_factory=lambda: BudgetConfig.model_validate({}))
+    gpu_operator: GpuOperatorConfig = Field(default_factory=lambda: GpuOperatorConfig.model_validate({}))
     model_store: ModelStoreConfig = Field(
         default_factory=lambda: ModelStoreConfig.model_validate({}),
         description="where weights are kept once for every replica (infra/model_store_config.py)",
@@ -638,6 +670,7 @@ def check_semantics(config: StackConfig) -> list[Problem]:
             problems += _check_size(f"{at}.schedules[{j}]", sizes.min, sizes.max, sizes.desired)
 
     problems += _check_observability(config.observability)
+    problems += _placement_problems(config)
     pools_by_name = {p.name: p for p in config.pools}
     for i, model in enumerate(config.models):
         at = f"models[{i}]"
@@ -687,6 +720,12 @@ def check_semantics(config: StackConfig) -> list[Problem]:
                 )
     problems += [Problem(*problem) for problem in store_problems(config)]
     return problems
+
+
+def _placement_problems(config: StackConfig) -> list[Problem]:
+    from infra.placement import placement_problems  # imports this module; loaded on first use
+
+    return placement_problems(config)
 
 
 # Clouds whose cluster and pool components exist in this version.

@@ -109,6 +109,8 @@ class PlannedResource:
     parent: str | None
     custom: bool
     inputs: dict[str, Any]
+    depends_on: list[str] = field(default_factory=list)
+    """URNs named in the resource's `depends_on` (what `pulumi up` creates before it)."""
 
     @property
     def package(self) -> str:
@@ -123,6 +125,7 @@ class PlannedResource:
             "name": self.name,
             "parent": self.parent,
             "inputs": self.inputs,
+            **({"dependsOn": self.depends_on} if self.depends_on else {}),
         }
 
 
@@ -157,17 +160,24 @@ class Plan:
         }
 
 
+def _masked(inner: Any) -> Any:
+    """A secret, masked. A secret map (a Secret's `stringData`) keeps its keys, so manifests stay valid."""
+    if isinstance(inner, dict) and inner.get(_SIG_KEY) is None:
+        return {str(k): SECRET_MASK for k in sorted(inner)}
+    return SECRET_MASK
+
+
 def clean_value(value: Any) -> Any:
     """A wire-format value made readable: secrets masked, unknowns marked, references as URNs."""
     if isinstance(value, dict):
         sig = value.get(_SIG_KEY)
         if sig == _SECRET_SIG:
-            return SECRET_MASK
+            return _masked(value.get("value"))
         if sig == _RESOURCE_SIG:
             return value.get("urn", UNKNOWN)
         if sig == _OUTPUT_SIG:
             if value.get("secret"):
-                return SECRET_MASK
+                return _masked(value.get("value"))
             return clean_value(value["value"]) if "value" in value else UNKNOWN
         if sig is not None:  # assets and archives: keep the kind, drop the payload
             return {k: v for k, v in value.items() if k != _SIG_KEY and isinstance(v, str) and len(v) < 200}
@@ -229,6 +239,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                     parent=request.parent or None,
                     custom=bool(request.custom),
                     inputs=clean_value(inputs),
+                    depends_on=sorted(request.dependencies),
                 )
             )
         return response

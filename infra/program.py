@@ -26,6 +26,7 @@ from infra.config import (
 )
 
 if TYPE_CHECKING:
+    from components.addons.gpu_operator import GpuOperatorArgs
     from components.observability import ObservabilityStackArgs
 
 
@@ -61,6 +62,14 @@ def run(config: StackConfig | None = None) -> None:
         pulumi.export("grafanaAdminPassword", stack.grafana_admin_password)
         pulumi.export("prometheusUrl", stack.prometheus_url)
 
+    # Pods requesting nvidia.com/gpu wait for the operator that makes nodes advertise it.
+    gpu_ready: list[pulumi.Resource] = []
+    if config.gpu_operator.is_on(config.cluster):
+        from components.addons.gpu_operator import GpuOperator
+
+        operator = GpuOperator(GPU_OPERATOR_INSTANCE, gpu_operator_args(config, monitoring), opts=k8s_opts)
+        gpu_ready.append(operator.release)
+
     pools = {pool.name: pool for pool in config.pools}
     store = model_store.build_store(config, provider, namespace_name, aws_parts[0] if aws_parts else None)
     images: list[str] = []
@@ -72,7 +81,9 @@ def run(config: StackConfig | None = None) -> None:
         served = VllmModel(
             model.name,
             args,
-            opts=pulumi.ResourceOptions(providers={"kubernetes": provider}, depends_on=monitoring),
+            opts=pulumi.ResourceOptions(
+                providers={"kubernetes": provider}, depends_on=[*monitoring, *gpu_ready]
+            ),
         )
         endpoints[model.name] = served.endpoint
 
@@ -147,6 +158,37 @@ def aws_k3s_cluster(
     pulumi.export("apiEndpoint", k3s.api_endpoint)
     pulumi.export("kubeconfig", k3s.kubeconfig)
     return k3s.provider
+
+
+# Name of the GpuOperator instance; its Helm release derives from it.
+GPU_OPERATOR_INSTANCE = "gpu"
+
+
+def gpu_driver_needed(config: StackConfig) -> bool:
+    """Whether a pool boots an image without the NVIDIA driver; each pool's cloud kit says."""
+    if isinstance(config.cluster, ExistingClusterConfig):
+        return False  # nodes you bring come with their driver unless llmops:gpuOperator.driver says otherwise
+    from components.aws.gpu_pool import IMAGE_SHIPS_GPU_DRIVER
+
+    ships_driver = {"aws": IMAGE_SHIPS_GPU_DRIVER}
+    return any(not ships_driver.get(pool.cloud.value, False) for pool in config.pools)
+
+
+def gpu_operator_args(config: StackConfig, monitoring: Sequence[pulumi.Resource] = ()) -> GpuOperatorArgs:
+    from components.addons.gpu_operator import ContainerRuntimeMode, GpuOperatorArgs, MigStrategy, TimeSlicing
+
+    settings = config.gpu_operator
+    replicas = settings.time_slicing_replicas
+    return GpuOperatorArgs(
+        namespace=settings.namespace,
+        install_driver=settings.driver if settings.driver is not None else gpu_driver_needed(config),
+        runtime_mode=ContainerRuntimeMode(settings.runtime),
+        service_monitor=config.observability.enabled,
+        monitoring_crds=list(monitoring),
+        scrape_interval=config.observability.scrape_interval,
+        time_slicing=TimeSlicing(replicas=replicas) if replicas is not None else None,
+        mig_strategy=MigStrategy(settings.mig_strategy),
+    )
 
 
 def observability_args(

@@ -92,7 +92,19 @@ AWS_NODE_TERMINATION_HANDLER = Chart(
     values_file="aws/values/aws-node-termination-handler.yaml",
 )
 
-# Model store: the EFS driver on AWS, the NFS driver for a stack's own NFS export.
+# --- GPU enablement -----------------------------------------------------------------
+# NVIDIA publishes the operator chart to its NGC Helm repository (https index); chart
+# versions keep the leading `v` of the operator release.
+GPU_OPERATOR = Chart(
+    name="gpu-operator",
+    version="v26.7.0",
+    repo="https://helm.ngc.nvidia.com/nvidia",
+    values_file="addons/values/gpu-operator.yaml",
+)
+GPU_CHARTS: tuple[Chart, ...] = (GPU_OPERATOR,)
+# -------------------------------------------------------------------------------------
+# --- Model store ---------------------------------------------------------------------
+# The EFS driver for the AWS store, the NFS driver for a stack's own NFS export.
 AWS_EFS_CSI_DRIVER = Chart(
     name="aws-efs-csi-driver",
     version="4.4.1",
@@ -105,6 +117,8 @@ CSI_DRIVER_NFS = Chart(
     repo="https://raw.githubusercontent.com/kubernetes-csi/csi-driver-nfs/master/charts",
     values_file="addons/values/csi-driver-nfs.yaml",
 )
+STORE_CHARTS: tuple[Chart, ...] = (AWS_EFS_CSI_DRIVER, CSI_DRIVER_NFS)
+# -------------------------------------------------------------------------------------
 
 PINNED_CHARTS: tuple[Chart, ...] = (
     KUBE_PROMETHEUS_STACK,
@@ -112,8 +126,8 @@ PINNED_CHARTS: tuple[Chart, ...] = (
     FLUENT_BIT,
     DEEPFLOW,
     AWS_NODE_TERMINATION_HANDLER,
-    AWS_EFS_CSI_DRIVER,
-    CSI_DRIVER_NFS,
+    *GPU_CHARTS,
+    *STORE_CHARTS,
 )
 """Every chart the package can install; add a new pin here (a test checks each one's repository)."""
 

@@ -27,6 +27,11 @@ DLAMI_PARAMETER = "/aws/service/deeplearning/ami/x86_64/base-oss-nvidia-driver-g
 DLAMI_ROOT_DEVICE = "/dev/sda1"
 """Root device name of the Ubuntu-based DLAMIs."""
 SPOT_ALLOCATION_STRATEGY = "price-capacity-optimized"
+IMAGE_SHIPS_GPU_DRIVER = True
+"""The default image (the DLAMI) carries the NVIDIA driver, so the GPU operator leaves the driver alone
+on these nodes. The cluster-wide GPU operator settings ask this per cloud."""
+DRIVER_DEPLOY_LABEL = "nvidia.com/gpu.deploy.driver"
+"""Node label the GPU operator reads to skip its driver DaemonSet on one node."""
 
 
 @dataclass(kw_only=True)
@@ -40,6 +45,10 @@ class AwsGpuNodePoolArgs(GpuNodePoolArgs):
     ami_parameter: str = DLAMI_PARAMETER
     """Public SSM parameter naming the AMI; default: the Base OSS Nvidia-driver DLAMI, so the GPU
     operator runs with `driver.enabled=false`."""
+    image_ships_gpu_driver: bool = IMAGE_SHIPS_GPU_DRIVER
+    """Default: the image has the NVIDIA driver (true of the DLAMI), so the nodes carry
+    `nvidia.com/gpu.deploy.driver=false` and the GPU operator installs no driver there. Set False
+    with an `ami_parameter` naming a plain image."""
 
 
 @dataclass(frozen=True)
@@ -101,6 +110,7 @@ class AwsGpuNodePool(pulumi.ComponentResource):
         self.labels = {
             **args.labels,
             **pool_labels(pool=name, cloud="aws", capacity=args.capacity.value, gpu=True),
+            **({DRIVER_DEPLOY_LABEL: "false"} if args.image_ships_gpu_driver else {}),
         }
         external_ip = (
             NodeExternalIp.AWS_IMDS

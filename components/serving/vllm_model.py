@@ -174,7 +174,10 @@ class VllmModel(pulumi.ComponentResource):
                 f"VllmModel {name!r}: invalid arguments:\n  - " + "\n  - ".join(problems)
             )
         super().__init__("llmops:serving:VllmModel", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        # What the model was told to wait for (the GPU operator, the monitoring CRDs) must hold back
+        # its children too: the engine does not pass a component's depends_on on to them.
+        child = pulumi.ResourceOptions(parent=self, depends_on=opts.depends_on if opts else None)
+        self._child_opts = child
 
         select = selector_labels(name)
         labels = {
@@ -253,7 +256,7 @@ class VllmModel(pulumi.ComponentResource):
                 {"llmops.io/model": name},
                 port="http",
                 interval=args.scrape_interval,
-                opts=pulumi.ResourceOptions(parent=self),
+                opts=self._child_opts,
             )
 
         if args.demand_forecast is not None:
@@ -283,7 +286,7 @@ class VllmModel(pulumi.ComponentResource):
             kind="PrometheusRule",
             metadata=metadata,
             spec={"groups": groups},
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=self._child_opts,
         )
 
     @staticmethod

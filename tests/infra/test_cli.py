@@ -80,3 +80,24 @@ def test_a_failed_plan_keeps_the_previous_output(runner: CliRunner, repo_root: P
     bad = runner.invoke(app, ["plan", "--out", str(tmp_path), "--project-dir", str(project)])
     assert bad.exit_code == 2
     assert (tmp_path / "local" / "plan.json").read_text() == before
+
+
+def test_aws_dev_plan_shows_the_gpu_operator_before_the_model(
+    runner: CliRunner, repo_root: Path, tmp_path: Path
+) -> None:
+    result = runner.invoke(
+        app,
+        ["plan", "--stack", "aws-dev", "--out", str(tmp_path), "--project-dir", str(repo_root)],
+        env={"COLUMNS": "250"},
+    )
+    assert result.exit_code == 0, result.output
+    assert "gpu llmops:addons:GpuOperator" in result.output
+    assert "gpu-dcgm-service-monitor" in result.output
+    assert (
+        "qwen2-5-0-5b llmops:serving:VllmModel after gpu-release, obs-kube-prometheus-stack" in result.output
+    )
+    manifests = {p.name for p in (tmp_path / "aws-dev" / "manifests").iterdir()}
+    assert {
+        "helmrelease.gpu-operator.gpu-gpu-operator.yaml",
+        "servicemonitor.gpu-operator.gpu-dcgm-exporter.yaml",
+    } <= manifests

@@ -78,7 +78,7 @@ def test_secure_values_are_masked_and_remembered() -> None:
 BAD_CONFIGS = [
     pytest.param(
         "  llmops:modles: []\n" + LOCAL_CLUSTER,
-        "llmops:modles: unknown key (allowed here: budget, cluster, modelStore, models, namespace, observability, pools). "
+        "llmops:modles: unknown key (allowed here: budget, cluster, gpuOperator, modelStore, models, namespace, observability, pools). "
         "Fix: did you mean 'llmops:models'?",
         id="unknown-top-level-key",
     ),

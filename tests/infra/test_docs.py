@@ -18,6 +18,7 @@ MODELS: list[type[BaseModel]] = [
     cfg.ModelConfig,
     cfg.ObservabilityConfig,
     cfg.BudgetConfig,
+    cfg.GpuOperatorConfig,
     ModelStoreConfig,
 ]
 

@@ -173,7 +173,7 @@ def test_observability_releases_rules_and_dashboards(plan: Plan) -> None:
         if r.inputs["metadata"].get("labels", {}).get("grafana_dashboard")
     ]
     assert len(dashboards) == 3
-    (monitor,) = plan.of_type("kubernetes:monitoring.coreos.com/v1:ServiceMonitor")
+    monitor = named(plan, "qwen2-5-0-5b-metrics")
     assert monitor.inputs["spec"]["endpoints"][0]["interval"] == "2s"
     assert monitor.inputs["spec"]["selector"]["matchLabels"] == {"llmops.io/model": "qwen2-5-0-5b"}
 
@@ -209,3 +209,39 @@ def test_demand_forecast_rule_is_the_replayed_policy_and_passes_promtool(plan: P
         [require_tool("promtool"), "check", "rules", str(rules_file)], capture_output=True, text=True
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_gpu_operator_with_its_dcgm_service_monitor(plan: Plan) -> None:
+    release = named(plan, "gpu-release")
+    assert release.inputs["chart"] == "gpu-operator"
+    assert release.inputs["version"] == "v26.7.0"
+    assert release.inputs["repositoryOpts"]["repo"] == "https://helm.ngc.nvidia.com/nvidia"
+    values = release.inputs["values"]
+    assert values["driver"]["enabled"] is False  # the DLAMI ships the driver
+    assert values["cdi"] == {"enabled": True, "nriPluginEnabled": True}
+    monitor = named(plan, "gpu-dcgm-service-monitor")
+    assert monitor.inputs["spec"]["selector"] == {"matchLabels": {"app": "nvidia-dcgm-exporter"}}
+    # the ServiceMonitor CRD comes with kube-prometheus-stack
+    assert named(plan, "obs-kube-prometheus-stack").urn in monitor.depends_on
+
+
+def test_gpu_pool_nodes_skip_the_operator_driver(plan: Plan) -> None:
+    import base64
+
+    for template in plan.of_type("aws:ec2/launchTemplate:LaunchTemplate"):
+        user_data = base64.b64decode(template.inputs["userData"]).decode()
+        assert "nvidia.com/gpu.deploy.driver=false" in user_data, template.name
+
+
+def test_model_pods_wait_for_the_gpu_operator(plan: Plan) -> None:
+    operator = named(plan, "gpu-release").urn
+    for name in ("qwen2-5-0-5b", "qwen2-5-0-5b-deployment"):
+        assert operator in named(plan, name).depends_on, name
+
+
+def test_secret_manifest_keeps_its_keys_and_masks_the_values(plan: Plan) -> None:
+    import kubernetes_validate
+
+    (secret,) = [d for d in artifacts.manifests(plan).values() if d.get("kind") == "Secret"]
+    assert secret["stringData"] == {"admin-password": "[secret]", "admin-user": "[secret]"}
+    kubernetes_validate.validate(secret, "1.33.0", strict=True)

@@ -214,3 +214,68 @@ def test_values_files_have_no_secrets() -> None:
     folder = Path(charts.__file__).parent / "values"
     for path in folder.glob("*.yaml"):
         assert "password" not in path.read_text().lower().replace("passwordkey", ""), path
+
+
+def loki_render_failures(values: dict[str, Any]) -> list[str]:
+    """The replica rules of the Loki chart's templates/validate.yaml (grafana-community/helm-charts,
+    tag loki-18.11.0), which make `helm template` fail before rendering anything."""
+    replicas = {
+        name: int((values.get(name) or {}).get("replicas") or 0)
+        for name in (
+            "singleBinary",
+            "backend",
+            "read",
+            "write",
+            "ingester",
+            "distributor",
+            "querier",
+            "queryFrontend",
+            "queryScheduler",
+            "indexGateway",
+            "compactor",
+            "ruler",
+        )
+    }
+    filesystem = values["loki"]["storage"]["type"] == "filesystem"
+    scalable = any(replicas[n] > 0 for n in ("backend", "read", "write"))
+    distributed = any(
+        replicas[n] > 0 for n in replicas if n not in ("singleBinary", "backend", "read", "write")
+    )
+    mode = values.get("deploymentMode")
+    failures = []
+    if filesystem and replicas["singleBinary"] > 1:
+        failures.append("more than 1 Monolithic replica without object storage")
+    if filesystem and replicas["singleBinary"] == 0 and (scalable or distributed):
+        failures.append("scalable or distributed targets without object storage")
+    if replicas["singleBinary"] > 0 and distributed:
+        failures.append("replicas for both the monolithic and distributed targets")
+    if (
+        replicas["singleBinary"] > 0
+        and scalable
+        and mode not in ("Monolithic<->SimpleScalable", "SingleBinary<->SimpleScalable")
+    ):
+        failures.append(
+            "more than zero replicas configured for both the monolithic and simple scalable targets"
+        )
+    if values.get("minio", {}).get("enabled") and not values.get("ignoreMinioDeprecation"):
+        failures.append("built-in MinIO is deprecated")
+    if not values["lokiCanary"]["enabled"] and values["test"]["enabled"]:
+        failures.append("Helm test requires the Loki Canary")
+    return failures
+
+
+def test_loki_values_pass_the_charts_own_render_checks() -> None:
+    merged = charts.deep_merge(chart_defaults(charts.LOKI), computed_values()["loki"])
+    assert loki_render_failures(merged) == []
+    assert merged["singleBinary"]["replicas"] == 1
+
+
+def test_loki_render_checks_catch_the_default_scalable_replicas() -> None:
+    """Regression: singleBinary on with backend/read/write left at the chart's 3 replicas."""
+    merged = charts.deep_merge(chart_defaults(charts.LOKI), computed_values()["loki"])
+    broken = charts.deep_merge(
+        merged, {"backend": {"replicas": 3}, "read": {"replicas": 3}, "write": {"replicas": 3}}
+    )
+    assert loki_render_failures(broken) == [
+        "more than zero replicas configured for both the monolithic and simple scalable targets"
+    ]

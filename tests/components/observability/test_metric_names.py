@@ -19,8 +19,12 @@ from tests.components.observability.promql import (
 )
 from tests.conftest import require_shared
 
-# dcgm-exporter's default counters (NVIDIA/dcgm-exporter, etc/default-counters.csv), the
-# set the GPU operator's exporter serves unless a custom CSV is configured.
+# The series the GPU operator's DCGM exporter serves: the operator (v26.7.0,
+# assets/state-dcgm-exporter/0800_daemonset.yaml) points DCGM_EXPORTER_COLLECTORS at the image's
+# /etc/dcgm-exporter/dcp-metrics-included.csv, and our values keep that list
+# (tests/components/addons/test_gpu_operator.py). Names are that file's gauge and counter rows in
+# NVIDIA/dcgm-exporter tag 4.5.3-4.8.2 (identical to etc/default-counters.csv there);
+# DCGM_FI_DRIVER_VERSION is a `label` row, a label on the other series, not a series itself.
 DCGM_DEFAULT_COUNTERS = {
     "DCGM_FI_DEV_SM_CLOCK",
     "DCGM_FI_DEV_MEM_CLOCK",
@@ -36,11 +40,17 @@ DCGM_DEFAULT_COUNTERS = {
     "DCGM_FI_DEV_XID_ERRORS",
     "DCGM_FI_DEV_FB_FREE",
     "DCGM_FI_DEV_FB_USED",
+    "DCGM_FI_DEV_FB_RESERVED",
     "DCGM_FI_DEV_NVLINK_BANDWIDTH_TOTAL",
     "DCGM_FI_DEV_VGPU_LICENSE_STATUS",
     "DCGM_FI_DEV_UNCORRECTABLE_REMAPPED_ROWS",
     "DCGM_FI_DEV_CORRECTABLE_REMAPPED_ROWS",
     "DCGM_FI_DEV_ROW_REMAP_FAILURE",
+    "DCGM_FI_PROF_GR_ENGINE_ACTIVE",
+    "DCGM_FI_PROF_PIPE_TENSOR_ACTIVE",
+    "DCGM_FI_PROF_DRAM_ACTIVE",
+    "DCGM_FI_PROF_PCIE_TX_BYTES",
+    "DCGM_FI_PROF_PCIE_RX_BYTES",
 }
 
 # Other exporters' series we rely on, each with where it comes from. Anything new must be
@@ -77,7 +87,7 @@ def unknown_names(exprs: list[tuple[str, str, str]]) -> list[str]:
                 fix = "not exposed by vLLM 0.33 (metrics.txt; counters end in _total)"
             elif metric.startswith("DCGM_"):
                 ok = metric in DCGM_DEFAULT_COUNTERS
-                fix = "not one of dcgm-exporter's default counters"
+                fix = "not one of the GPU operator exporter's default counters"
             elif metric.startswith("llmops:"):
                 ok = metric in recorded
                 fix = "no recording rule in rules/*.rules.yaml records it"
@@ -117,7 +127,10 @@ def test_the_rules_use_the_core_vllm_signals() -> None:
         ("vllm:gpu_cache_usage_perc > 0.9", "vllm:gpu_cache_usage_perc: not exposed by vLLM 0.33"),
         ("rate(vllm:generation_tokens[1m])", "vllm:generation_tokens: not exposed by vLLM 0.33"),
         ("vllm:num_requests_running_total", "vllm:num_requests_running_total: not exposed"),
-        ("DCGM_FI_DEV_XID_ERROR > 0", "DCGM_FI_DEV_XID_ERROR: not one of dcgm-exporter's default counters"),
+        (
+            "DCGM_FI_DEV_XID_ERROR > 0",
+            "DCGM_FI_DEV_XID_ERROR: not one of the GPU operator exporter's default counters",
+        ),
         ("llmops:made_up:sum", "llmops:made_up:sum: no recording rule"),
         ("node_load1", "node_load1: unknown source"),
     ],
