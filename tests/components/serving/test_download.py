@@ -165,7 +165,7 @@ def test_a_killed_download_resumes_where_it_stopped(hub: FakeHub, tmp_path: Path
     """huggingface_hub 1.x and later keep each finished file and restart an unfinished one, so a
     killed run continues from the file it was on (a shard is at most a few GB)."""
     store = tmp_path / "store"
-    hub.bytes_per_second = 2_000_000  # a 2 MiB shard takes about a second
+    hub.bytes_per_second = 700_000  # a 2 MiB shard takes about three seconds
     proc = subprocess.Popen(
         [sys.executable, str(SCRIPT), "fetch", "--store", str(store), "--repo", REPO, "--revision", "main"],
         env=_env(hub, tmp_path),
@@ -175,7 +175,10 @@ def test_a_killed_download_resumes_where_it_stopped(hub: FakeHub, tmp_path: Path
     target = store / "tiny-org" / "tiny-model" / "main"
     first = target / "model-00001-of-00002.safetensors"
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not (first.exists() and _partial_sizes(target)):
+    # Kill once the second shard's body is on its way (the hub has its GET).
+    while time.monotonic() < deadline and not (
+        first.exists() and hub.file_gets("/model-00002-of-00002.safetensors")
+    ):
         time.sleep(0.02)
     proc.kill()
     proc.wait()
