@@ -171,6 +171,10 @@ def render_estimate(estimate: StackEstimate, console: Console) -> None:
     else:
         _render_cost_table(cost, console)
     _render_fit(estimate, console)
+    if cost.get("autoscaling"):
+        from infra.artifacts_autoscaling import render_autoscaling
+
+        render_autoscaling(cost, console)
     _render_budget(estimate, console)
 
 
@@ -225,17 +229,19 @@ def _render_budget(estimate: StackEstimate, console: Console) -> None:
         console.print("budget: none set (llmops:budget.monthlyUsd)")
     else:
         colour = "green" if budget["verdict"] == "within" else "red"
+        checked = budget.get("checked", "estimate")
         console.print(
-            f"budget: [{colour}]{budget['verdict']}[/{colour}] — estimate ${budget['estimate_usd']:,.2f} "
+            f"budget: [{colour}]{budget['verdict']}[/{colour}] — {checked} "
+            f"${budget.get('checked_usd', budget['estimate_usd']):,.2f} "
             f"of ${budget['monthly_usd']:,.2f} ({budget['enforcement']})"
         )
 
 
 def render_preflight(checks: dict[str, Any], console: Console) -> None:
-    """What the AWS account says about the stack's machines."""
+    """What the cloud account says about the stack's machines."""
     zones = checks.get("offered_zones", {})
     spot = checks.get("spot_usd_per_h", {})
-    table = Table(title=f"AWS preflight in {checks.get('region')}")
+    table = Table(title=f"{checks.get('cloud', 'cloud')} preflight in {checks.get('region')}")
     for column in ("instance type", "offered in", "spot $/h now"):
         table.add_column(column)
     for instance_type in sorted(set(zones) | set(spot)):

@@ -5,12 +5,16 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from infra.config import ConfigError, StackNotFoundError, read_stack_file
+
+if TYPE_CHECKING:
+    from infra.costing import StackEstimate
+    from policies.rules import Report
 
 app = typer.Typer(
     name="llmops",
@@ -68,59 +72,109 @@ def plan(
         bool | None,
         typer.Option(
             "--preflight/--no-preflight",
-            help="check instance offerings, spot prices and the GPU image in the AWS account; "
-            "default: when AWS_ACCESS_KEY_ID or AWS_PROFILE is set",
+            help="check instance offerings, spot prices and the GPU image in the cloud account; "
+            "default: when the shell names the cloud's credentials (e.g. a profile or access key)",
+        ),
+    ] = None,
+    compare: Annotated[
+        Path | None,
+        typer.Option("--compare", help="an earlier plan.json (or --out folder): print what changed since"),
+    ] = None,
+    policy_config: Annotated[
+        Path | None,
+        typer.Option(
+            "--policy-config",
+            help="policy pack config (the JSON `pulumi preview --policy-pack-config` takes); "
+            "default: policies/shipped.json",
         ),
     ] = None,
 ) -> None:
     """Run the stack's program offline under Pulumi's mock engine: resources, manifests, outputs."""
     from components.capacity import CostInputError
-    from infra import artifacts, costing
+    from infra import artifacts, costing, policy_check
     from infra.plan import dumps, run_plan
 
     try:
         root = find_project_dir(project_dir)
         raw = read_stack_file(root / "stacks", stack)
         result = run_plan(raw, stack, preview=preview)
-        region_value = raw.other.get("aws:region")
-        region = region_value if isinstance(region_value, str) else None
+        region = costing.stack_region(result.config, raw.other)
         checks = None
-        if preflight if preflight is not None else costing.aws_preflight_wanted(result.config, os.environ):
-            checks = costing.aws_preflight(result.config, region or "us-east-1")
+        if preflight if preflight is not None else costing.preflight_wanted(result.config, os.environ):
+            checks = costing.preflight(result.config, raw.other)
         spot = checks["spot_usd_per_h"] if checks else None
         estimate = costing.estimate(result.config, region, spot)
-    except (StackNotFoundError, ConfigError, FileNotFoundError) as exc:
+        report = policy_check.check(result, region, estimate, policy_check.load_pack_config(policy_config))
+    except (StackNotFoundError, ConfigError, FileNotFoundError, policy_check.PolicyConfigError) as exc:
         raise _fail(str(exc)) from None
     except CostInputError as exc:
         raise _fail("cannot price the stack's pools:\n  - " + "\n  - ".join(exc.problems)) from None
 
-    extra: dict[str, object] = {"cost": estimate.cost, "fit": estimate.fit, "budget": estimate.budget}
+    extra: dict[str, object] = {
+        "cost": estimate.cost,
+        "fit": estimate.fit,
+        "budget": estimate.budget,
+        "policies": policy_check.to_json(report),
+    }
     if checks is not None:
         extra["preflight"] = checks
-    out_dir = out if out.is_absolute() else Path.cwd() / out
-    target = artifacts.write(result, out_dir, extra)
+    # A mandatory check that fails leaves the previous plan output as it was, like a config error.
+    blocking = blocking_failures(estimate, report)
+    console = Console()
+    if compare is not None:
+        from infra import cli_diff
+
+        # Read before writing: the earlier plan may be the very file this run replaces.
+        cli_diff.compare(compare, result.to_json() | extra, Console(stderr=as_json))
     if as_json:
+        # Printed even when a check fails: CI diffs a failing plan too.
         sys.stdout.write(dumps(result.to_json() | extra))
     else:
-        console = Console()
         artifacts.render(result, console)
         artifacts.render_estimate(estimate, console)
         if checks is not None:
             artifacts.render_preflight(checks, console)
+    if not as_json or blocking:
+        policy_check.render(report, Console(stderr=as_json))
+    if blocking:
+        raise _fail("\n  - ".join(["mandatory checks failed; nothing was written:", *blocking]))
+    out_dir = out if out.is_absolute() else Path.cwd() / out
+    target = artifacts.write(result, out_dir, extra)
+    if not as_json:
         console.print(f"wrote [bold]{target / 'plan.json'}[/bold] and {target / 'manifests'}/")
+
+
+def blocking_failures(estimate: StackEstimate, report: Report) -> list[str]:
+    """Mandatory checks that fail the plan before anything is written: the budget, then the policies."""
+    from infra import policy_check
+
+    failures = []
     if estimate.over_mandatory_budget:
         budget = estimate.budget
-        raise _fail(
-            f"budget.monthlyUsd: the estimate ${budget['estimate_usd']:,.2f} is over the mandatory "
-            f"budget ${budget['monthly_usd']:,.2f}. Fix: shrink pools or schedules, use spot, "
-            "or raise the budget"
+        checked = budget.get("checked", "estimate")
+        fix = (
+            "lower the models' autoscaling.maxReplicas, use spot, or raise the budget"
+            if checked == "autoscaled ceiling"
+            else "shrink pools or schedules, use spot, or raise the budget"
         )
+        failures.append(
+            f"budget.monthlyUsd: the {checked} ${budget.get('checked_usd', budget['estimate_usd']):,.2f} "
+            f"is over the mandatory budget ${budget['monthly_usd']:,.2f}. Fix: {fix}"
+        )
+    failures.extend(
+        f"policy {v.id}: {v.message}. Fix: {policy_check.remediation(v.id)}"
+        for v in report.mandatory
+        # the budget line above already says it
+        if not (estimate.over_mandatory_budget and v.id == "budget-monthly")
+    )
+    return failures
 
 
 def _register_capacity_commands() -> None:
-    from infra import cli_capacity
+    from infra import cli_capacity, cli_diff
 
     cli_capacity.register(app)
+    cli_diff.register(app)
 
 
 _register_capacity_commands()

@@ -1,16 +1,23 @@
-"""`llmops replay` and `llmops prices refresh`, added to the main CLI by `register(app)`."""
+"""`llmops replay`, `llmops capacity` and `llmops prices refresh`, added to the CLI by `register(app)`."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, cast
 
 import typer
 
 from components.capacity.catalog import CatalogError, write_prices
 from components.capacity.models import get_model, model_fit
-from components.capacity.replay import POLICIES, ReplayResult, ReplaySettings, plot, replay
+from components.capacity.replay import (
+    POLICIES,
+    ReplayResult,
+    ReplaySettings,
+    plot,
+    policy_parameters,
+    replay,
+)
 from components.capacity.throughput import Slo
 from components.capacity.traces import FORMATS, TraceFormatError, read_trace
 
@@ -23,13 +30,22 @@ def _fail(message: str) -> typer.Exit:
 
 
 def _table(result: ReplayResult) -> str:
-    header = f"{'policy':<12}{'GPU-hours':>12}{'cost USD':>12}{'SLO met':>10}{'peak':>8}"
+    header = f"{'policy':<14}{'GPU-hours':>12}{'cost USD':>12}{'SLO all':>10}{'feasible':>10}{'peak':>8}"
     lines = [header, "-" * len(header)]
     for name, policy in result.policies.items():
+        label = f"{name} (naive)" if name == "keda-waiting" else name
         lines.append(
-            f"{name:<12}{policy.gpu_hours:>12.2f}{policy.cost_usd:>12.2f}"
-            f"{policy.slo_attainment:>9.2%}{policy.peak_replicas:>8d}"
+            f"{label:<14}{policy.gpu_hours:>12.2f}{policy.cost_usd:>12.2f}"
+            f"{policy.slo_attainment:>9.2%} {policy.slo_attainment_feasible:>9.2%}{policy.peak_replicas:>8d}"
         )
+    lines.append(
+        f"infeasible (prefill alone over the TTFT SLO): {result.infeasible_share:.2%} of requests; "
+        "'feasible' scores the rest"
+    )
+    parameters = policy_parameters(result.settings)
+    for name in result.policies:
+        values = ", ".join(f"{key}={value}" for key, value in parameters[name].items())
+        lines.append(f"  {name}: {values}")
     return "\n".join(lines)
 
 
@@ -130,8 +146,88 @@ def replay_command(
         plot(result, str(plot_out))
 
 
+def capacity_command(
+    model: Annotated[str, typer.Option("--model", help="Hugging Face model id from the built-in catalog.")],
+    gpu: Annotated[str, typer.Option("--gpu", help="GPU type: L4, A10G, A100-80GB, H100, H200, ...")],
+    tensor_parallel: Annotated[int, typer.Option("--tp", help="GPUs per replica (tensor parallel).")] = 1,
+    dtype: Annotated[str, typer.Option("--dtype", help="auto, bfloat16, float16, float32.")] = "auto",
+    quantization: Annotated[
+        str | None,
+        typer.Option("--quantization", help="fp8, awq, gptq, awq_marlin, gptq_marlin, bitsandbytes."),
+    ] = None,
+    kv_cache_dtype: Annotated[
+        str, typer.Option("--kv-cache-dtype", help="auto, bfloat16, float16, fp8, fp8_e4m3, fp8_e5m2.")
+    ] = "auto",
+    input_tokens: Annotated[float, typer.Option("--input-tokens", help="Mean prompt tokens.")] = 1000,
+    output_tokens: Annotated[float, typer.Option("--output-tokens", help="Mean generated tokens.")] = 200,
+    concurrency: Annotated[
+        int | None,
+        typer.Option(
+            "--concurrency", help="Concurrent requests; default: the largest batch the ITL SLO allows."
+        ),
+    ] = None,
+    max_model_len: Annotated[
+        int | None, typer.Option("--max-model-len", help="vLLM --max-model-len; default: the model's own.")
+    ] = None,
+    slo_itl_s: Annotated[float, typer.Option("--slo-itl-s", help="Inter-token latency SLO.")] = 0.1,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Fit and throughput of one replica: weights, KV cache, max context; tokens/s, requests/s, TTFT, ITL."""
+    from components.capacity.capacity_report import capacity_report
+    from components.capacity.precision import DTYPES, KV_CACHE_DTYPES, QUANTIZATIONS
+
+    for flag, value, allowed in (
+        ("--dtype", dtype, DTYPES),
+        ("--quantization", quantization, QUANTIZATIONS),
+        ("--kv-cache-dtype", kv_cache_dtype, KV_CACHE_DTYPES),
+    ):
+        if value is not None and value not in allowed:
+            raise _fail(f"{flag} {value!r} is not one of {', '.join(allowed)}")
+
+    for flag, value in (
+        ("--input-tokens", input_tokens),
+        ("--output-tokens", output_tokens),
+        ("--slo-itl-s", slo_itl_s),
+    ):
+        if value <= 0:
+            raise _fail(f"{flag} {value:g} must be positive")
+    if concurrency is not None and concurrency < 1:
+        raise _fail(f"--concurrency {concurrency} must be at least 1")
+    try:
+        report = capacity_report(
+            model,
+            gpu,
+            tensor_parallel,
+            dtype=dtype,
+            quantization=quantization,
+            kv_cache_dtype=kv_cache_dtype,
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+            concurrency=concurrency,
+            max_model_len=max_model_len,
+            slo=Slo(itl_s=slo_itl_s),
+        )
+    except CatalogError as exc:
+        raise _fail(str(exc)) from None
+    if json_out:
+        typer.echo(json.dumps(report, indent=2))
+        return
+    typer.echo(report["message"])
+    if report["fits"]:
+        throughput = cast(dict[str, float], report["throughput"])
+        latency = cast(dict[str, float], report["latency"])
+        typer.echo(
+            f"at concurrency {report['concurrency']}: "
+            f"{throughput['output_tokens_per_s']:,.0f} output tokens/s, "
+            f"{throughput['requests_per_s']:.2f} requests/s, TTFT {latency['ttft_s'] * 1000:.0f} ms, "
+            f"ITL {latency['itl_s'] * 1000:.1f} ms"
+        )
+
+
 def prices_refresh(
-    cloud: Annotated[str, typer.Option("--cloud", help="Cloud to query (aws).")],
+    cloud: Annotated[
+        str, typer.Option("--cloud", help="Cloud to query (one with a kit: see components/cloud.py).")
+    ],
     regions: Annotated[
         list[str] | None, typer.Option("--region", help="Region to refresh; repeat for more.")
     ] = None,
@@ -140,24 +236,28 @@ def prices_refresh(
         typer.Option("--instance-type", help="Instance type; default: every type the catalog prices there."),
     ] = None,
     output: Annotated[
-        Path, typer.Option("--output", help="Where to write the refreshed rows (catalog CSV format).")
-    ] = Path("build/prices/aws.csv"),
+        Path | None,
+        typer.Option("--output", help="Where to write the refreshed rows (catalog CSV format)."),
+    ] = None,
 ) -> None:
     """Fetch current spot prices from the cloud's API into a catalog-format CSV."""
-    if cloud != "aws":
-        raise _fail(
-            f"--cloud {cloud!r}: only aws can be refreshed from its API; gcp and azure prices come from "
-            "the shipped catalog (components/capacity/data/prices.csv)"
-        )
-    from components.capacity.aws_lookup import credentials_available, refresh_prices
+    from components.cloud import kit, registered_clouds
 
-    if not credentials_available():
+    known = [c.value for c in registered_clouds()]
+    if cloud not in known:
         raise _fail(
-            "no AWS credentials found; configure them (aws configure, AWS_PROFILE or "
-            "AWS_ACCESS_KEY_ID) and retry"
+            f"--cloud {cloud!r}: only {', '.join(known)} can be refreshed from its API; other clouds' "
+            "prices come from the shipped catalog (components/capacity/data/prices.csv)"
+        )
+    lookup = kit(cloud)
+    output = output or Path(f"build/prices/{cloud}.csv")
+    if not lookup.credentials_available():
+        raise _fail(
+            f"no {lookup.display_name} credentials found; configure them as the cloud's CLI does "
+            "(a profile or access keys in the environment) and retry"
         )
     try:
-        rows = refresh_prices(regions or ["us-east-1"], instance_types)
+        rows = lookup.refresh_prices(regions or [lookup.default_region], instance_types)
     except ValueError as exc:
         raise _fail(str(exc)) from None
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -170,8 +270,9 @@ def prices_refresh(
 
 
 def register(app: typer.Typer) -> None:
-    """Add `replay` and the `prices` group (with `refresh`) to the main `llmops` app."""
+    """Add `replay`, `capacity` and the `prices` group (with `refresh`) to the main `llmops` app."""
     app.command("replay")(replay_command)
+    app.command("capacity")(capacity_command)
     prices = typer.Typer(help="GPU price catalog.", no_args_is_help=True)
     prices.command("refresh")(prices_refresh)
     app.add_typer(prices, name="prices")

@@ -151,11 +151,22 @@ def estimate(
             "note": "the cluster is not created by this stack; its machines are not priced here",
         }
     if isinstance(config.cluster, K3sClusterConfig):
+        from components.cloud import kit
+
+        server_type = (
+            config.cluster.server_instance_type or kit(config.cluster.cloud).default_server_instance_type
+        )
         warnings.append(
-            f"the {config.cluster.servers} K3s server(s) ({config.cluster.server_instance_type}, "
+            f"the {config.cluster.servers} K3s server(s) ({server_type}, "
             "on-demand) and network items are not priced: the catalog covers GPU machines"
         )
     cost["warnings"] = warnings
+    from infra.autoscaling import autoscaled_ceiling, model_ceilings
+
+    ceilings = model_ceilings(config, region, spot_prices)
+    if ceilings:
+        cost["autoscaling"] = ceilings
+        cost["autoscaled_ceiling_monthly_usd"] = autoscaled_ceiling(config, cost, ceilings)
     return StackEstimate(cost=cost, fit=fit_verdicts(config), budget=budget_verdict(config.budget, cost))
 
 
@@ -178,6 +189,7 @@ def fit_verdicts(config: StackConfig) -> dict[str, dict[str, Any]]:
                 max_model_len=model.max_model_len,
                 dtype=None if model.dtype.value == "auto" else model.dtype.value,
                 quantization=model.quantization.value if model.quantization else None,
+                kv_cache_dtype=model.kv_cache_dtype,
                 gpu_memory_utilization=model.gpu_memory_utilization,
             )
         except CatalogError as exc:  # the model or the GPU is not in the catalog
@@ -190,35 +202,54 @@ def fit_verdicts(config: StackConfig) -> dict[str, dict[str, Any]]:
 def budget_verdict(budget: BudgetConfig, cost: dict[str, Any]) -> dict[str, Any]:
     if budget.monthly_usd is None:
         return {"monthly_usd": None, "verdict": "none", "enforcement": budget.enforcement}
-    over = cost["monthly_usd"] > budget.monthly_usd
+    # A mandatory budget must hold when the autoscalers max out, not only at the planned sizes.
+    autoscaled = cost.get("autoscaled_ceiling_monthly_usd")
+    checked = autoscaled if budget.enforcement == "mandatory" and autoscaled is not None else None
+    compared = cost["monthly_usd"] if checked is None else checked
+    over = compared > budget.monthly_usd
     return {
         "monthly_usd": budget.monthly_usd,
         "estimate_usd": cost["monthly_usd"],
         "ceiling_usd": cost["ceiling_monthly_usd"],
+        "autoscaled_ceiling_usd": autoscaled,
+        "checked": "autoscaled ceiling" if checked is not None else "estimate",
+        "checked_usd": compared,
         "verdict": "over" if over else "within",
         "enforcement": budget.enforcement,
     }
 
 
-def aws_preflight_wanted(config: StackConfig, environ: Mapping[str, str]) -> bool:
-    """Run the AWS preflight when the stack has AWS pools and the shell names credentials.
+def preflight_wanted(config: StackConfig, environ: Mapping[str, str]) -> bool:
+    """Run the preflight when the stack has pools on a cloud whose credentials the shell names."""
+    from components.cloud import kit
 
-    Only explicit credentials count (keys or a profile in the environment): probing the
-    instance-metadata endpoint from a laptop or CI runner would stall every plan.
-    """
-    has_aws_pools = any(pool.cloud.value == "aws" for pool in config.pools)
-    named = any(environ.get(key) for key in ("AWS_ACCESS_KEY_ID", "AWS_PROFILE"))
-    return has_aws_pools and named
+    return any(kit(cloud).preflight_wanted(environ) for cloud in {pool.cloud for pool in config.pools})
 
 
-def aws_preflight(config: StackConfig, region: str) -> dict[str, Any]:
-    """Offerings per zone, current spot prices and the GPU image in the stack's AWS account."""
-    from components.capacity.aws_lookup import preflight
+def preflight(config: StackConfig, raw_other: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Offerings per zone, current spot prices and the GPU image in the account of the pools' cloud."""
+    from components.cloud import kit
 
-    instance_types = sorted(
-        {t for pool in config.pools if pool.cloud.value == "aws" for t in pool.instance_types}
-    )
-    return preflight(region, instance_types).to_json()
+    clouds = sorted({pool.cloud for pool in config.pools})
+    if len(clouds) != 1:
+        return None
+    cloud = kit(clouds[0])
+    instance_types = sorted({t for pool in config.pools for t in pool.instance_types})
+    checks = cloud.preflight(stack_region(config, raw_other) or cloud.default_region, instance_types)
+    return {"cloud": cloud.display_name, **checks}
+
+
+def stack_region(config: StackConfig, raw_other: Mapping[str, Any]) -> str | None:
+    """The region the stack file sets for its pools' cloud (`<provider>:region`), if it sets one."""
+    from components.cloud import kit
+
+    clouds = {pool.cloud for pool in config.pools}
+    if isinstance(config.cluster, K3sClusterConfig):
+        clouds.add(config.cluster.cloud)
+    if len(clouds) != 1:
+        return None
+    value = raw_other.get(kit(next(iter(clouds))).region_key)
+    return value if isinstance(value, str) else None
 
 
 def gpu_prices(pools: Iterable[PoolConfig], region: str | None) -> dict[str, float]:

@@ -27,13 +27,11 @@ STORE_INSTANCE = "model-store"
 
 
 @dataclass(frozen=True)
-class AwsStoreParts:
-    """What the AWS cluster hands the store: where to put mount targets and whom to admit."""
+class CloudStoreParts:
+    """What the cluster hands its cloud's store: the network and the GPU pools whose nodes mount it."""
 
     network: Any
-    """components.aws.AwsNetwork"""
-    node_roles: Sequence[Any]
-    """aws.iam.Role of each GPU pool"""
+    pools: Sequence[pulumi.Resource]
 
 
 @dataclass(frozen=True)
@@ -43,7 +41,10 @@ class Store:
 
 
 def build_store(
-    config: StackConfig, provider: k8s.Provider, namespace: pulumi.Input[str], aws_parts: AwsStoreParts | None
+    config: StackConfig,
+    provider: k8s.Provider,
+    namespace: pulumi.Input[str],
+    cloud_parts: CloudStoreParts | None,
 ) -> Store | None:
     """The stack's store claim, or None for kind none (or a stack with no model from the hub)."""
     kind = store_kind(config)
@@ -52,24 +53,23 @@ def build_store(
         return None
     opts = pulumi.ResourceOptions(provider=provider)
     if kind is StoreKind.EFS:
-        from components.aws.model_store import AwsModelStore, AwsModelStoreArgs, ThroughputMode
+        from components.cloud import kit
+        from infra.config import K3sClusterConfig
 
-        assert aws_parts is not None, "kind efs is validated to need a K3s cluster on AWS"
-        efs = AwsModelStore(
-            STORE_INSTANCE,
-            AwsModelStoreArgs(
-                vpc_id=aws_parts.network.vpc.id,
-                subnet_ids=aws_parts.network.subnet_ids,
-                nodes_security_group_id=aws_parts.network.nodes_security_group_id,
-                node_roles=aws_parts.node_roles,
-                provider=provider,
-                namespace=namespace,
-                size_gib=settings.size_gi,
-                throughput_mode=ThroughputMode(settings.throughput_mode),
-                provisioned_mibps=settings.provisioned_mibps,
-            ),
+        assert cloud_parts is not None and isinstance(config.cluster, K3sClusterConfig), (
+            "kind efs is validated to need a K3s cluster on a cloud with that store"
         )
-        return Store(kind, efs.claim_name)
+        claim = kit(config.cluster.cloud).model_store(
+            STORE_INSTANCE,
+            cloud_parts.network,
+            cloud_parts.pools,
+            provider,
+            namespace,
+            size_gib=settings.size_gi,
+            throughput_mode=settings.throughput_mode,
+            provisioned_mibps=settings.provisioned_mibps,
+        )
+        return Store(kind, claim)
     if kind is StoreKind.NFS:
         from components.addons.nfs_store import NfsModelStore, NfsModelStoreArgs
 
@@ -219,17 +219,15 @@ def store_summary(config: StackConfig, pools: Mapping[str, PoolConfig]) -> dict[
             reads_per_month_gb += size_bytes / 1e9 * max(model.replicas, 1) * 30
     summary["startUp"] = startup
     if kind is StoreKind.EFS:
-        from components.aws.model_store import ThroughputMode, monthly_cost
+        from components.cloud import kit
+        from infra.config import K3sClusterConfig
 
+        assert isinstance(config.cluster, K3sClusterConfig)
         summary["throughputMode"] = settings.throughput_mode
         summary["monthlyCost"] = {
-            **monthly_cost(
-                ThroughputMode(settings.throughput_mode),
-                stored_gb,
-                reads_per_month_gb,
-                stored_gb,
-                settings.provisioned_mibps,
+            **kit(config.cluster.cloud).model_store_cost(
+                settings.throughput_mode, stored_gb, reads_per_month_gb, stored_gb, settings.provisioned_mibps
             ),
-            "assumes": "each replica restarts once a day; us-east-1 list prices",
+            "assumes": "each replica restarts once a day; the region's list prices",
         }
     return summary

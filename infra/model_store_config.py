@@ -1,7 +1,7 @@
 """`llmops:modelStore`: where model weights are kept once for every replica.
 
-kinds: `efs` (the AWS store this package builds beside a K3s cluster on AWS; the default
-there), `nfs` (an NFS export you run: server and path), `pvc` (an existing ReadWriteMany
+kinds: `efs` (the cloud's own store, which its kit builds beside a K3s cluster this stack
+creates; the default there), `nfs` (an NFS export you run: server and path), `pvc` (an existing ReadWriteMany
 claim in the stack's namespace) and `none` (every replica downloads from the hub, the
 default for `kind: existing` clusters). Pure: no Pulumi imports.
 """
@@ -31,7 +31,7 @@ class StoreKind(StrEnum):
 
 
 class ModelStoreConfig(BaseModel):
-    """The shared model store (components/aws/model_store.py, components/addons/nfs_store.py)."""
+    """The shared model store (the cloud kit's store, components/addons/nfs_store.py, or a claim)."""
 
     model_config = ConfigDict(
         extra="forbid",
@@ -43,7 +43,8 @@ class ModelStoreConfig(BaseModel):
 
     kind: StoreKind | None = Field(
         None,
-        description="efs, nfs, pvc or none; default: efs for a K3s cluster on AWS, none for an existing one",
+        description="efs, nfs, pvc or none; default: the cloud's own store (efs) for a K3s cluster this "
+        "stack builds, none for an existing cluster",
     )
     server: str | None = Field(None, description="kind nfs: NFS server name or address")
     path: str | None = Field(None, description="kind nfs: exported path")
@@ -65,18 +66,26 @@ class ModelStoreConfig(BaseModel):
 
 def store_kind(config: StackConfig) -> StoreKind:
     """The kind in effect: the stack's, or its cluster's default."""
-    from infra.config import K3sClusterConfig
 
     if config.model_store.kind is not None:
         return config.model_store.kind
-    if isinstance(config.cluster, K3sClusterConfig) and config.cluster.cloud.value == "aws":
-        return StoreKind.EFS
-    return StoreKind.NONE
+    own = _cloud_store_kind(config)
+    return StoreKind(own) if own else StoreKind.NONE
+
+
+def _cloud_store_kind(config: StackConfig) -> str | None:
+    """The kind of the store the cluster's cloud builds, for a K3s cluster this stack creates."""
+    from components.cloud import kit
+    from infra.config import K3sClusterConfig
+
+    if not isinstance(config.cluster, K3sClusterConfig):
+        return None
+    return kit(config.cluster.cloud).model_store_kind
 
 
 def stored_models(config: StackConfig) -> list[ModelConfig]:
     """Models whose weights the store holds: those from the hub (a path or bucket source is served as is)."""
-    from infra.config import _HF_REPO
+    from infra.config.values import _HF_REPO
 
     if store_kind(config) is StoreKind.NONE:
         return []
@@ -104,7 +113,7 @@ def weights_gib(model: ModelConfig) -> float | None:
 def store_problems(config: StackConfig) -> list[tuple[str, Any, str, str]]:
     """(key path, value, problem, fix) for everything wrong with the store; the config module
     turns them into its Problem type."""
-    from infra.config import _MISSING, ExistingClusterConfig, K3sClusterConfig
+    from infra.config import _MISSING, ExistingClusterConfig
 
     store = config.model_store
     kind = store_kind(config)
@@ -119,14 +128,12 @@ def store_problems(config: StackConfig) -> list[tuple[str, Any, str, str]]:
                     "use a branch such as 'main', a tag, or a 40-character commit id",
                 )
             )
-    if kind is StoreKind.EFS and not (
-        isinstance(config.cluster, K3sClusterConfig) and config.cluster.cloud.value == "aws"
-    ):
+    if kind is StoreKind.EFS and _cloud_store_kind(config) != StoreKind.EFS.value:
         problems.append(
             (
                 "modelStore.kind",
                 "efs",
-                "needs a cluster this stack builds on AWS (cluster.kind k3s, cloud aws)",
+                "needs a K3s cluster this stack builds on a cloud whose store is EFS (cluster.kind k3s)",
                 "use kind nfs (server, path), kind pvc (claim) or kind none",
             )
         )

@@ -19,8 +19,8 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from components.k3s.pool import GpuNodePoolArgs
 from components.k3s.render import GPU_TAINT, NodeTaint, pool_labels
+from components.pools import GpuNodePoolArgs
 from infra.config import ModelConfig, PoolConfig, Problem, StackConfig
 
 # What the serving component tolerates (components/serving/vllm_model.py: the GPU taint, any value).

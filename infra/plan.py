@@ -3,8 +3,8 @@
 No Pulumi CLI, no credentials, no network. Every resource registration the
 program makes goes through `RecordingMonitor`, which keeps the resource's type,
 name, parent and inputs exactly as the SDK serialised them, with secrets masked
-and unknowns marked. The mocks answer the invokes the program needs (availability
-zones, AMI ids) with fixed, plausible values.
+and unknowns marked. The mocks answer the invokes the program needs with fixed,
+plausible values: each cloud's kit brings its answers (components/<cloud>/plan_mocks.py).
 """
 
 from __future__ import annotations
@@ -33,44 +33,28 @@ _RESOURCE_SIG = "5cf8f73096256a8f31e491e813e4eb8e"
 _OUTPUT_SIG = "d0e6a833031e9bbcd3f4e8bde6ca49a4"
 _UNKNOWN_VALUE = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 
-# Documentation addresses and ids: recognisably fake, stable between runs.
-PLAN_AMI = "ami-0123456789abcdef0"
-PLAN_PUBLIC_IP = "203.0.113.10"
+
+def _cloud_invokes() -> dict[str, Callable[[Mapping[str, Any]], dict[str, Any]]]:
+    from components.cloud import all_kits
+
+    answers: dict[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = {}
+    for cloud in all_kits():
+        answers.update(cloud.plan_invokes)
+    return answers
 
 
-def _aws_region() -> str:
-    return pulumi.Config("aws").get("region") or "us-east-1"
+def _cloud_outputs() -> dict[str, Callable[[str], dict[str, Any]]]:
+    from components.cloud import all_kits
 
-
-def _availability_zones(_: Mapping[str, Any]) -> dict[str, Any]:
-    region = _aws_region()
-    return {
-        "id": region,
-        "names": [f"{region}{zone}" for zone in "abc"],
-        "zoneIds": [f"{region}-az{i}" for i in (1, 2, 3)],
-        "groupNames": [region],
-    }
-
-
-def _ssm_parameter(args: Mapping[str, Any]) -> dict[str, Any]:
-    # The only public SSM parameters the program reads are AMI ids (Ubuntu, the GPU DLAMI).
-    name = str(args["name"])
-    return {
-        "id": name,
-        "name": name,
-        "type": "String",
-        "value": PLAN_AMI,
-        "insecureValue": PLAN_AMI,
-        "version": 1,
-    }
+    computed: dict[str, Callable[[str], dict[str, Any]]] = {}
+    for cloud in all_kits():
+        computed.update(cloud.plan_outputs)
+    return computed
 
 
 # Invokes the program makes, answered with stable values so the plan is reproducible.
-# Keys are invoke tokens; values take the invoke's arguments.
-INVOKE_ANSWERS: dict[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = {
-    "aws:index/getAvailabilityZones:getAvailabilityZones": _availability_zones,
-    "aws:ssm/getParameter:getParameter": _ssm_parameter,
-}
+# Keys are invoke tokens; values take the invoke's arguments. Each cloud's kit brings its own.
+INVOKE_ANSWERS: dict[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = _cloud_invokes()
 
 # Marks every secret value the mocks make up (private keys, passwords): a test proves
 # that none of them reaches a non-secret input or plan.json.
@@ -83,9 +67,8 @@ def _pem(kind: str, name: str) -> str:
     return f"-----BEGIN {kind}-----\n{marker}-{name}\n-----END {kind}-----\n"
 
 
-# Provider-computed outputs the program reads back (an address for the API endpoint,
-# a template version for the ASG, key material for the kubeconfig); everything else
-# echoes the inputs.
+# Provider-computed outputs the program reads back (key material for the kubeconfig, and
+# each cloud's addresses and versions from its kit); everything else echoes the inputs.
 COMPUTED_OUTPUTS: dict[str, Callable[[str], dict[str, Any]]] = {
     "random:index/randomPassword:RandomPassword": lambda name: {"result": f"{MOCK_SECRET_MARKER}-{name}"},
     "tls:index/privateKey:PrivateKey": lambda name: {
@@ -95,9 +78,7 @@ COMPUTED_OUTPUTS: dict[str, Callable[[str], dict[str, Any]]] = {
     "tls:index/selfSignedCert:SelfSignedCert": lambda name: {"certPem": _pem("CERTIFICATE", name)},
     "tls:index/locallySignedCert:LocallySignedCert": lambda name: {"certPem": _pem("CERTIFICATE", name)},
     "tls:index/certRequest:CertRequest": lambda name: {"certRequestPem": _pem("CERTIFICATE REQUEST", name)},
-    "aws:ec2/eip:Eip": lambda name: {"publicIp": PLAN_PUBLIC_IP, "allocationId": f"eipalloc-{name}"},
-    "aws:lb/loadBalancer:LoadBalancer": lambda name: {"dnsName": f"{name}.elb.{_aws_region()}.amazonaws.com"},
-    "aws:ec2/launchTemplate:LaunchTemplate": lambda name: {"latestVersion": 1},
+    **_cloud_outputs(),
 }
 
 
@@ -114,7 +95,7 @@ class PlannedResource:
 
     @property
     def package(self) -> str:
-        """Provider package of the type token: aws, gcp, azure-native, kubernetes, llmops, ..."""
+        """Provider package of the type token (the part before the first colon: kubernetes, llmops, ...)."""
         token = self.type.removeprefix("pulumi:providers:")
         return token.split(":", 1)[0]
 
@@ -193,6 +174,15 @@ def clean_value(value: Any) -> Any:
     return value
 
 
+def _default_outputs(type_token: str, name: str) -> dict[str, Any]:
+    from components.cloud import all_kits
+
+    out: dict[str, Any] = {}
+    for cloud in all_kits():
+        out.update(cloud.plan_default_outputs(type_token, name))
+    return out
+
+
 class PlanMocks(pulumi_mocks.Mocks):
     def __init__(self, preview: bool):
         self.preview = preview
@@ -206,8 +196,8 @@ class PlanMocks(pulumi_mocks.Mocks):
         computed = COMPUTED_OUTPUTS.get(args.typ)
         if computed is not None:
             outputs.update(computed(args.name))
-        if args.typ.startswith("aws:"):
-            outputs.setdefault("arn", f"arn:aws:plan:{_aws_region()}:000000000000:{args.name}")
+        for key, value in _default_outputs(args.typ, args.name).items():
+            outputs.setdefault(key, value)
         return f"{args.name}-id", outputs
 
     def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
@@ -267,7 +257,9 @@ def run_plan(raw: RawStack, stack: str, *, preview: bool = False) -> Plan:
 
     # pulumi.runtime.test runs the function and waits for every outstanding registration.
     pulumi.runtime.test(program_then_outputs)()
-    return Plan(stack=stack, preview=preview, config=config, resources=monitor.records, outputs=outputs)
+    # Sorted by URN: registration order depends on when outputs resolve; plans must diff cleanly.
+    resources = sorted(monitor.records, key=lambda r: r.urn)
+    return Plan(stack=stack, preview=preview, config=config, resources=resources, outputs=outputs)
 
 
 async def _collect_outputs(exported: Mapping[str, Any], into: dict[str, Any]) -> bool:

@@ -24,10 +24,22 @@ from infra.config import (
     StackConfig,
     load_from_pulumi,
 )
+from infra.config.fields import network_spec, pool_args
+
+__all__ = [
+    "cluster_provider",
+    "k3s_cluster",
+    "model_args",
+    "network_spec",
+    "observability_args",
+    "pool_args",
+    "run",
+]
 
 if TYPE_CHECKING:
     from components.addons.gpu_operator import GpuOperatorArgs
     from components.observability import ObservabilityStackArgs
+    from components.serving.autoscaling import AutoscalingSpec
 
 
 def run(config: StackConfig | None = None) -> None:
@@ -35,8 +47,8 @@ def run(config: StackConfig | None = None) -> None:
     config = config if config is not None else load_from_pulumi()
     from infra import model_store
 
-    aws_parts: list[model_store.AwsStoreParts] = []
-    provider = cluster_provider(config, aws_parts)
+    store_parts: list[model_store.CloudStoreParts] = []
+    provider = cluster_provider(config, store_parts)
     k8s_opts = pulumi.ResourceOptions(provider=provider)
 
     namespace = k8s.core.v1.Namespace(
@@ -54,7 +66,9 @@ def run(config: StackConfig | None = None) -> None:
         from components.observability import ObservabilityStack
 
         stack = ObservabilityStack(
-            OBSERVABILITY_INSTANCE, observability_args(config.observability, config.pools), opts=k8s_opts
+            OBSERVABILITY_INSTANCE,
+            observability_args(config.observability, config.pools, stack_region(config)),
+            opts=k8s_opts,
         )
         # ServiceMonitors need the Prometheus Operator's CRDs, which the release installs.
         monitoring.append(stack.kube_prometheus_stack)
@@ -69,9 +83,15 @@ def run(config: StackConfig | None = None) -> None:
 
         operator = GpuOperator(GPU_OPERATOR_INSTANCE, gpu_operator_args(config, monitoring), opts=k8s_opts)
         gpu_ready.append(operator.release)
+    if any(model.autoscaling is not None for model in config.models):
+        from components.addons.keda import Keda, KedaArgs
+
+        keda = Keda(KEDA_INSTANCE, KedaArgs(provider=provider), opts=k8s_opts)
+        # ScaledObjects need KEDA's CRDs, which the release installs.
+        monitoring.append(keda.release)
 
     pools = {pool.name: pool for pool in config.pools}
-    store = model_store.build_store(config, provider, namespace_name, aws_parts[0] if aws_parts else None)
+    store = model_store.build_store(config, provider, namespace_name, store_parts[0] if store_parts else None)
     images: list[str] = []
     for model in config.models:
         args = model_args(model, namespace_name, pools, config.observability)
@@ -95,7 +115,11 @@ def run(config: StackConfig | None = None) -> None:
     pulumi.export("endpoints", endpoints)
 
 
-def cluster_provider(config: StackConfig, aws_parts: list[Any] | None = None) -> k8s.Provider:
+# Instance name of the Keda add-on; its release is `<this>-keda`.
+KEDA_INSTANCE = "autoscaling"
+
+
+def cluster_provider(config: StackConfig, store_parts: list[Any] | None = None) -> k8s.Provider:
     """The Kubernetes provider every kube-layer resource is created with."""
     cluster = config.cluster
     if isinstance(cluster, ExistingClusterConfig):
@@ -104,57 +128,53 @@ def cluster_provider(config: StackConfig, aws_parts: list[Any] | None = None) ->
         # Inline kubeconfigs carry credentials: keep them out of state and plan output.
         kubeconfig = pulumi.Output.secret(cluster.kubeconfig) if cluster.kubeconfig else None
         return k8s.Provider("cluster", kubeconfig=kubeconfig, context=cluster.context)
-    return aws_k3s_cluster(config, cluster, aws_parts)
+    return k3s_cluster(config, cluster, store_parts)
 
 
-def aws_k3s_cluster(
-    config: StackConfig, cluster: K3sClusterConfig, aws_parts: list[Any] | None = None
+def k3s_cluster(
+    config: StackConfig, cluster: K3sClusterConfig, store_parts: list[Any] | None = None
 ) -> k8s.Provider:
-    """Network, K3s servers, GPU pools and spot handling on AWS; returns the new cluster's provider."""
-    from components.aws import (
-        AwsGpuNodePool,
-        AwsGpuNodePoolArgs,
-        AwsK3sServers,
-        AwsK3sServersArgs,
-        AwsNetwork,
-        AwsNetworkArgs,
-        SpotInterruptionHandler,
-        SpotInterruptionHandlerArgs,
-    )
+    """Network, K3s servers, GPU pools and spot handling on the cluster's cloud; returns its provider."""
+    from components.cloud import kit
     from components.k3s import K3S_VERSION, Capacity, FlannelBackend, K3sCluster, K3sClusterArgs
+    from components.pools import GpuNodePoolArgs
 
+    cloud = kit(cluster.cloud)
     stack = pulumi.get_stack()
     flannel = FlannelBackend.WIREGUARD_NATIVE if cluster.wireguard else FlannelBackend.VXLAN
-    network = AwsNetwork(
-        stack,
-        AwsNetworkArgs(
-            api_allowed_cidrs=list(cluster.allowed_cidrs),
-            flannel_backend=flannel,
-            api_load_balancer=cluster.servers > 1,
-        ),
-    )
+    network = cloud.network(stack, network_spec(cluster))
+    servers = cloud.server_host(network, cluster.server_instance_type)
     k3s = K3sCluster(
         stack,
         K3sClusterArgs(
-            host=AwsK3sServers(
-                AwsK3sServersArgs(network=network, instance_type=cluster.server_instance_type)
-            ),
+            host=servers,
             server_count=cluster.servers,
             flannel_backend=flannel,
             k3s_version=cluster.version or K3S_VERSION,
         ),
     )
     gpu_pools = [
-        AwsGpuNodePool(pool.name, AwsGpuNodePoolArgs(network=network, join=k3s.agent_join, **pool_args(pool)))
+        kit(pool.cloud).gpu_pool(pool.name, network, k3s.agent_join, GpuNodePoolArgs(**pool_args(pool)))
         for pool in config.pools
     ]
-    if aws_parts is not None:
-        from infra.model_store import AwsStoreParts
+    if store_parts is not None:
+        from infra.model_store import CloudStoreParts
 
-        aws_parts.append(AwsStoreParts(network=network, node_roles=[p.role for p in gpu_pools]))
+        # The cloud's model store admits NFS from this network's nodes and grants the GPU pools.
+        store_parts.append(CloudStoreParts(network=network, pools=gpu_pools))
+    if node_autoscaling_wanted(config):
+        from components.cloud import ScalablePool
+
+        cloud.cluster_autoscaler(
+            stack,
+            servers,
+            k3s.provider,
+            [ScalablePool(p.name, p.capacity.value, p.fallback_pool) for p in config.pools],
+            idle_s=config.node_autoscaling.idle_s,
+        )
     if any(pool.capacity is not Capacity.ON_DEMAND for pool in config.pools):
-        # Cordon and drain on the two-minute spot notice, before the machine is gone.
-        SpotInterruptionHandler(f"{stack}-spot", SpotInterruptionHandlerArgs(provider=k3s.provider))
+        # The cloud's handler cordons and drains on the spot notice, before the machine is gone.
+        cloud.spot_termination_handler(f"{stack}-spot", k3s.provider)
     pulumi.export("apiEndpoint", k3s.api_endpoint)
     pulumi.export("kubeconfig", k3s.kubeconfig)
     return k3s.provider
@@ -168,10 +188,9 @@ def gpu_driver_needed(config: StackConfig) -> bool:
     """Whether a pool boots an image without the NVIDIA driver; each pool's cloud kit says."""
     if isinstance(config.cluster, ExistingClusterConfig):
         return False  # nodes you bring come with their driver unless llmops:gpuOperator.driver says otherwise
-    from components.aws.gpu_pool import IMAGE_SHIPS_GPU_DRIVER
+    from components.cloud import kit
 
-    ships_driver = {"aws": IMAGE_SHIPS_GPU_DRIVER}
-    return any(not ships_driver.get(pool.cloud.value, False) for pool in config.pools)
+    return any(not kit(pool.cloud).image_ships_gpu_driver for pool in config.pools)
 
 
 def gpu_operator_args(config: StackConfig, monitoring: Sequence[pulumi.Resource] = ()) -> GpuOperatorArgs:
@@ -191,8 +210,24 @@ def gpu_operator_args(config: StackConfig, monitoring: Sequence[pulumi.Resource]
     )
 
 
+def node_autoscaling_wanted(config: StackConfig) -> bool:
+    """cluster-autoscaler runs when asked, or by default when a model autoscales on built pools."""
+    wanted = config.node_autoscaling.enabled
+    if wanted is None:
+        wanted = any(model.autoscaling is not None for model in config.models)
+    return bool(wanted) and isinstance(config.cluster, K3sClusterConfig) and bool(config.pools)
+
+
+def stack_region(config: StackConfig) -> str | None:
+    """Region of the cloud the stack's pools run in, from the program's provider config."""
+    from components.cloud import kit
+
+    clouds = {pool.cloud for pool in config.pools}
+    return kit(next(iter(clouds))).region() if len(clouds) == 1 else None
+
+
 def observability_args(
-    observability: ObservabilityConfig, pools: Sequence[PoolConfig] = ()
+    observability: ObservabilityConfig, pools: Sequence[PoolConfig] = (), region: str | None = None
 ) -> ObservabilityStackArgs:
     from components.observability import ObservabilityStackArgs
     from infra.costing import gpu_prices
@@ -210,7 +245,7 @@ def observability_args(
         prometheus_storage_size=observability.prometheus_storage_size,
         log_retention_hours=observability.log_retention_hours,
         loki_storage_size=observability.loki_storage_size,
-        gpu_price_per_hour=gpu_prices(pools, pulumi.Config("aws").get("region")) if pools else {},
+        gpu_price_per_hour=gpu_prices(pools, region) if pools else {},
     )
 
 
@@ -231,43 +266,23 @@ def demand_forecast(model: ModelConfig, pools: Mapping[str, PoolConfig]) -> Dema
     if gpu is None:
         return None
     try:
-        perf = replica_perf(model.source, gpu, model.tensor_parallel_size, max_model_len=model.max_model_len)
+        perf = replica_perf(
+            model.source,
+            gpu,
+            model.tensor_parallel_size,
+            max_model_len=model.max_model_len,
+            dtype=model.dtype.value,
+            quantization=model.quantization.value if model.quantization else None,
+            kv_cache_dtype=model.kv_cache_dtype,
+        )
     except CatalogError:
         return None
     capacity = replica_capacity(perf, TokenMix(*FORECAST_MIX))
     return DemandForecast(
-        prefill_s_per_token=1.0 / capacity.prefill_tokens_per_s,
+        prefill_s_per_token=capacity.prefill_s_per_token,
         decode_s_per_token=capacity.decode_s_per_token,
         startup_s=model.startup_s or DEFAULT_STARTUP_S,
     )
-
-
-def pool_args(pool: PoolConfig) -> dict[str, Any]:
-    """The cloud-neutral pool fields, from the stack config's names to the components' names."""
-    from components.k3s import ScalingSchedule
-
-    return {
-        "instance_types": list(pool.instance_types),
-        "capacity": pool.capacity,
-        "on_demand_base": pool.on_demand_base,
-        "min_size": pool.min,
-        "max_size": pool.max,
-        "desired_size": pool.desired,
-        "disk_size_gb": pool.disk_gb,
-        "labels": dict(pool.labels),
-        "schedules": [
-            ScalingSchedule(
-                name=schedule.name,
-                recurrence=schedule.cron,
-                time_zone=schedule.timezone,
-                min_size=sizes.min,
-                max_size=sizes.max,
-                desired_size=sizes.desired,
-            )
-            for schedule in pool.schedules
-            for sizes in [schedule.sizes(pool)]
-        ],
-    }
 
 
 def model_args(
@@ -295,6 +310,7 @@ def model_args(
             max_model_len=model.max_model_len,
             dtype=model.dtype,
             quantization=model.quantization,
+            kv_cache_dtype=model.kv_cache_dtype,
             gpu_memory_utilization=model.gpu_memory_utilization,
             enable_prefix_caching=model.enable_prefix_caching,
             max_num_seqs=model.max_num_seqs,
@@ -315,4 +331,17 @@ def model_args(
         service_monitor=monitored,
         scrape_interval=observability.vllm_scrape_interval if observability else "2s",
         demand_forecast=demand_forecast(model, pools) if monitored else None,
+        autoscaling=autoscaling_spec(model, pools, observability) if observability else None,
     )
+
+
+def autoscaling_spec(
+    model: ModelConfig, pools: Mapping[str, PoolConfig], observability: ObservabilityConfig
+) -> AutoscalingSpec | None:
+    """The model's autoscaling, querying the stack's own Prometheus."""
+    from components.observability.charts import PROMETHEUS_PORT, ReleaseNames
+    from infra import autoscaling
+
+    service = ReleaseNames.for_instance(OBSERVABILITY_INSTANCE).prometheus_service
+    url = f"http://{service}.{observability.namespace}.svc:{PROMETHEUS_PORT}"
+    return autoscaling.autoscaling_spec(model, pools, observability, url)

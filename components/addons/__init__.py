@@ -8,9 +8,11 @@ their pin from there.
 
 from components.addons.charts import (
     AWS_NODE_TERMINATION_HANDLER,
+    CLUSTER_AUTOSCALER,
     DEEPFLOW,
     FLUENT_BIT,
     GPU_OPERATOR,
+    KEDA,
     KUBE_PROMETHEUS_STACK,
     LOKI,
     PINNED_CHARTS,
@@ -21,9 +23,11 @@ from components.addons.charts import (
 
 __all__ = [
     "AWS_NODE_TERMINATION_HANDLER",
+    "CLUSTER_AUTOSCALER",
     "DEEPFLOW",
     "FLUENT_BIT",
     "GPU_OPERATOR",
+    "KEDA",
     "KUBE_PROMETHEUS_STACK",
     "LOKI",
     "PINNED_CHARTS",

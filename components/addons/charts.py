@@ -89,7 +89,7 @@ AWS_NODE_TERMINATION_HANDLER = Chart(
     name="aws-node-termination-handler",
     version="0.27.1",
     repo="oci://public.ecr.aws/aws-ec2/helm",
-    values_file="aws/values/aws-node-termination-handler.yaml",
+    values_file="addons/values/aws-node-termination-handler.yaml",
 )
 
 # --- GPU enablement -----------------------------------------------------------------
@@ -103,13 +103,27 @@ GPU_OPERATOR = Chart(
 )
 GPU_CHARTS: tuple[Chart, ...] = (GPU_OPERATOR,)
 # -------------------------------------------------------------------------------------
+# Autoscaling: KEDA for replicas (application 2.20.2), cluster-autoscaler for GPU nodes
+# (chart 9.59.0, application v1.35.0).
+KEDA = Chart(
+    name="keda",
+    version="2.20.2",
+    repo="https://kedacore.github.io/charts",
+    values_file="addons/values/keda.yaml",
+)
+CLUSTER_AUTOSCALER = Chart(
+    name="cluster-autoscaler",
+    version="9.59.0",
+    repo="https://kubernetes.github.io/autoscaler",
+    values_file="addons/values/cluster-autoscaler.yaml",
+)
 # --- Model store ---------------------------------------------------------------------
 # The EFS driver for the AWS store, the NFS driver for a stack's own NFS export.
 AWS_EFS_CSI_DRIVER = Chart(
     name="aws-efs-csi-driver",
     version="4.4.1",
     repo="https://kubernetes-sigs.github.io/aws-efs-csi-driver",
-    values_file="aws/values/aws-efs-csi-driver.yaml",
+    values_file="addons/values/aws-efs-csi-driver.yaml",
 )
 CSI_DRIVER_NFS = Chart(
     name="csi-driver-nfs",
@@ -127,6 +141,8 @@ PINNED_CHARTS: tuple[Chart, ...] = (
     DEEPFLOW,
     AWS_NODE_TERMINATION_HANDLER,
     *GPU_CHARTS,
+    KEDA,
+    CLUSTER_AUTOSCALER,
     *STORE_CHARTS,
 )
 """Every chart the package can install; add a new pin here (a test checks each one's repository)."""

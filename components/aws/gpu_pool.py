@@ -8,10 +8,12 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components.aws.autoscaler import autoscaler_tags, gpus_per_node
+from components.aws.checks import BOOTSTRAP, PoolConfigError, validate_aws_pool
 from components.aws.iam import node_role, parameter_path, secure_parameter
 from components.aws.network import AwsNetwork
+from components.errors import raise_if
 from components.k3s.cluster import K3sAgentJoin
-from components.k3s.pool import AWS_GPU_FAMILIES, Capacity, GpuNodePoolArgs, PoolConfigError, validate_pool
 from components.k3s.render import (
     TOKEN_FILE,
     FlannelBackend,
@@ -21,6 +23,9 @@ from components.k3s.render import (
     pool_labels,
     render_cloud_init,
 )
+from components.pools import Capacity, GpuNodePoolArgs
+
+__all__ = ["AwsGpuNodePool", "AwsGpuNodePoolArgs", "PoolConfigError", "validate_aws_pool"]
 
 DLAMI_PARAMETER = "/aws/service/deeplearning/ami/x86_64/base-oss-nvidia-driver-gpu-ubuntu-22.04/latest/ami-id"
 """AWS's public SSM parameter for the current Deep Learning Base OSS Nvidia Driver GPU AMI (Ubuntu 22.04)."""
@@ -67,16 +72,6 @@ def capacity_distribution(capacity: Capacity, on_demand_base: int) -> CapacityDi
     return CapacityDistribution(on_demand_base, 0)
 
 
-def validate_aws_pool(name: str, args: AwsGpuNodePoolArgs, *, path: str = "args") -> list[str]:
-    problems = validate_pool(args, path=path, families=AWS_GPU_FAMILIES)
-    if len(name) > 63:
-        problems.append(
-            f"{path} (name): {name!r} is {len(name)} characters; the pool name is the llmops.io/pool label "
-            "value, at most 63 characters; use a shorter name"
-        )
-    return problems
-
-
 class AwsGpuNodePool(pulumi.ComponentResource):
     """GPU agents: launch template (DLAMI, IMDSv2, encrypted gp3) + mixed-instances Auto Scaling group."""
 
@@ -88,11 +83,11 @@ class AwsGpuNodePool(pulumi.ComponentResource):
     """The nodes' IAM role; add-ons that need node permissions (the model store) attach to it."""
     labels: dict[str, str]
     """Node labels every agent of this pool carries (select workloads with them)."""
+    gpus_per_node: int | None
+    """GPUs on the pool's smallest machine type (None when the catalog lacks one)."""
 
     def __init__(self, name: str, args: AwsGpuNodePoolArgs, opts: pulumi.ResourceOptions | None = None):
-        problems = validate_aws_pool(name, args)
-        if problems:
-            raise PoolConfigError(f"AwsGpuNodePool {name!r}", problems)
+        raise_if(f"AwsGpuNodePool {name!r}", validate_aws_pool(name, args))
         super().__init__("llmops:aws:AwsGpuNodePool", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         join = args.join
@@ -112,8 +107,15 @@ class AwsGpuNodePool(pulumi.ComponentResource):
             **pool_labels(pool=name, cloud="aws", capacity=args.capacity.value, gpu=True),
             **({DRIVER_DEPLOY_LABEL: "false"} if args.image_ships_gpu_driver else {}),
         }
+        self.gpus_per_node = gpus_per_node(args.instance_types)
+        if self.gpus_per_node is None:
+            pulumi.log.warn(
+                f"pool {name}: the capacity catalog lacks one of {list(args.instance_types)}; its group "
+                "carries no GPU count for cluster-autoscaler, which then cannot scale it up from zero",
+                self,
+            )
         external_ip = (
-            NodeExternalIp.AWS_IMDS
+            NodeExternalIp.FROM_CLOUD
             if join.flannel_backend is FlannelBackend.WIREGUARD_NATIVE
             else NodeExternalIp.NONE
         )
@@ -127,9 +129,11 @@ class AwsGpuNodePool(pulumi.ComponentResource):
                     locator=parameter_path(join.cluster_name, "pools", name, "agent-token"), path=TOKEN_FILE
                 )
             ],
-            secret_backend="aws-ssm",
+            bootstrap=BOOTSTRAP,
             k3s_version=join.k3s_version,
             node_external_ip=external_ip,
+            # cluster-autoscaler maps nodes to their Auto Scaling group by aws:///<zone>/<id>.
+            provider_id=True,
         )
         ami = aws.ssm.get_parameter_output(
             name=args.ami_parameter, opts=pulumi.InvokeOutputOptions(parent=self)
@@ -203,6 +207,13 @@ class AwsGpuNodePool(pulumi.ComponentResource):
             tags=[
                 aws.autoscaling.GroupTagArgs(key=key, value=value, propagate_at_launch=True)
                 for key, value in {"Name": name, **tags}.items()
+            ]
+            + [
+                # cluster-autoscaler discovery and scale-from-zero templates; group-only.
+                aws.autoscaling.GroupTagArgs(key=key, value=value, propagate_at_launch=False)
+                for key, value in autoscaler_tags(
+                    join.cluster_name, self.labels, args.taints, self.gpus_per_node
+                ).items()
             ],
             opts=pulumi.ResourceOptions(
                 parent=self,

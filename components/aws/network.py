@@ -2,66 +2,21 @@
 
 from __future__ import annotations
 
-import ipaddress
-from collections.abc import Sequence
-from dataclasses import dataclass
-
 import pulumi
 import pulumi_aws as aws
 
-from components.aws.subnets import subnet_cidrs, vpc_cidr_problems
+from components.aws.network_args import AwsNetworkArgs, NetworkArgsError, validate_network_args
+from components.aws.subnets import subnet_cidrs
+from components.errors import raise_if
 from components.k3s.render import API_PORT, FlannelBackend
+
+__all__ = ["AwsNetwork", "AwsNetworkArgs", "NetworkArgsError", "validate_network_args"]
 
 KUBELET_PORT = 10250
 FLANNEL_VXLAN_PORT = 8472
 WIREGUARD_PORTS = (51820, 51821)  # IPv4 and IPv6 tunnels of K3s's wireguard-native backend
 ETCD_PORTS = (2379, 2380)  # client and peer, between servers only
 ANY_IPV4 = "0.0.0.0/0"
-
-
-class NetworkArgsError(ValueError):
-    """Bad `AwsNetworkArgs`, all problems in one message."""
-
-
-@dataclass(kw_only=True)
-class AwsNetworkArgs:
-    """Inputs of `AwsNetwork`."""
-
-    api_allowed_cidrs: Sequence[str]
-    """IPv4 ranges that may reach the Kubernetes API on 6443 (your office, CI); required, no default."""
-    vpc_cidr: str = "10.20.0.0/16"
-    """VPC range; default: 10.20.0.0/16, clear of K3s's pod (10.42/16) and service (10.43/16) ranges."""
-    az_count: int = 2
-    """Availability zones to spread subnets over; default: two, the fewest for spot diversity."""
-    subnet_prefix: int = 20
-    """Size of each subnet; default: /20 (4,091 usable addresses)."""
-    flannel_backend: FlannelBackend = FlannelBackend.VXLAN
-    """Pod network between nodes; decides which overlay port is opened. Default: VXLAN."""
-    wireguard_peer_cidrs: Sequence[str] = ()
-    """Other clouds' node addresses allowed to reach WireGuard UDP; default: none (one cloud)."""
-    api_load_balancer: bool = False
-    """Open 6443 to the VPC range for a load balancer's health checks; needed for 3 servers. Default: off."""
-
-
-def validate_network_args(args: AwsNetworkArgs, *, path: str = "args") -> list[str]:
-    problems = vpc_cidr_problems(args.vpc_cidr, args.az_count, args.subnet_prefix, path=path)
-    if args.az_count < 2:
-        problems.append(f"{path}.az_count: {args.az_count} is below 2; spot pools need at least two zones")
-    for field_name, cidrs in (
-        ("api_allowed_cidrs", args.api_allowed_cidrs),
-        ("wireguard_peer_cidrs", args.wireguard_peer_cidrs),
-    ):
-        for index, cidr in enumerate(cidrs):
-            try:
-                ipaddress.IPv4Network(cidr, strict=True)
-            except ValueError as exc:
-                problems.append(f"{path}.{field_name}[{index}]: {cidr!r} is not an IPv4 network ({exc})")
-    if args.wireguard_peer_cidrs and args.flannel_backend is not FlannelBackend.WIREGUARD_NATIVE:
-        problems.append(
-            f"{path}.wireguard_peer_cidrs: set while flannel_backend is "
-            f"{args.flannel_backend.value!r}; use FlannelBackend.WIREGUARD_NATIVE for nodes in other clouds"
-        )
-    return problems
 
 
 class AwsNetwork(pulumi.ComponentResource):
@@ -81,9 +36,7 @@ class AwsNetwork(pulumi.ComponentResource):
     """Security group of the servers: API from the nodes and the allowed ranges, etcd between servers."""
 
     def __init__(self, name: str, args: AwsNetworkArgs, opts: pulumi.ResourceOptions | None = None):
-        problems = validate_network_args(args)
-        if problems:
-            raise NetworkArgsError(f"AwsNetwork {name!r}:\n" + "\n".join(f"  - {p}" for p in problems))
+        raise_if(f"AwsNetwork {name!r}", validate_network_args(args))
         super().__init__("llmops:aws:AwsNetwork", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
 

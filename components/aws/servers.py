@@ -8,9 +8,11 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components.aws.checks import BOOTSTRAP, server_problems
 from components.aws.iam import node_role, parameter_path, secure_parameter
 from components.aws.network import AwsNetwork
 from components.aws.subnets import server_address
+from components.errors import Problem
 from components.k3s.host import K3sServerHost, ServerEndpoints
 from components.k3s.render import API_PORT
 
@@ -40,24 +42,22 @@ class AwsK3sServers(K3sServerHost):
     """
 
     cloud = "aws"
-    secret_backend = "aws-ssm"
+    bootstrap = BOOTSTRAP
+    shell_hint = "open a shell on the server with `aws ssm start-session --target <instance id>`"
 
     def __init__(self, args: AwsK3sServersArgs):
         self.args = args
         self.parameters: dict[str, aws.ssm.Parameter] = {}
         self.instances: list[aws.ec2.Instance] = []
+        self.role: aws.iam.Role | None = None
+        """The servers' instance role, once created (cluster-autoscaler's policy attaches here)."""
         self._eips: list[aws.ec2.Eip] = []
 
     def secret_locator(self, name: str, key: str) -> str:
         return parameter_path(name, "servers", key)
 
-    def validate(self, name: str, server_count: int) -> list[str]:
-        if server_count > 1 and not self.args.network.api_load_balancer:
-            return [
-                f"args.server_count: {server_count} servers sit behind a load balancer that the network does "
-                "not let reach 6443; set AwsNetworkArgs.api_load_balancer=True"
-            ]
-        return []
+    def validate(self, name: str, server_count: int) -> list[Problem]:
+        return server_problems(server_count, self.args.network.api_load_balancer)
 
     def reserve_endpoints(self, name: str, server_count: int, parent: pulumi.Resource) -> ServerEndpoints:
         child = pulumi.ResourceOptions(parent=parent)
@@ -109,6 +109,7 @@ class AwsK3sServers(K3sServerHost):
                 parent,
             )
         role = node_role(f"{name}-server", list(self.parameters.values()), parent)
+        self.role = role.role
         ami = aws.ssm.get_parameter_output(
             name=self.args.ami_parameter, opts=pulumi.InvokeOutputOptions(parent=parent)
         )

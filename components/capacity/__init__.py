@@ -5,6 +5,7 @@ entry points the plan needs are `stack_cost` (pools -> CostReport) and `model_fi
 (model, GPU, count -> FitVerdict).
 """
 
+from components.capacity.autoscalers import HpaParams, KedaWaitingParams, KpaParams
 from components.capacity.catalog import Catalog, CatalogError, GpuSpec, InstancePrice, load_catalog
 from components.capacity.cost import (
     CostInputError,
@@ -35,7 +36,10 @@ __all__ = [
     "CostReport",
     "FitVerdict",
     "GpuSpec",
+    "HpaParams",
     "InstancePrice",
+    "KedaWaitingParams",
+    "KpaParams",
     "ModelSpec",
     "PoolCost",
     "PoolCostLine",

@@ -30,10 +30,22 @@ class GpuSpec:
     """Peak HBM/GDDR bandwidth in GB/s (datasheet)."""
     fp16_dense_tflops: float
     """Peak dense FP16/BF16 tensor throughput in TFLOPS (datasheet, without sparsity)."""
+    fp8_dense_tflops: float | None
+    """Peak dense FP8 tensor throughput in TFLOPS; None where the GPU has no FP8 tensor cores
+    (before Ada/Hopper)."""
+    fp32_tflops: float
+    """Peak FP32 (non-tensor) throughput in TFLOPS: what `--dtype float32` runs at."""
+    compute_capability: float
+    """CUDA compute capability (7.5 Turing, 8.0 A100, 8.6 GA10x, 8.9 Ada, 9.0 Hopper)."""
     interconnect: str
     """GPU-to-GPU link inside one machine (`NVLink 4`, `PCIe Gen4`)."""
     interconnect_gbps: float
-    """Per-GPU bandwidth of that link in GB/s."""
+    """Per-GPU bandwidth of that link in GB/s (both directions together, as datasheets give it)."""
+
+    @property
+    def has_nvlink(self) -> bool:
+        return self.interconnect.lower().startswith("nvlink")
+
     source: str
     as_of: str
 
@@ -103,6 +115,9 @@ def parse_gpus(text: str) -> dict[str, GpuSpec]:
             memory_gib=float(row["memory_mib"]) / 1024,
             memory_bandwidth_gbps=float(row["memory_bandwidth_gbps"]),
             fp16_dense_tflops=float(row["fp16_dense_tflops"]),
+            fp8_dense_tflops=_optional_float(row["fp8_dense_tflops"]),
+            fp32_tflops=float(row["fp32_tflops"]),
+            compute_capability=float(row["compute_capability"]),
             interconnect=row["interconnect"],
             interconnect_gbps=float(row["interconnect_gbps"]),
             source=row["source"],

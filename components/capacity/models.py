@@ -10,20 +10,15 @@ from dataclasses import dataclass, field
 from importlib import resources
 
 from components.capacity.catalog import CatalogError, GpuSpec, load_catalog
+from components.capacity.precision import (
+    _QUANTIZED_BITS,
+    DTYPES,
+    KV_CACHE_DTYPES,
+    Precision,
+    resolve_precision,
+)
 
 GIB = 1024**3
-
-# Bytes per weight. 4-bit AWQ/GPTQ store per-group scales and zeros on top of the 4 bits; with the
-# usual group size of 128 that is about 4.5 bits per weight, and embeddings/head stay 16-bit, so 0.6.
-WEIGHT_BYTES = {
-    "bfloat16": 2.0,
-    "float16": 2.0,
-    "fp8": 1.0,
-    "int8": 1.0,
-    "awq": 0.6,
-    "gptq": 0.6,
-}
-KV_BYTES = {"auto": None, "bfloat16": 2.0, "float16": 2.0, "fp8": 1.0}
 
 # vLLM's default --gpu-memory-utilization: the share of device memory the engine may use.
 DEFAULT_GPU_MEMORY_UTILIZATION = 0.90
@@ -47,6 +42,9 @@ class ModelSpec:
     attention_heads: int
     kv_heads: int
     head_dim: int
+    vocab_size: int
+    tie_word_embeddings: bool
+    """One matrix serves as token embedding and output head (small models)."""
     max_position_embeddings: int
     default_dtype: str
     source: str
@@ -55,22 +53,58 @@ class ModelSpec:
     def params(self) -> float:
         return self.params_b * 1e9
 
-    def weight_bytes(self, dtype: str | None = None, quantization: str | None = None) -> float:
-        key = quantization or dtype or self.default_dtype
-        if key not in WEIGHT_BYTES:
-            raise CatalogError(
-                f"dtype/quantization {key!r} is unknown; use one of {', '.join(sorted(WEIGHT_BYTES))}"
-            )
-        return self.params * WEIGHT_BYTES[key]
+    @property
+    def embedding_params(self) -> float:
+        """Token embeddings plus the output head (counted once when they are tied)."""
+        return self.vocab_size * self.hidden_size * (1 if self.tie_word_embeddings else 2)
 
-    def kv_bytes_per_token(self, kv_cache_dtype: str = "auto", tp: int = 1) -> float:
+    @property
+    def linear_params(self) -> float:
+        """Parameters of the transformer blocks: what weight quantization compresses."""
+        return self.params - self.embedding_params
+
+    @property
+    def head_params(self) -> float:
+        return float(self.vocab_size * self.hidden_size)
+
+    def weight_bytes_at(self, precision: Precision) -> float:
+        """Bytes of weights in memory: linear layers at the quantized width, embeddings and head at the
+        checkpoint's dtype."""
+        return (
+            self.linear_params * precision.linear_bits / 8 + self.embedding_params * precision.embedding_bytes
+        )
+
+    def decode_read_bytes(self, precision: Precision) -> float:
+        """Weight bytes one decode step reads: every linear layer and the output head (an embedding
+        lookup reads only the rows of the batch's tokens)."""
+        return self.linear_params * precision.linear_bits / 8 + self.head_params * precision.embedding_bytes
+
+    def weight_bytes(self, dtype: str | None = None, quantization: str | None = None) -> float:
+        """Bytes of weights for a dtype or quantization, independent of the GPU (see `weight_bytes_at`)."""
+        if quantization is not None:
+            if quantization not in _QUANTIZED_BITS:
+                raise CatalogError(
+                    f"quantization {quantization!r} is unknown; "
+                    f"use one of {', '.join(sorted(_QUANTIZED_BITS))}"
+                )
+            return self.linear_params * _QUANTIZED_BITS[quantization] / 8 + self.embedding_params * 2.0
+        key = dtype or "auto"
+        if key not in DTYPES and key not in ("fp8", "int8"):
+            raise CatalogError(f"dtype {key!r} is unknown; use one of {', '.join(DTYPES)}")
+        if key in ("fp8", "int8"):
+            return self.linear_params + self.embedding_params * 2.0
+        return self.params * (4.0 if key == "float32" else 2.0)
+
+    def kv_bytes_per_token(
+        self, kv_cache_dtype: str = "auto", tp: int = 1, *, element_bytes: float | None = None
+    ) -> float:
         """KV cache bytes per token on one GPU of a TP group: 2 (K and V) x layers x KV heads x head dim
         x bytes. With TP larger than the KV head count, vLLM replicates KV heads, so each GPU keeps one."""
-        if kv_cache_dtype not in KV_BYTES:
+        if kv_cache_dtype not in KV_CACHE_DTYPES:
             raise CatalogError(
-                f"kv_cache_dtype {kv_cache_dtype!r} is unknown; use one of {', '.join(sorted(KV_BYTES))}"
+                f"kv_cache_dtype {kv_cache_dtype!r} is unknown; use one of {', '.join(KV_CACHE_DTYPES)}"
             )
-        element = KV_BYTES[kv_cache_dtype] or WEIGHT_BYTES.get(self.default_dtype, 2.0)
+        element = element_bytes or (1.0 if kv_cache_dtype.startswith("fp8") else 2.0)
         heads_per_gpu = max(1, self.kv_heads // tp) if tp > 1 else self.kv_heads
         return 2 * self.layers * heads_per_gpu * self.head_dim * element
 
@@ -88,6 +122,8 @@ def model_catalog() -> dict[str, ModelSpec]:
             attention_heads=int(row["attention_heads"]),
             kv_heads=int(row["kv_heads"]),
             head_dim=int(row["head_dim"]),
+            vocab_size=int(row["vocab_size"]),
+            tie_word_embeddings=row["tie_word_embeddings"].strip().lower() == "true",
             max_position_embeddings=int(row["max_position_embeddings"]),
             default_dtype=row["default_dtype"],
             source=row["source"],
@@ -131,6 +167,8 @@ class FitVerdict:
     """Smallest TP size (up to 8) with a usable KV budget on this GPU; None if none."""
     message: str
     problems: tuple[str, ...] = field(default=())
+    precision: str = "bf16"
+    """What the replica runs at: `bf16`, `FP8 W8A8`, `AWQ W4A16`, ..."""
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -145,6 +183,7 @@ class FitVerdict:
             "max_model_len": self.max_model_len,
             "max_model_len_supported": self.max_model_len_supported,
             "suggested_tensor_parallel": self.suggested_tensor_parallel,
+            "precision": self.precision,
             "message": self.message,
             "problems": list(self.problems),
         }
@@ -160,16 +199,16 @@ def _kv_budget(
     gpu: GpuSpec,
     tp: int,
     *,
-    dtype: str | None,
-    quantization: str | None,
-    kv_cache_dtype: str,
+    precision: Precision,
     gpu_memory_utilization: float,
 ) -> tuple[float, float, float]:
-    """(weights bytes, KV bytes over the group, KV bytes per token per GPU)."""
-    weights = model.weight_bytes(dtype, quantization)
+    """(weights bytes, KV bytes over the group, KV bytes per token per GPU). vLLM shards every
+    weight, embeddings and head included, across the TP group."""
+    weights = model.weight_bytes_at(precision)
     per_gpu_budget = gpu.memory_gib * GIB * gpu_memory_utilization - RUNTIME_OVERHEAD_GIB * GIB
     kv_per_gpu = per_gpu_budget - weights / tp
-    return weights, kv_per_gpu * tp, model.kv_bytes_per_token(kv_cache_dtype, tp)
+    per_token = model.kv_bytes_per_token(tp=tp, element_bytes=precision.kv_bytes)
+    return weights, kv_per_gpu * tp, per_token
 
 
 def model_fit(
@@ -180,12 +219,14 @@ def model_fit(
     max_model_len: int | None = None,
     dtype: str | None = None,
     quantization: str | None = None,
-    kv_cache_dtype: str = "auto",
+    kv_cache_dtype: str | None = "auto",
     gpu_memory_utilization: float = DEFAULT_GPU_MEMORY_UTILIZATION,
 ) -> FitVerdict:
     """Fit of `model_id` on `count` GPUs of type `gpu` used as one tensor-parallel group.
 
-    `max_model_len` defaults to the model's own context length, as vLLM does.
+    `max_model_len` defaults to the model's own context length, as vLLM does. `dtype`,
+    `quantization` and `kv_cache_dtype` take vLLM's values (components.capacity.precision); a
+    combination vLLM refuses on this GPU (FP8 on a T4, say) is a problem of the verdict.
     """
     model = get_model(model_id)
     spec = load_catalog().gpu(gpu)
@@ -193,6 +234,27 @@ def model_fit(
         raise CatalogError(f"gpu count {count} must be at least 1")
     context = max_model_len or model.max_position_embeddings
     problems: list[str] = []
+    try:
+        precision = resolve_precision(
+            spec, dtype=dtype, quantization=quantization, kv_cache_dtype=kv_cache_dtype
+        )
+    except CatalogError as exc:
+        return FitVerdict(
+            model_id=model.model_id,
+            gpu=spec.name,
+            tensor_parallel=count,
+            fits=False,
+            usable=False,
+            weights_gib=0.0,
+            kv_cache_gib=0.0,
+            kv_bytes_per_token=0.0,
+            kv_cache_tokens=0,
+            max_model_len=context,
+            max_model_len_supported=0,
+            suggested_tensor_parallel=None,
+            message=f"{model.model_id} cannot run on {spec.name}: {exc}",
+            problems=(str(exc),),
+        )
     if model.attention_heads % count:
         problems.append(
             f"tensor parallel size {count} does not divide the model's {model.attention_heads} attention "
@@ -202,13 +264,9 @@ def model_fit(
         problems.append(
             f"max_model_len {context} exceeds the model's context of {model.max_position_embeddings} tokens"
         )
-    common = {
-        "dtype": dtype,
-        "quantization": quantization,
-        "kv_cache_dtype": kv_cache_dtype,
-        "gpu_memory_utilization": gpu_memory_utilization,
-    }
-    weights, kv_total, kv_per_token = _kv_budget(model, spec, count, **common)
+    weights, kv_total, kv_per_token = _kv_budget(
+        model, spec, count, precision=precision, gpu_memory_utilization=gpu_memory_utilization
+    )
     kv_tokens = max(0, math.floor(kv_total / count / kv_per_token)) if kv_total > 0 else 0
     supported = min(kv_tokens, model.max_position_embeddings)
     usable_tokens = max(context, USABLE_CONCURRENT_SEQUENCES * USABLE_SEQUENCE_TOKENS)
@@ -227,15 +285,17 @@ def model_fit(
 
     suggested: int | None = None
     for tp in valid_tp_sizes(model):
-        _, kv_tp, per_token_tp = _kv_budget(model, spec, tp, **common)
+        _, kv_tp, per_token_tp = _kv_budget(
+            model, spec, tp, precision=precision, gpu_memory_utilization=gpu_memory_utilization
+        )
         if kv_tp > 0 and kv_tp / tp / per_token_tp >= min(usable_tokens, model.max_position_embeddings):
             suggested = tp
             break
 
     if fits:
         message = (
-            f"{model.model_id} fits {count} x {spec.name}: weights {weights / GIB:.1f} GiB, KV cache "
-            f"{kv_total / GIB:.1f} GiB = {kv_tokens} tokens"
+            f"{model.model_id} ({precision.label}) fits {count} x {spec.name}: weights "
+            f"{weights / GIB:.1f} GiB, KV cache {kv_total / GIB:.1f} GiB = {kv_tokens} tokens"
         )
         if not usable:
             message += f" (tight: fewer than {usable_tokens} tokens for concurrent requests)"
@@ -258,4 +318,5 @@ def model_fit(
         suggested_tensor_parallel=suggested,
         message=message,
         problems=tuple(problems),
+        precision=precision.label,
     )

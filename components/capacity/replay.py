@@ -12,17 +12,18 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from components.capacity.autoscalers import HpaParams, KedaWaitingParams, KpaParams
 from components.capacity.catalog import load_catalog
 from components.capacity.promql import RISE_WINDOW_S, RULE_INTERVAL_S, forecast
 from components.capacity.throughput import ReplicaCapacity, Slo, TokenMix, replica_capacity, replica_perf
 from components.capacity.traces import Trace
 
-POLICIES = ("static", "reactive", "predictive", "oracle")
+POLICIES = ("static", "hpa", "kpa", "keda-waiting", "predictive", "oracle")
 REQUEST_TRACE_BIN_S = 5.0
 
 
@@ -40,12 +41,13 @@ class ReplaySettings:
     bin_s: float | None = None
     """Default: the trace's own bin (60 s) for aggregates, 5 s for request traces."""
     min_replicas: int = 1
-    reactive_waiting_per_replica: float = 5.0
-    """vLLM production stack's KEDA rule: scale when waiting requests per replica exceed 5."""
-    cooldown_s: float = 360.0
-    """Scale-down stabilisation window (the production stack's 360 s)."""
-    hpa_tolerance: float = 0.1
-    """Kubernetes HPA leaves the size alone while metric/target is within 10 %."""
+    hpa: HpaParams = field(default_factory=HpaParams)
+    """The HPA on requests in flight per replica (`hpa`); its behaviour (tolerance, sync period,
+    stabilisation) also governs the deployed predictive trigger's ScaledObject."""
+    kpa: KpaParams = field(default_factory=KpaParams)
+    """Knative's pod autoscaler (`kpa`)."""
+    keda_waiting: KedaWaitingParams = field(default_factory=KedaWaitingParams)
+    """The naive waiting-only KEDA rule (`keda-waiting`)."""
     demand_window_s: float = 60.0
     """The demand series is a rate over this window, as rate(...[1m]) in the recording rule (needs a
     scrape interval of 15 s; a 5-minute window lags a step by 2.5 minutes on average)."""
@@ -56,7 +58,7 @@ class ReplaySettings:
     rule_interval_s: float = RULE_INTERVAL_S
     """Evaluation interval of the recording rules; the rise term samples at this spacing."""
     max_replicas: int | None = None
-    """KEDA maxReplicaCount for reactive and predictive; default: twice the static size."""
+    """KEDA maxReplicaCount for the dynamic policies; default: twice the static size."""
 
 
 @dataclass(frozen=True)
@@ -65,15 +67,19 @@ class PolicyResult:
     gpu_hours: float
     cost_usd: float
     slo_attainment: float
+    """Share of all scored requests that meet the TTFT SLO."""
     peak_replicas: int
     provisioned: np.ndarray
     ready: np.ndarray
+    slo_attainment_feasible: float = 1.0
+    """Share of the feasible requests (whose prefill alone fits the TTFT SLO) that meet it."""
 
     def to_json(self) -> dict[str, float | int]:
         return {
             "gpu_hours": round(self.gpu_hours, 4),
             "cost_usd": round(self.cost_usd, 2),
             "slo_attainment": round(self.slo_attainment, 6),
+            "slo_attainment_feasible": round(self.slo_attainment_feasible, 6),
             "peak_replicas": self.peak_replicas,
         }
 
@@ -89,11 +95,18 @@ class ReplayResult:
     usd_per_gpu_hour: float
     settings: ReplaySettings
     policies: dict[str, PolicyResult]
+    infeasible_share: float = 0.0
+    """Share of the scored requests whose prefill alone exceeds the TTFT SLO: no policy serves them."""
 
     def to_json(self) -> dict[str, object]:
         return {
-            "trace": {"requests": round(self.trace_requests, 3), "span_s": round(self.span_s, 3)},
+            "trace": {
+                "requests": round(self.trace_requests, 3),
+                "span_s": round(self.span_s, 3),
+                "infeasible_share": round(self.infeasible_share, 6),
+            },
             "policies": {name: result.to_json() for name, result in self.policies.items()},
+            "parameters": policy_parameters(self.settings),
             "model": {
                 "model": self.settings.model_id,
                 "gpu": self.settings.gpu,
@@ -125,6 +138,13 @@ class _Load:
     """Request traces: replica-seconds of decode work per bin, spread evenly over the bin."""
     bin_first: np.ndarray | None = None
     """Request traces: index of each bin's first request; bin t holds bin_first[t]:bin_first[t + 1]."""
+    request_floor_s: np.ndarray | None = None
+    """Request traces: each prompt's prefill time alone, the floor of its TTFT. Its share of the
+    queued work (`request_prefill_s`) is smaller where prefill overlaps memory-bound decode steps."""
+
+    @property
+    def floor_s(self) -> np.ndarray | None:
+        return self.request_floor_s if self.request_floor_s is not None else self.request_prefill_s
 
     def _jumps(self, t: int, backlog: float, ready: int, bin_s: float) -> tuple[np.ndarray, float, slice]:
         """Request traces: the backlog just before each of bin t's arrivals as if it could go
@@ -167,15 +187,17 @@ class _Load:
             return not bool(wanted[chunk].any())
         ahead = before - np.minimum(0.0, np.minimum.accumulate(before))
         mask = wanted[chunk]
-        prefill = self.request_prefill_s[chunk]
-        return bool(np.all(ahead[mask] / ready + prefill[mask] <= ttft_s + 1e-9))
+        floor = self.floor_s
+        assert floor is not None
+        return bool(np.all(ahead[mask] / ready + floor[chunk][mask] <= ttft_s + 1e-9))
 
 
 def _bin_load(trace: Trace, capacity: ReplicaCapacity, bin_s: float, ttft_s: float) -> _Load:
     prefill_rate = capacity.prefill_tokens_per_s
+    prefill_cost = capacity.prefill_s_per_token
     if trace.arrival_s is None:
         requests = np.asarray(trace.requests, dtype=np.float64)
-        work = trace.input_tokens / prefill_rate + trace.output_tokens * capacity.decode_s_per_token
+        work = trace.input_tokens * prefill_cost + trace.output_tokens * capacity.decode_s_per_token
         with np.errstate(invalid="ignore", divide="ignore"):
             prefill = np.where(
                 requests > 0, trace.input_tokens / np.maximum(requests, 1e-12) / prefill_rate, 0.0
@@ -183,16 +205,17 @@ def _bin_load(trace: Trace, capacity: ReplicaCapacity, bin_s: float, ttft_s: flo
         return _Load(work, requests, None, None, None, prefill)
     bins = np.floor(trace.arrival_s / bin_s).astype(np.int64)
     count = int(bins[-1]) + 1 if len(bins) else 0
-    prefill = trace.input_tokens / prefill_rate
+    prefill = trace.input_tokens * prefill_cost
+    floor = trace.input_tokens / prefill_rate
     decode = np.bincount(bins, weights=trace.output_tokens * capacity.decode_s_per_token, minlength=count)
     work = np.bincount(bins, weights=prefill, minlength=count) + decode
     requests = np.bincount(bins, minlength=count).astype(np.float64)
-    feasible = np.where(prefill <= ttft_s, prefill, 0.0)
+    feasible = np.where(floor <= ttft_s, floor, 0.0)
     worst = np.zeros(count)
     np.maximum.at(worst, bins, feasible)
     offset = trace.arrival_s / bin_s - bins
     first = np.searchsorted(bins, np.arange(count + 1))
-    return _Load(work, requests, bins, offset, prefill, worst, decode, first)
+    return _Load(work, requests, bins, offset, prefill, worst, decode, first, floor)
 
 
 def _request_waits(load: _Load, ready: np.ndarray, bin_s: float) -> np.ndarray:
@@ -233,6 +256,29 @@ def _request_waits(load: _Load, ready: np.ndarray, bin_s: float) -> np.ndarray:
 def _attainment(
     load: _Load, backlog: np.ndarray, ready: np.ndarray, ttft_s: float, bin_s: float, first_bin: int = 0
 ) -> float:
+    return _attainments(load, backlog, ready, ttft_s, bin_s, first_bin)[0]
+
+
+def _feasible(load: _Load, ttft_s: float) -> np.ndarray:
+    """Per request (request traces) or per bin (aggregates): whether the prefill alone fits the SLO."""
+    if load.request_bin is not None and load.floor_s is not None:
+        return load.floor_s <= ttft_s + 1e-9
+    return load.bin_prefill_s <= ttft_s + 1e-9
+
+
+def _infeasible_share(load: _Load, ttft_s: float, first_bin: int) -> float:
+    feasible = _feasible(load, ttft_s)
+    if load.request_bin is not None:
+        scored = load.request_bin >= first_bin
+        return float(1 - feasible[scored].mean()) if scored.any() else 0.0
+    requests = load.requests[first_bin:]
+    total = float(requests.sum())
+    return float((requests * ~feasible[first_bin:]).sum() / total) if total > 0 else 0.0
+
+
+def _attainments(
+    load: _Load, backlog: np.ndarray, ready: np.ndarray, ttft_s: float, bin_s: float, first_bin: int = 0
+) -> tuple[float, float]:
     """Share of the requests from bin `first_bin` on whose wait plus prefill meets the TTFT SLO.
 
     Request traces: each request's own wait (`_request_waits`). Aggregates arrive evenly over their
@@ -243,10 +289,14 @@ def _attainment(
     """
     total = float(load.requests[first_bin:].sum())
     if total <= 0:
-        return 1.0
-    if load.request_bin is not None and load.request_prefill_s is not None:
-        met = _request_waits(load, ready, bin_s) + load.request_prefill_s <= ttft_s + 1e-9
-        return float(np.mean(met[load.request_bin >= first_bin]))
+        return 1.0, 1.0
+    feasible = _feasible(load, ttft_s)
+    if load.request_bin is not None and load.floor_s is not None:
+        met = _request_waits(load, ready, bin_s) + load.floor_s <= ttft_s + 1e-9
+        scored = load.request_bin >= first_bin
+        wanted = scored & feasible
+        over_feasible = float(np.mean(met[wanted])) if wanted.any() else 1.0
+        return float(np.mean(met[scored])), over_feasible
     start = np.concatenate([[0.0], backlog[:-1]])
     replicas = ready.astype(np.float64)
     # Where the linear path would end if the queue could go negative; the real path stops at zero.
@@ -263,7 +313,10 @@ def _attainment(
     )
     # A request whose prefill alone exceeds the SLO fails whatever the queue.
     share = np.where(limit < 0, 0.0, share)
-    return float((load.requests * share)[first_bin:].sum() / total)
+    met = (load.requests * share)[first_bin:].sum()
+    feasible_requests = float((load.requests * feasible)[first_bin:].sum())
+    over_feasible = float(met / feasible_requests) if feasible_requests > 0 else 1.0
+    return float(met / total), over_feasible
 
 
 def _constant_backlog(load: _Load, replicas: int, bin_s: float) -> np.ndarray:
@@ -287,9 +340,11 @@ def _simulate(
     startup_bins: int,
     initial_ready: int,
     decide: Callable[[int, float, int], int],
+    observed: list[tuple[float, int]] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Run replicas against the work. `decide(t, backlog_before_t, provisioned)` gives the target
-    replica count at the start of bin t from what was observable by then."""
+    replica count at the start of bin t from what was observable by then; `observed`, when given,
+    receives (backlog, ready replicas) at the start of each bin before the decision."""
     bins = len(load.work)
     arriving = [0] * (bins + startup_bins + 1)
     ready = initial_ready
@@ -302,6 +357,8 @@ def _simulate(
         if arriving[t]:
             ready += arriving[t]
             starting -= arriving[t]
+        if observed is not None:
+            observed.append((backlog, ready))
         target = decide(t, backlog, ready + starting)
         current = ready + starting
         if target > current:
@@ -354,7 +411,6 @@ class _Run:
     bin_s: float
     price: float
     startup_bins: int
-    cooldown_bins: int
     initial: int
     static_size: int = 0
     cap: int = 0
@@ -373,16 +429,18 @@ class _Run:
     ) -> PolicyResult:
         scored = provisioned[self.scored_from :]
         gpu_hours = float(scored.sum()) * self.bin_s * self.settings.tensor_parallel / 3600
+        attained, attained_feasible = _attainments(
+            self.load, backlog, ready, self.settings.slo.ttft_s, self.bin_s, self.scored_from
+        )
         return PolicyResult(
             name=name,
             gpu_hours=gpu_hours,
             cost_usd=gpu_hours * self.price,
-            slo_attainment=_attainment(
-                self.load, backlog, ready, self.settings.slo.ttft_s, self.bin_s, self.scored_from
-            ),
+            slo_attainment=attained,
             peak_replicas=int(scored.max()) if len(scored) else 0,
             provisioned=provisioned,
             ready=ready,
+            slo_attainment_feasible=attained_feasible,
         )
 
     def constant_attainment(self, replicas: int) -> float:
@@ -399,17 +457,37 @@ class _Run:
         if self.load.request_prefill_s is None or self.load.bin_decode is None:
             return None
         waits = _request_waits(self.load, np.full(len(self.work), replicas), self.bin_s)
-        return waits + self.load.request_prefill_s <= self.settings.slo.ttft_s + 1e-9
+        floor = self.load.floor_s
+        assert floor is not None
+        return waits + floor <= self.settings.slo.ttft_s + 1e-9
 
-    def reactive_recommendation(self, backlog: float, replicas: int) -> int:
+    def waiting_recommendation(self, backlog: float, replicas: int) -> int:
         """The production stack's KEDA rule: AverageValue target of 5 waiting requests per replica,
         with the HPA's 10 % tolerance."""
+        params = self.settings.keda_waiting
         waiting = backlog / self.capacity.service_s_per_request
-        target = self.settings.reactive_waiting_per_replica
-        ratio = waiting / max(replicas, 1) / target
-        if abs(ratio - 1) <= self.settings.hpa_tolerance:
+        ratio = waiting / max(replicas, 1) / params.waiting_per_replica
+        if abs(ratio - 1) <= params.tolerance:
             return replicas
-        return max(self.settings.min_replicas, math.ceil(waiting / target - 1e-9))
+        return max(self.settings.min_replicas, math.ceil(waiting / params.waiting_per_replica - 1e-9))
+
+    def in_flight(self, t: int, backlog: float, ready: int) -> float:
+        """Requests in flight (running + waiting) at the start of bin t, as vLLM's gauges count them.
+
+        The fluid backlog is outstanding work, `backlog / cost of a request` requests' worth, some of
+        it in requests already running. Running: the arrivals of the last request lifetime (Little's
+        law) plus that outstanding work, at most every ready replica's working batch; waiting: the
+        outstanding requests beyond those slots."""
+        if not len(self.load.requests) or t <= 0:
+            return 0.0
+        capacity = self.capacity
+        lifetime = capacity.prefill_s + capacity.service_s_per_request * capacity.batch
+        span = max(1, min(t, round(lifetime / self.bin_s)))
+        rate = float(self.load.requests[t - span : t].sum()) / (span * self.bin_s)
+        outstanding = backlog / capacity.service_s_per_request
+        slots = max(ready, 0) * capacity.batch
+        running = min(float(slots), rate * lifetime + outstanding)
+        return running + max(0.0, outstanding - slots)
 
 
 def _static_size(run: _Run) -> int:
@@ -496,16 +574,103 @@ def _oracle(run: _Run) -> PolicyResult:
     return min(serving, key=lambda candidate: candidate.gpu_hours)
 
 
-def _reactive(run: _Run) -> PolicyResult:
-    stabiliser = _Stabiliser(run.cooldown_bins)
+def _keda_waiting(run: _Run) -> PolicyResult:
+    """Naive baseline: the waiting-only KEDA rule (KedaWaitingParams)."""
+    stabiliser = _Stabiliser(_bins(run.settings.keda_waiting.scale_down_stabilization_s, run.bin_s))
 
     def decide(t: int, backlog: float, replicas: int) -> int:
         if t == 0:
             # The HPA's window starts out holding the size the service already runs at.
             return stabiliser.push(0, run.initial)
-        return min(run.cap, stabiliser.push(t, run.reactive_recommendation(backlog, replicas)))
+        return min(run.cap, stabiliser.push(t, run.waiting_recommendation(backlog, replicas)))
 
-    return run.finish("reactive", *_simulate(run.load, run.bin_s, run.startup_bins, run.initial, decide))
+    simulated = _simulate(run.load, run.bin_s, run.startup_bins, run.initial, decide)
+    return run.finish("keda-waiting", *simulated)
+
+
+def _bins(seconds: float, bin_s: float) -> int:
+    return max(0, math.ceil(seconds / bin_s - 1e-9))
+
+
+def _hpa(run: _Run, params: HpaParams | None = None, name: str = "hpa") -> PolicyResult:
+    """Kubernetes HPA on requests in flight per replica (HpaParams): AverageValue target, tolerance,
+    immediate scale-up within the default rate policy, scale-down stabilisation, one decision per
+    sync period on a metric one scrape old."""
+    params = params or run.settings.hpa
+    stabiliser = _Stabiliser(_bins(params.scale_down_stabilization_s, run.bin_s))
+    sync = max(1, round(params.sync_period_s / run.bin_s))
+    syncs_per_bin = max(1, round(run.bin_s / params.sync_period_s))
+    lag = round(params.metric_lag_s / run.bin_s)
+    observed: list[tuple[float, int]] = []
+    state = {"size": run.initial}
+
+    def decide(t: int, _backlog: float, replicas: int) -> int:
+        if t == 0:
+            return stabiliser.push(0, run.initial)
+        if t % sync:
+            return state["size"]
+        seen = max(0, t - lag)
+        backlog, ready = observed[seen]
+        wanted = params.recommend(run.in_flight(seen, backlog, ready), replicas, run.capacity.batch)
+        wanted = min(wanted, params.scale_up_limit(replicas, syncs_per_bin))
+        size = min(run.cap, max(run.settings.min_replicas, stabiliser.push(t, wanted)))
+        state["size"] = size
+        return size
+
+    simulated = _simulate(run.load, run.bin_s, run.startup_bins, run.initial, decide, observed)
+    return run.finish(name, *simulated)
+
+
+def _kpa(run: _Run) -> PolicyResult:
+    """Knative's KPA (KpaParams): desired = concurrency averaged over the stable window / (batch x
+    target utilisation); panic mode (never scale down, follow the panic window) while the panic
+    window's desired size is at least 200 % of the current; scale-down at most halves per tick."""
+    params = run.settings.kpa
+    target = max(run.capacity.batch, 1) * params.target_utilization
+    stable = max(1, round(params.stable_window_s / run.bin_s))
+    panic = max(1, round(params.panic_window_s / run.bin_s))
+    ticks_per_bin = max(1, round(run.bin_s / params.tick_s))
+    observed: list[tuple[float, int]] = []
+    concurrency: list[float] = []
+    state = {"panic_until": -1}
+
+    def decide(t: int, _backlog: float, replicas: int) -> int:
+        backlog, ready = observed[t]
+        concurrency.append(run.in_flight(t, backlog, ready))
+        if t == 0:
+            return run.initial
+        stable_desired = math.ceil(float(np.mean(concurrency[-stable:])) / target - 1e-9)
+        panic_desired = math.ceil(float(np.mean(concurrency[-panic:])) / target - 1e-9)
+        current = max(replicas, 1)
+        if panic_desired / current >= params.panic_threshold:
+            state["panic_until"] = t + stable
+        wanted = max(current, panic_desired) if t < state["panic_until"] else stable_desired
+        floor = math.ceil(current / params.max_scale_down_rate**ticks_per_bin - 1e-9)
+        wanted = max(wanted, floor)
+        return min(run.cap, max(run.settings.min_replicas, wanted))
+
+    simulated = _simulate(run.load, run.bin_s, run.startup_bins, run.initial, decide, observed)
+    return run.finish("kpa", *simulated)
+
+
+def policy_parameters(settings: ReplaySettings) -> dict[str, Mapping[str, object]]:
+    """Every policy's parameters, as the report prints them (sources in components.capacity.autoscalers
+    and docs/capacity.md)."""
+    return {
+        "static": {"rule": "smallest constant size that serves every feasible request"},
+        "hpa": settings.hpa.to_json(),
+        "kpa": settings.kpa.to_json(),
+        "keda-waiting": {**settings.keda_waiting.to_json(), "naive": True},
+        "predictive": {
+            "target_utilization": settings.target_utilization,
+            "lookahead_s": settings.startup_s + settings.demand_window_s,
+            "demand_window_s": settings.demand_window_s,
+            "rise_window_s": settings.rise_window_s,
+            "rule_interval_s": settings.rule_interval_s,
+            "scale_down_stabilization_s": settings.hpa.scale_down_stabilization_s,
+        },
+        "oracle": {"rule": "perfect foresight, provisioned one start-up ahead"},
+    }
 
 
 def _predictive(run: _Run) -> PolicyResult:
@@ -528,7 +693,7 @@ def _predictive(run: _Run) -> PolicyResult:
     target_list = targets.astype(np.int64).tolist()
     demand_list = demand.tolist()
     drain_s = max(settings.startup_s, run.bin_s)
-    stabiliser = _Stabiliser(run.cooldown_bins)
+    stabiliser = _Stabiliser(_bins(settings.hpa.scale_down_stabilization_s, run.bin_s))
 
     def decide(t: int, backlog: float, replicas: int) -> int:
         if t == 0:
@@ -557,7 +722,9 @@ def _warm_start(busy: np.ndarray, bin_s: float, settings: ReplaySettings) -> int
 
 _POLICY_RUNNERS: dict[str, Callable[[_Run], PolicyResult]] = {
     "static": _static,
-    "reactive": _reactive,
+    "hpa": _hpa,
+    "kpa": _kpa,
+    "keda-waiting": _keda_waiting,
     "predictive": _predictive,
     "oracle": _oracle,
 }
@@ -591,7 +758,6 @@ def replay(trace: Trace, settings: ReplaySettings, policies: tuple[str, ...] = P
         bin_s=bin_s,
         price=price,
         startup_bins=math.ceil(settings.startup_s / bin_s - 1e-9),
-        cooldown_bins=math.ceil(settings.cooldown_s / bin_s - 1e-9),
         initial=_warm_start(busy, bin_s, settings),
     )
     # A trace shorter than two start-up times is scored whole.
@@ -600,6 +766,7 @@ def replay(trace: Trace, settings: ReplaySettings, policies: tuple[str, ...] = P
     run.static_served = run.served_by_constant(run.static_size)
     run.cap = settings.max_replicas or 2 * run.static_size
     return ReplayResult(
+        infeasible_share=_infeasible_share(load, settings.slo.ttft_s, run.scored_from),
         trace_requests=trace.request_count,
         span_s=trace.span_s,
         bin_s=bin_s,
@@ -611,30 +778,49 @@ def replay(trace: Trace, settings: ReplaySettings, policies: tuple[str, ...] = P
     )
 
 
-def plot(result: ReplayResult, path: str) -> None:
-    """Load and each policy's ready replicas over time (PNG, no display needed)."""
+def plot(
+    result: ReplayResult,
+    path: str,
+    window_h: tuple[float, float] | None = None,
+    policies: tuple[str, ...] | None = None,
+) -> None:
+    """Load and each policy's provisioned replicas over time (PNG, no display needed); `window_h`
+    zooms into (start, end) hours, `policies` picks which to draw (default: all)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    first, last = 0, len(result.load)
+    if window_h is not None:
+        first = max(0, int(window_h[0] * 3600 / result.bin_s))
+        last = min(len(result.load), int(window_h[1] * 3600 / result.bin_s))
     # Long series: draw the maximum of each chunk so a 14-day replay stays readable at ~2,000 points.
-    chunk = max(1, len(result.load) // 2000)
-    usable = len(result.load) // chunk * chunk
+    span = last - first
+    chunk = max(1, span // 2000)
+    usable = span // chunk * chunk
 
     def peak(values: np.ndarray) -> np.ndarray:
+        values = values[first:last]
         return values[:usable].reshape(-1, chunk).max(axis=1) if usable else values
 
-    hours = np.arange(0, usable or len(result.load), chunk) * result.bin_s / 3600
+    hours = (first + np.arange(0, usable or span, chunk)) * result.bin_s / 3600
     figure, axis = plt.subplots(figsize=(12, 4.5), dpi=100)
     axis.plot(hours, peak(result.load), color="0.5", linewidth=0.6, label="load (busy replicas)")
     for name, policy in result.policies.items():
-        axis.step(hours, peak(policy.provisioned), where="post", linewidth=0.9, label=f"{name} (provisioned)")
+        if policies is not None and name not in policies:
+            continue
+        label = (
+            f"{name}: {policy.gpu_hours:.1f} GPU-h, SLO {policy.slo_attainment:.1%} all / "
+            f"{policy.slo_attainment_feasible:.1%} feasible"
+        )
+        axis.step(hours, peak(policy.provisioned), where="post", linewidth=0.9, label=label)
     axis.set_xlabel("hours since trace start" + (f" (maximum per {chunk} bins)" if chunk > 1 else ""))
     axis.set_ylabel("replicas")
     axis.set_title(
         f"{result.settings.model_id} on {result.settings.gpu} x{result.settings.tensor_parallel}, "
-        f"start-up {result.settings.startup_s:.0f} s, TTFT SLO {result.settings.slo.ttft_s:g} s"
+        f"start-up {result.settings.startup_s:.0f} s, TTFT SLO {result.settings.slo.ttft_s:g} s, "
+        f"infeasible {result.infeasible_share:.1%}"
     )
     axis.legend(loc="upper left", fontsize=8)
     figure.tight_layout()

@@ -1,30 +1,48 @@
 """Roofline throughput model of one vLLM replica, and replicas needed for a load under an SLO.
 
-A decode step reads every weight once plus the KV cache of every running sequence, and does
-2 x params FLOPs per sequence: its time is the larger of the memory and the compute time at
-calibrated efficiencies, plus a fixed per-step cost. Prefill is compute-bound. The efficiency
-constants and the benchmarks they were checked against are in docs/capacity.md.
+One engine step runs the decode tokens of every running sequence plus a chunk of prompt tokens
+(vLLM's chunked prefill). It reads every weight once (at the precision it is stored in) plus the
+KV cache of the running sequences, and does 2 x parameters FLOPs per token plus attention: its
+time is the larger of the memory and the compute time at calibrated efficiencies, plus a fixed
+per-step cost and the tensor-parallel all-reduces, whose cost depends on the interconnect and the
+message size. The constants and the measurements they were checked against are in
+docs/capacity.md and tests/bench/bench_calibration.py.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from components.capacity.catalog import CatalogError, GpuSpec, load_catalog
 from components.capacity.models import ModelSpec, get_model, model_fit
+from components.capacity.precision import Precision, resolve_precision
 
-# Share of peak memory bandwidth a decode step achieves (model bandwidth utilisation, MBU).
+# Share of peak memory bandwidth a step's weight and KV reads achieve (model bandwidth utilisation).
 MEMORY_EFFICIENCY = 0.75
-# Share of peak dense FP16 FLOPs achieved in prefill (MFU) and in compute-bound decode.
-PREFILL_EFFICIENCY = 0.45
-DECODE_COMPUTE_EFFICIENCY = 0.40
+# Share of peak bandwidth the attention kernels reach reading a paged KV cache: scattered blocks of
+# many sequences of different lengths stream less well than weights.
+KV_READ_EFFICIENCY = 0.70
+# Reads and writes of a token's hidden-size activations per layer outside the matrix multiplies
+# (two norms, rotary, residual adds, the gated activation over the MLP width, quantisation).
+ACTIVATION_PASSES = 10
+# Share of the tensor peak a step's matrix multiplies achieve (MFU): 16-bit GEMMs reach a larger
+# share of their peak than FP8 ones of the doubled FP8 peak (activation quantisation, and the
+# same memory and power limits at twice the arithmetic rate).
+COMPUTE_EFFICIENCY = 0.60
+FP8_COMPUTE_EFFICIENCY = 0.50
 # Scheduler, sampling and kernel-launch cost of one engine step (vLLM V1 with CUDA graphs).
 STEP_OVERHEAD_S = 0.0015
-# Tensor parallelism costs two all-reduces per layer per step; per all-reduce latency.
-ALL_REDUCE_LATENCY_S = {"nvlink": 8e-6, "pcie": 25e-6}
-# vLLM's default --max-num-seqs.
+# Tensor parallelism costs two all-reduces per layer per step (after attention and after the MLP):
+# a fixed latency per all-reduce plus the ring's 2 (TP - 1) / TP x message bytes over the link.
+ALL_REDUCE_LATENCY_S = {"nvlink": 10e-6, "pcie": 30e-6}
+# Share of the one-direction link bandwidth (half the datasheet's bidirectional figure) that an
+# NCCL / custom all-reduce reaches (its "bus bandwidth"): NVLink switches carry it GPU to GPU, PCIe
+# through the host's root complexes, shared with every other GPU on the bus.
+ALL_REDUCE_BANDWIDTH_EFFICIENCY = {"nvlink": 0.7, "pcie": 0.5}
+# vLLM's default --max-num-seqs and the prompt tokens one step takes (--max-num-batched-tokens).
 DEFAULT_MAX_NUM_SEQS = 256
+DEFAULT_MAX_NUM_BATCHED_TOKENS = 8192
 
 
 @dataclass(frozen=True)
@@ -40,7 +58,11 @@ class Slo:
     ttft_s: float = 2.0
     """Time to first token: queue wait plus prefill."""
     itl_s: float = 0.10
-    """Inter-token latency: one decode step at the batch the replica runs."""
+    """Inter-token latency: one engine step at the batch the replica runs."""
+
+
+def _bf16() -> Precision:
+    return Precision("bf16", 16.0, 2.0, "fp16", 2.0, weight_only=False)
 
 
 @dataclass(frozen=True)
@@ -51,52 +73,137 @@ class ReplicaPerf:
     gpu: GpuSpec
     tp: int
     kv_cache_tokens: int
+    precision: Precision = field(default_factory=_bf16)
+    max_num_batched_tokens: int = DEFAULT_MAX_NUM_BATCHED_TOKENS
+    step_overhead_s: float = STEP_OVERHEAD_S
+    """Fixed cost of one engine step (scheduling, sampling, launches); an engine property."""
 
     @property
     def weight_bytes_per_gpu(self) -> float:
-        return self.model.weight_bytes() / self.tp
+        return self.model.decode_read_bytes(self.precision) / self.tp
 
-    def decode_step_s(self, batch: int, context_tokens: float) -> float:
-        """Seconds for one decode step of `batch` sequences with `context_tokens` of KV each."""
-        kv_bytes = batch * context_tokens * self.model.kv_bytes_per_token(tp=self.tp)
-        memory_s = (self.weight_bytes_per_gpu + kv_bytes) / (
-            self.gpu.memory_bandwidth_gbps * 1e9 * MEMORY_EFFICIENCY
+    @property
+    def kv_bytes_per_token(self) -> float:
+        return self.model.kv_bytes_per_token(tp=self.tp, element_bytes=self.precision.kv_bytes)
+
+    def step_s(
+        self,
+        decode_batch: float,
+        context_tokens: float,
+        prefill_tokens: float = 0.0,
+        prompt_tokens: float = 0.0,
+    ) -> float:
+        """Seconds for one engine step: `decode_batch` sequences decoding one token each with
+        `context_tokens` of KV on average, plus `prefill_tokens` prompt tokens of prompts
+        `prompt_tokens` long (chunked prefill)."""
+        model = self.model
+        bandwidth = self.gpu.memory_bandwidth_gbps * 1e9
+        # The matrix multiplies stream the weights once: bound by that read or by their FLOPs.
+        gemm_flops = (
+            2 * model.linear_params * (decode_batch + prefill_tokens) + 2 * model.head_params * decode_batch
+        ) / self.tp
+        gemm_s = max(
+            self.weight_bytes_per_gpu / (bandwidth * MEMORY_EFFICIENCY),
+            gemm_flops / (self.precision.peak_tflops(self.gpu) * 1e12 * self._gemm_efficiency),
         )
-        flops = 2 * self.model.params * batch / self.tp
-        compute_s = flops / (self.gpu.fp16_dense_tflops * 1e12 * DECODE_COMPUTE_EFFICIENCY)
-        return max(memory_s, compute_s) + STEP_OVERHEAD_S + self._tp_comm_s()
+        # Attention is a separate kernel: bound by reading the running sequences' KV cache or by its
+        # FLOPs (QK^T and AV, 4 x layers x query width per token and attended position; a prompt token
+        # attends to half its prompt on average), at 16 bits whatever the weights are.
+        kv_bytes = decode_batch * context_tokens * self.kv_bytes_per_token
+        query_width = model.attention_heads * model.head_dim
+        attention_flops = (
+            4
+            * model.layers
+            * query_width
+            * (decode_batch * context_tokens + prefill_tokens * prompt_tokens / 2)
+        ) / self.tp
+        attention_s = max(
+            kv_bytes / (bandwidth * KV_READ_EFFICIENCY),
+            attention_flops / (self.gpu.fp16_dense_tflops * 1e12 * COMPUTE_EFFICIENCY),
+        )
+        # Norms, activations, rotary, residual adds and (de)quantisation are memory-bound kernels over
+        # each token's activations.
+        tokens = decode_batch + prefill_tokens
+        activation_bytes = tokens * model.layers * ACTIVATION_PASSES * model.hidden_size * 2 / self.tp
+        elementwise_s = activation_bytes / (bandwidth * MEMORY_EFFICIENCY)
+        return gemm_s + attention_s + elementwise_s + self.step_overhead_s + self.all_reduce_s(tokens)
+
+    @property
+    def _gemm_efficiency(self) -> float:
+        if self.precision.compute == "fp8" and self.gpu.fp8_dense_tflops:
+            return FP8_COMPUTE_EFFICIENCY
+        return COMPUTE_EFFICIENCY
+
+    def decode_step_s(self, batch: float, context_tokens: float) -> float:
+        """Seconds for one decode-only step of `batch` sequences with `context_tokens` of KV each."""
+        return self.step_s(batch, context_tokens)
+
+    def all_reduce_s(self, tokens: float) -> float:
+        """Tensor-parallel communication of one step over `tokens` tokens: two all-reduces per layer of
+        tokens x hidden activations at 16 bits. L4, L40S, A10G and T4 have no NVLink: PCIe only."""
+        if self.tp == 1:
+            return 0.0
+        link = "nvlink" if self.gpu.has_nvlink else "pcie"
+        bandwidth = self.gpu.interconnect_gbps / 2 * 1e9 * ALL_REDUCE_BANDWIDTH_EFFICIENCY[link]
+        message = tokens * self.model.hidden_size * 2
+        per_all_reduce = ALL_REDUCE_LATENCY_S[link] + 2 * (self.tp - 1) / self.tp * message / bandwidth
+        return 2 * self.model.layers * per_all_reduce
+
+    def prefill_s(self, prompt_tokens: float) -> float:
+        """Time to prefill one prompt alone, in chunks of --max-num-batched-tokens: the floor of TTFT."""
+        if prompt_tokens <= 0:
+            return 0.0
+        chunks = math.ceil(prompt_tokens / self.max_num_batched_tokens)
+        chunk = prompt_tokens / chunks
+        return chunks * self.step_s(0, 0, chunk, prompt_tokens)
 
     def prefill_tokens_per_s(self, prompt_tokens: float) -> float:
-        """Prompt tokens per second for prompts of this length (attention adds 2 x layers x hidden
-        x position FLOPs per token on top of 2 x params)."""
-        attention = 2 * self.model.layers * self.model.hidden_size * prompt_tokens
-        flops_per_token = 2 * self.model.params + attention
-        group_flops = self.gpu.fp16_dense_tflops * 1e12 * PREFILL_EFFICIENCY * self.tp
-        return group_flops / flops_per_token / (1 + self._tp_comm_share())
+        """Prompt tokens per second for one prompt of this length prefilled alone."""
+        return max(prompt_tokens, 1.0) / self.prefill_s(max(prompt_tokens, 1.0))
 
-    def _tp_comm_s(self) -> float:
-        if self.tp == 1:
-            return 0.0
-        link = "nvlink" if self.gpu.interconnect.lower().startswith("nvlink") else "pcie"
-        return 2 * self.model.layers * ALL_REDUCE_LATENCY_S[link]
-
-    def _tp_comm_share(self) -> float:
-        # Prefill all-reduces move activations; over PCIe that costs a noticeable share.
-        if self.tp == 1:
-            return 0.0
-        return 0.05 if self.gpu.interconnect.lower().startswith("nvlink") else 0.20
+    def mixed_step_s(self, batch: float, mix: TokenMix) -> float:
+        """One step of the steady state at `batch` running sequences: each step carries, besides one
+        decode token per sequence, the prompt tokens of the requests that replace finishing ones
+        (input / output per decode token), so prefill shares the step's weight reads."""
+        context = mix.input_tokens + mix.output_tokens / 2
+        prefill = batch * mix.input_tokens / max(mix.output_tokens, 1.0)
+        return self.step_s(batch, context, prefill, mix.input_tokens)
 
 
-def replica_perf(model_id: str, gpu: str, tp: int = 1, *, max_model_len: int | None = None) -> ReplicaPerf:
-    verdict = model_fit(model_id, gpu, tp, max_model_len=max_model_len)
+def replica_perf(
+    model_id: str,
+    gpu: str,
+    tp: int = 1,
+    *,
+    max_model_len: int | None = None,
+    dtype: str | None = None,
+    quantization: str | None = None,
+    kv_cache_dtype: str | None = None,
+    gpu_memory_utilization: float | None = None,
+) -> ReplicaPerf:
+    extra = {} if gpu_memory_utilization is None else {"gpu_memory_utilization": gpu_memory_utilization}
+    verdict = model_fit(
+        model_id,
+        gpu,
+        tp,
+        max_model_len=max_model_len,
+        dtype=dtype,
+        quantization=quantization,
+        kv_cache_dtype=kv_cache_dtype,
+        **extra,
+    )
     if not verdict.fits:
         # A throughput figure for a replica vLLM would refuse to start is meaningless.
         raise CatalogError(verdict.message)
+    spec = load_catalog().gpu(gpu)
     return ReplicaPerf(
         model=get_model(model_id),
-        gpu=load_catalog().gpu(gpu),
+        gpu=spec,
         tp=tp,
         kv_cache_tokens=verdict.kv_cache_tokens,
+        precision=resolve_precision(
+            spec, dtype=dtype, quantization=quantization, kv_cache_dtype=kv_cache_dtype
+        ),
     )
 
 
@@ -105,55 +212,82 @@ class ReplicaCapacity:
     """What one replica sustains for a token mix under an SLO."""
 
     batch: int
-    """Concurrent sequences: the largest batch that meets the ITL SLO and fits the KV cache."""
+    """Concurrent sequences: the largest batch whose steps meet the ITL SLO, whose mean context in
+    flight fits the KV cache, and within --max-num-seqs."""
     decode_step_s: float
+    """One steady-state step at that batch (decode plus the overlapped prompt chunk): the ITL."""
     prefill_tokens_per_s: float
+    """A mean prompt prefilled alone, tokens per second (TTFT)."""
     decode_s_per_token: float
-    """Replica-seconds per generated token at that batch (step time / batch)."""
+    """Replica-seconds per generated token at that batch (a decode-only step / batch)."""
     service_s_per_request: float
-    """Replica-seconds one mean request costs: prefill + its share of decode steps."""
+    """Replica-seconds one mean request costs in the steady state, prefill overlapped with decode."""
     requests_per_s: float
     prefill_s: float
-    """Prefill time of a mean prompt, the floor of TTFT."""
+    """Prefill time of a mean prompt alone, the floor of TTFT."""
     meets_itl: bool
     meets_ttft: bool
+    prefill_s_per_token: float = 0.0
+    """Replica-seconds a prompt token adds to the steady state (less than 1 / prefill rate where
+    prefill rides on memory-bound decode steps)."""
+    mean_batch: float = 0.0
+    """Running sequences in the steady state (fractional where the ITL SLO binds)."""
 
     def service_s(self, input_tokens: float, output_tokens: float) -> float:
-        return input_tokens / self.prefill_tokens_per_s + output_tokens * self.decode_s_per_token
+        return input_tokens * self.prefill_s_per_token + output_tokens * self.decode_s_per_token
+
+    @property
+    def output_tokens_per_s(self) -> float:
+        return (self.mean_batch or self.batch) / self.decode_step_s
 
 
 def replica_capacity(
     perf: ReplicaPerf, mix: TokenMix, slo: Slo = Slo(), *, max_num_seqs: int = DEFAULT_MAX_NUM_SEQS
 ) -> ReplicaCapacity:
-    # A sequence holds its prompt plus, on average, half its output in KV while decoding.
+    # A running sequence holds its prompt plus, on average, half its output in KV: the batch the
+    # cache holds is its tokens over that mean context, not over prompt + output.
     mean_context = mix.input_tokens + mix.output_tokens / 2
-    kv_batch = max(1, int(perf.kv_cache_tokens // max(1.0, mix.input_tokens + mix.output_tokens)))
+    kv_batch = max(1, int(perf.kv_cache_tokens // max(1.0, mean_context)))
     limit = max(1, min(kv_batch, max_num_seqs))
-    meets_itl = perf.decode_step_s(1, mean_context) <= slo.itl_s
+    meets_itl = perf.mixed_step_s(1, mix) <= slo.itl_s
     # Step time grows with batch: binary search for the largest batch within the ITL SLO.
     low, high = 1, limit
     while low < high:
         middle = (low + high + 1) // 2
-        if perf.decode_step_s(middle, mean_context) <= slo.itl_s:
+        if perf.mixed_step_s(middle, mix) <= slo.itl_s:
             low = middle
         else:
             high = middle - 1
     batch = low
-    step = perf.decode_step_s(batch, mean_context)
-    prefill_rate = perf.prefill_tokens_per_s(mix.input_tokens)
-    per_token = step / batch
-    service = mix.input_tokens / prefill_rate + mix.output_tokens * per_token
-    prefill_s = mix.input_tokens / prefill_rate
+    # The steady state's mean batch need not be whole: between `low` and `low + 1` sequences the
+    # ITL bound is met exactly at some fraction. Using it keeps capacity monotone in the token mix
+    # (a whole batch would let a longer output amortise the step overhead over one more sequence).
+    running = float(batch)
+    if batch < limit and perf.mixed_step_s(batch, mix) <= slo.itl_s:
+        low_b, high_b = float(batch), float(batch + 1)
+        for _ in range(40):
+            middle = (low_b + high_b) / 2
+            low_b, high_b = (
+                (middle, high_b) if perf.mixed_step_s(middle, mix) <= slo.itl_s else (low_b, middle)
+            )
+        running = low_b
+    step = perf.mixed_step_s(running, mix)
+    service = step * mix.output_tokens / running
+    per_token = perf.decode_step_s(running, mean_context) / running
+    prefill_share = max(0.0, service - mix.output_tokens * per_token)
+    prefill_s = perf.prefill_s(mix.input_tokens)
     return ReplicaCapacity(
         batch=batch,
         decode_step_s=step,
-        prefill_tokens_per_s=prefill_rate,
+        prefill_tokens_per_s=perf.prefill_tokens_per_s(mix.input_tokens),
         decode_s_per_token=per_token,
         service_s_per_request=service,
         requests_per_s=1 / service,
         prefill_s=prefill_s,
         meets_itl=meets_itl,
         meets_ttft=prefill_s <= slo.ttft_s,
+        prefill_s_per_token=prefill_share / max(mix.input_tokens, 1.0),
+        mean_batch=running,
     )
 
 

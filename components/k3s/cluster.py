@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pulumi
@@ -12,6 +12,7 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 import pulumi_tls as tls
 
+from components.errors import InputError, Problem, key_path, raise_if
 from components.k3s import pki
 from components.k3s.host import K3sServerHost
 from components.k3s.readiness import wait_for_api
@@ -37,7 +38,7 @@ class K3sClusterArgs:
     """Inputs of `K3sCluster`."""
 
     host: K3sServerHost
-    """Cloud that runs the servers, e.g. `AwsK3sServers(...)`."""
+    """Cloud that runs the servers: `components.cloud.kit(cloud).server_host(...)`."""
     server_count: int = 1
     """1, or 3 for an HA control plane on embedded etcd; default: one server."""
     k3s_version: str = K3S_VERSION
@@ -68,23 +69,39 @@ class K3sAgentJoin:
     flannel_backend: FlannelBackend
 
 
-class ClusterArgsError(ValueError):
-    """Bad `K3sClusterArgs`, all problems in one message."""
+ClusterArgsError = InputError
+"""Kept for old imports: bad cluster args raise the project's one input error."""
 
 
-def validate_cluster_args(args: K3sClusterArgs, *, path: str = "args") -> list[str]:
-    problems: list[str] = []
-    if args.server_count not in SERVER_COUNTS:
+def cluster_problems(
+    *, server_count: int, k3s_version: str, path: str = "args", keys: Mapping[str, str] | None = None
+) -> list[Problem]:
+    """Problems of the cloud-neutral cluster settings; `keys` maps field names to the caller's keys."""
+    keys = keys or {}
+    problems: list[Problem] = []
+    if server_count not in SERVER_COUNTS:
         problems.append(
-            f"{path}.server_count: {args.server_count!r} is not 1 or 3; use 1 (single server) or "
-            "3 (HA on embedded etcd, which needs an odd quorum)"
+            Problem(
+                key_path(path, keys.get("server_count", "server_count")),
+                server_count,
+                "is not 1 or 3",
+                "use 1 (single server) or 3 (HA on embedded etcd, which needs an odd quorum)",
+            )
         )
-    if not args.k3s_version.startswith("v") or "+k3s" not in args.k3s_version:
+    if not k3s_version.startswith("v") or "+k3s" not in k3s_version:
         problems.append(
-            f"{path}.k3s_version: {args.k3s_version!r} is not a K3s release tag; "
-            f"write it like {K3S_VERSION!r}"
+            Problem(
+                key_path(path, keys.get("k3s_version", "k3s_version")),
+                k3s_version,
+                "is not a K3s release tag",
+                f"write it like {K3S_VERSION!r}",
+            )
         )
     return problems
+
+
+def validate_cluster_args(args: K3sClusterArgs, *, path: str = "args") -> list[Problem]:
+    return cluster_problems(server_count=args.server_count, k3s_version=args.k3s_version, path=path)
 
 
 def _talks_to_real_clouds() -> bool:
@@ -119,8 +136,7 @@ class K3sCluster(pulumi.ComponentResource):
         problems = validate_cluster_args(args)
         if not problems:
             problems = args.host.validate(name, args.server_count)
-        if problems:
-            raise ClusterArgsError(f"K3sCluster {name!r}:\n" + "\n".join(f"  - {p}" for p in problems))
+        raise_if(f"K3sCluster {name!r}", problems)
         super().__init__("llmops:k3s:K3sCluster", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
 
@@ -229,7 +245,7 @@ class K3sCluster(pulumi.ComponentResource):
                     role="server",
                     k3s_config=config,
                     secrets=secret_files,
-                    secret_backend=host.secret_backend,
+                    bootstrap=host.bootstrap,
                     k3s_version=args.k3s_version,
                 )
 
@@ -269,6 +285,7 @@ class K3sCluster(pulumi.ComponentResource):
                 client_cert_pem=cert_pem,
                 client_key_pem=key_pem,
                 timeout_s=args.api_ready_timeout_s,
+                shell_hint=host.shell_hint,
             )
 
             async def when_ready() -> str:

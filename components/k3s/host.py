@@ -16,6 +16,9 @@ from dataclasses import dataclass
 
 import pulumi
 
+from components.errors import Problem
+from components.k3s.render import NodeBootstrap
+
 
 @dataclass(frozen=True)
 class ServerEndpoints:
@@ -30,14 +33,16 @@ class ServerEndpoints:
 
 
 class K3sServerHost(abc.ABC):
-    """Creates a cluster's servers on one cloud. Implemented by e.g. `components.aws.AwsK3sServers`."""
+    """Creates a cluster's servers on one cloud. Each cloud's kit (`components.cloud.kit`) has one."""
 
     cloud: str
     """Value of the `llmops.io/cloud` label on the servers."""
-    secret_backend: str
-    """Name the bootstrap script's `fetch_secret` dispatches on (e.g. `aws-ssm`)."""
+    bootstrap: NodeBootstrap
+    """The cloud's bootstrap fragment (secret fetch, external address) the servers' scripts source."""
+    shell_hint: str = "open a shell on the server"
+    """How to reach a server's shell, quoted when its API does not come up."""
 
-    def validate(self, name: str, server_count: int) -> list[str]:
+    def validate(self, name: str, server_count: int) -> list[Problem]:
         """Problems with running `server_count` servers here; checked before any resource exists."""
         return []
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 K3S_TLS_DIR = "/var/lib/rancher/k3s/server/tls"
 
 # ECDSA P-256 is what K3s generates itself; short keys keep every PEM well under the
-# 4 KB limit of a standard SSM parameter.
+# 4 KB limit of the smallest cloud secret stores (a standard parameter on one of them).
 KEY_ALGORITHM = "ECDSA"
 ECDSA_CURVE = "P256"
 # The service-account signing key is RSA: the API server's JWT signer expects RSA or ECDSA,

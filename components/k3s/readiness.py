@@ -35,6 +35,7 @@ def wait_for_api(
     client_cert_pem: str,
     client_key_pem: str,
     timeout_s: float,
+    shell_hint: str = "open a shell on the server",
     interval_s: float = 10.0,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
@@ -62,8 +63,7 @@ def wait_for_api(
             if clock() >= deadline:
                 raise ApiNotReadyError(
                     f"the Kubernetes API at {server_url} was not ready after {timeout_s:.0f} s "
-                    f"(last answer: {last_error}). Open a shell on the server with "
-                    "`aws ssm start-session --target <instance id>` and read /var/log/cloud-init-output.log; "
-                    "then run `pulumi up` again."
+                    f"(last answer: {last_error}). Fix: {shell_hint}, read "
+                    "/var/log/cloud-init-output.log, then run `pulumi up` again."
                 )
             sleep(interval_s)

@@ -43,10 +43,32 @@ class FlannelBackend(enum.Enum):
 
 
 class NodeExternalIp(enum.Enum):
-    """Where a node's `node-external-ip` comes from (needed by WireGuard across clouds)."""
+    """Whether a node sets `node-external-ip` (needed by WireGuard across clouds)."""
 
     NONE = ""
-    AWS_IMDS = "aws-imds"
+    """No external address: nodes talk over the private network."""
+    FROM_CLOUD = "cloud"
+    """The address the cloud's bootstrap fragment reads on the machine (its metadata service)."""
+
+
+@dataclass(frozen=True)
+class NodeBootstrap:
+    """A cloud's part of the node bootstrap: a shell fragment `lib.sh` sources.
+
+    The fragment defines `cloud_prepare_secrets` (install what reading secrets needs),
+    `cloud_read_secret <locator>` (print one secret to stdout), `cloud_external_ip` (print
+    the machine's public address, or return 1) and `cloud_provider_id` (print the kubelet's
+    provider id, `<cloud>://...`). The generic scripts never name a
+    cloud; each cloud's kit ships its fragment beside its components.
+    """
+
+    cloud: str
+    """Value of the `llmops.io/cloud` label; also names the fragment in logs."""
+    script: Path
+    """The fragment file (bash, shellcheck-clean)."""
+
+    def text(self) -> str:
+        return self.script.read_text()
 
 
 @dataclass(frozen=True)
@@ -54,7 +76,7 @@ class SecretFile:
     """A secret the node fetches from the cloud's secret store at boot and writes to `path`."""
 
     locator: str
-    """Name in the store (an SSM parameter name on AWS). Not secret itself."""
+    """Name in the cloud's secret store. Not secret itself."""
     path: str
     mode: str = "0600"
 
@@ -172,9 +194,10 @@ def render_cloud_init(
     role: Role,
     k3s_config: Mapping[str, Any],
     secrets: Sequence[SecretFile],
-    secret_backend: str,
+    bootstrap: NodeBootstrap,
     k3s_version: str = K3S_VERSION,
     node_external_ip: NodeExternalIp = NodeExternalIp.NONE,
+    provider_id: bool = False,
 ) -> str:
     """A `#cloud-config` document that writes the scripts and settings, then runs `<role>.sh`."""
     for secret in secrets:
@@ -183,9 +206,12 @@ def render_cloud_init(
                 raise ValueError(f"secret field {part!r} is empty or contains whitespace")
     env = {
         "K3S_VERSION": k3s_version,
-        "LLMOPS_SECRET_BACKEND": secret_backend,
+        "LLMOPS_CLOUD": bootstrap.cloud,
         "LLMOPS_NODE_EXTERNAL_IP": node_external_ip.value,
     }
+    if provider_id:
+        # The kubelet's provider id from the cloud's fragment; node autoscalers need it.
+        env["LLMOPS_PROVIDER_ID"] = "cloud"
     secrets_list = "".join(f"{s.locator} {s.path} {s.mode}\n" for s in secrets)
     entry = f"{NODE_LIB_DIR}/{role}.sh"
     document = {
@@ -195,6 +221,12 @@ def render_cloud_init(
                 "permissions": "0644",
                 "owner": "root:root",
                 "content": script_text("lib.sh"),
+            },
+            {
+                "path": f"{NODE_LIB_DIR}/cloud.sh",
+                "permissions": "0644",
+                "owner": "root:root",
+                "content": bootstrap.text(),
             },
             {
                 "path": entry,

@@ -14,6 +14,8 @@ from typing import Any
 
 import yaml
 
+from components.errors import Problem, key_path, raise_if
+
 MONITORING_API_VERSION = "monitoring.coreos.com/v1"
 
 # Rule files shipped with the stack, in the order their groups appear in the PrometheusRule.
@@ -32,6 +34,44 @@ _LABEL_VALUE_SAFE = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
 
 def is_duration(value: str) -> bool:
     return bool(value) and value != "" and _DURATION.match(value) is not None
+
+
+def scrape_problems(
+    interval: str, scrape_timeout: str | None = None, *, path: str = "", keys: Mapping[str, str] | None = None
+) -> list[Problem]:
+    """Problems of a scrape interval and timeout; `keys` maps the two names to the caller's keys."""
+    keys = keys or {}
+    problems: list[Problem] = []
+    if not isinstance(interval, str) or not is_duration(interval) or duration_seconds(interval) <= 0:
+        problems.append(
+            Problem(
+                key_path(path, keys.get("interval", "interval")),
+                interval,
+                "is not a Prometheus duration",
+                "write it like '2s', '500ms' or '1m'",
+            )
+        )
+    if scrape_timeout is None:
+        return problems  # the timeout is the interval: one problem is enough
+    if not is_duration(scrape_timeout):
+        problems.append(
+            Problem(
+                key_path(path, keys.get("scrape_timeout", "scrape_timeout")),
+                scrape_timeout,
+                "is not a Prometheus duration",
+                "write it like '2s'",
+            )
+        )
+    elif not problems and duration_seconds(scrape_timeout) > duration_seconds(interval):
+        problems.append(
+            Problem(
+                key_path(path, keys.get("scrape_timeout", "scrape_timeout")),
+                scrape_timeout,
+                f"is longer than the interval {interval!r}, which Prometheus rejects",
+                "use a timeout <= the interval",
+            )
+        )
+    return problems
 
 
 def duration_seconds(value: str) -> float:
@@ -128,21 +168,18 @@ def vllm_service_monitor_manifest(
     Prometheus ingests (hundreds of thousands per second per core are routinely reported) and
     ~2.8 GB/day at ~1.3 bytes/sample; head memory scales with series, not with the interval.
     """
-    problems = []
-    if not is_duration(interval):
-        problems.append(f"interval: {interval!r} is not a Prometheus duration; use e.g. '2s'")
+    problems = scrape_problems(interval, scrape_timeout)
     timeout = scrape_timeout or interval
-    if not is_duration(timeout):
-        problems.append(f"scrape_timeout: {timeout!r} is not a Prometheus duration; use e.g. '2s'")
-    elif not problems and duration_seconds(timeout) > duration_seconds(interval):
-        problems.append(
-            f"scrape_timeout: {timeout!r} is longer than interval {interval!r}; "
-            "Prometheus rejects that, use a timeout <= the interval"
-        )
     if not selector_labels:
-        problems.append("selector_labels: empty; give the Service's labels, e.g. {'llmops.io/model': name}")
-    if problems:
-        raise ValueError(f"ServiceMonitor {name!r}: " + "; ".join(problems))
+        problems.append(
+            Problem(
+                "selector_labels",
+                {},
+                "is empty",
+                "give the Service's labels, e.g. {'llmops.io/model': name}",
+            )
+        )
+    raise_if(f"ServiceMonitor {name!r}", problems)
     return {
         "apiVersion": MONITORING_API_VERSION,
         "kind": "ServiceMonitor",

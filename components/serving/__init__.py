@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from components.serving.autoscaling import AutoscalingSpec, CronWindow
 from components.serving.vllm_args import DEFAULT_IMAGE, Dtype, EngineSpec, Quantization, serve_args
 
 if TYPE_CHECKING:
@@ -16,6 +17,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_IMAGE",
+    "AutoscalingSpec",
+    "CronWindow",
     "DemandForecast",
     "Dtype",
     "EngineSpec",

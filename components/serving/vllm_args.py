@@ -44,6 +44,7 @@ MANAGED_FLAGS: Mapping[str, str | None] = {
     "max-model-len": "maxModelLen",
     "dtype": "dtype",
     "quantization": "quantization",
+    "kv-cache-dtype": "kvCacheDtype",
     "gpu-memory-utilization": "gpuMemoryUtilization",
     "enable-prefix-caching": "enablePrefixCaching",
     "no-enable-prefix-caching": "enablePrefixCaching",
@@ -75,6 +76,9 @@ class EngineSpec:
     """Weights/activations dtype; default: the model's own (bf16 for current models)."""
     quantization: Quantization | None = None
     """Quantization method of the checkpoint; default: none."""
+    kv_cache_dtype: str = "auto"
+    """KV-cache element type (`auto` = the model's dtype, or `fp8`...); the capacity model sizes the
+    cache with the same value."""
     gpu_memory_utilization: float = 0.90
     """Share of GPU memory vLLM may use for weights + KV cache; default leaves 10% headroom."""
     enable_prefix_caching: bool = True
@@ -108,6 +112,8 @@ def serve_args(spec: EngineSpec, *, port: int = PORT, download_dir: str | None =
         args += ["--dtype", spec.dtype.value]
     if spec.quantization is not None:
         args += ["--quantization", spec.quantization.value]
+    if spec.kv_cache_dtype != "auto":
+        args += ["--kv-cache-dtype", spec.kv_cache_dtype]
     args += ["--gpu-memory-utilization", f"{spec.gpu_memory_utilization:g}"]
     args += ["--enable-prefix-caching" if spec.enable_prefix_caching else "--no-enable-prefix-caching"]
     if spec.max_num_seqs is not None:

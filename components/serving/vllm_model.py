@@ -11,11 +11,15 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.errors import InputError, as_problem, raise_if
 from components.kube_names import is_dns1035_label
+from components.observability.manifests import scrape_problems
+from components.serving.autoscaling import AutoscalingSpec, reactive_query, scaled_object_spec
 from components.serving.model_store import ModelStoreMount, store_pod_parts
 from components.serving.vllm_args import (
     DEFAULT_IMAGE,
@@ -123,10 +127,14 @@ class VllmModelArgs:
     """Record the model's replica demand and its forecast one start-up time ahead (a PrometheusRule;
     needs the Prometheus Operator CRDs): the predictive scaling signal, the same rule `llmops replay`
     evaluates. Default: off."""
+    autoscaling: AutoscalingSpec | None = None
+    """Scale the Deployment with a KEDA ScaledObject rendered from this spec (needs KEDA's CRDs and
+    the ServiceMonitor's metrics); `replicas` is then only the first size and later drift is left
+    to the autoscaler. Default: a fixed `replicas`."""
 
 
-class VllmModelArgsError(ValueError):
-    """Invalid VllmModelArgs; lists every problem."""
+VllmModelArgsError = InputError
+"""Kept for old imports: invalid VllmModelArgs raise the project's one input error."""
 
 
 def selector_labels(name: str) -> dict[str, str]:
@@ -149,10 +157,33 @@ def validate_args(name: str, args: VllmModelArgs) -> list[str]:
             f"stall_seconds: {args.stall_seconds} must be between 2 and 600. "
             "Fix: keep it above the longest single prefill; the default 8 suits most models"
         )
+    if args.autoscaling is not None:
+        problems += _autoscaling_problems(args)
     if args.startup_timeout_s < STARTUP_PERIOD_S:
         problems.append(
             f"startup_timeout_s: {args.startup_timeout_s} is shorter than one startup probe period "
             f"({STARTUP_PERIOD_S} s). Fix: allow the minutes weight loading takes, e.g. 1200"
+        )
+    if args.service_monitor:
+        problems += [
+            str(p) for p in scrape_problems(args.scrape_interval, keys={"interval": "scrape_interval"})
+        ]
+    return problems
+
+
+def _autoscaling_problems(args: VllmModelArgs) -> list[str]:
+    spec = args.autoscaling
+    assert spec is not None
+    problems = []
+    if not args.service_monitor:
+        problems.append(
+            "autoscaling: is set but service_monitor is off, so Prometheus holds no load for the "
+            "reactive trigger. Fix: set service_monitor=True"
+        )
+    if spec.predictive and args.demand_forecast is None:
+        problems.append(
+            "autoscaling.predictive: True needs the forecast the demand_forecast rule records. "
+            "Fix: set demand_forecast, or predictive=False"
         )
     return problems
 
@@ -168,11 +199,7 @@ class VllmModel(pulumi.ComponentResource):
     """The Deployment, for users who need to patch what the args do not cover."""
 
     def __init__(self, name: str, args: VllmModelArgs, opts: pulumi.ResourceOptions | None = None):
-        problems = validate_args(name, args)
-        if problems:
-            raise VllmModelArgsError(
-                f"VllmModel {name!r}: invalid arguments:\n  - " + "\n  - ".join(problems)
-            )
+        raise_if(f"VllmModel {name!r}", [as_problem(line) for line in validate_args(name, args)])
         super().__init__("llmops:serving:VllmModel", name, None, opts)
         # What the model was told to wait for (the GPU operator, the monitoring CRDs) must hold back
         # its children too: the engine does not pass a component's depends_on on to them.
@@ -203,11 +230,13 @@ class VllmModel(pulumi.ComponentResource):
                 opts=child,
             )
 
+        # With a ScaledObject the HPA owns the replica count; `pulumi up` must not reset it.
+        keep_replicas = pulumi.ResourceOptions(ignore_changes=["spec.replicas"])
         self.deployment = k8s.apps.v1.Deployment(
             f"{name}-deployment",
             metadata=meta(),
             spec=k8s.apps.v1.DeploymentSpecArgs(
-                replicas=args.replicas,
+                replicas=args.replicas if args.autoscaling is None else args.autoscaling.min_replicas,
                 selector=k8s.meta.v1.LabelSelectorArgs(match_labels=select),
                 # A rollout replaces pods one at a time without a surge pod: a surge
                 # would need a spare GPU, which a right-sized pool does not have.
@@ -220,8 +249,17 @@ class VllmModel(pulumi.ComponentResource):
                     spec=self._pod_spec(name, args, select, probe_config),
                 ),
             ),
-            opts=child,
+            opts=child if args.autoscaling is None else child.merge(keep_replicas),
         )
+        if args.autoscaling is not None:
+            k8s.apiextensions.CustomResource(
+                f"{name}-scaler",
+                api_version="keda.sh/v1alpha1",
+                kind="ScaledObject",
+                metadata=meta(),
+                spec=self._scaler_spec(name, args.autoscaling, args.namespace),
+                opts=child,
+            )
 
         service = k8s.core.v1.Service(
             f"{name}-service",
@@ -288,6 +326,18 @@ class VllmModel(pulumi.ComponentResource):
             spec={"groups": groups},
             opts=self._child_opts,
         )
+
+    @staticmethod
+    def _scaler_spec(name: str, spec: AutoscalingSpec, namespace: pulumi.Input[str]) -> dict[str, Any]:
+        """The ScaledObject spec, known in a preview too: only the reactive query waits for the
+        namespace (an output of the Namespace resource)."""
+        rendered = scaled_object_spec(spec, name, "")
+        for trigger in rendered["triggers"]:
+            if trigger["name"] == "reactive":
+                trigger["metadata"]["query"] = pulumi.Output.from_input(namespace).apply(
+                    lambda ns: reactive_query(ns, name)
+                )
+        return rendered
 
     @staticmethod
     def _pod_spec(

@@ -94,10 +94,41 @@ def test_aws_dev_plan_shows_the_gpu_operator_before_the_model(
     assert "gpu llmops:addons:GpuOperator" in result.output
     assert "gpu-dcgm-service-monitor" in result.output
     assert (
-        "qwen2-5-0-5b llmops:serving:VllmModel after gpu-release, obs-kube-prometheus-stack" in result.output
+        "qwen2-5-0-5b llmops:serving:VllmModel after gpu-release, autoscaling-release, obs-kube-prometheus-stack"
+        in result.output
     )
     manifests = {p.name for p in (tmp_path / "aws-dev" / "manifests").iterdir()}
     assert {
         "helmrelease.gpu-operator.gpu-gpu-operator.yaml",
         "servicemonitor.gpu-operator.gpu-dcgm-exporter.yaml",
     } <= manifests
+
+
+def test_plan_prints_autoscaling_and_refuses_a_ceiling_over_a_mandatory_budget(
+    runner: CliRunner, repo_root: Path, tmp_path: Path
+) -> None:
+    ok = runner.invoke(
+        app, ["plan", "--stack", "aws-dev", "--out", str(tmp_path / "a"), "--project-dir", str(repo_root)]
+    )
+    assert ok.exit_code == 0, ok.output
+    assert "autoscaling (KEDA" in ok.output
+    assert "with every autoscaled model at its max: $" in ok.output
+    plan = json.loads((tmp_path / "a" / "aws-dev" / "plan.json").read_text())
+    assert plan["cost"]["autoscaling"]["qwen2-5-0-5b"]["triggers"] == [
+        "reactive",
+        "predictive",
+        "window-workday",
+    ]
+    # The same stack with the budget made mandatory: the planned estimate fits, the ceiling does not.
+    project = tmp_path / "project"
+    (project / "stacks").mkdir(parents=True)
+    (project / "Pulumi.yaml").write_text("name: llmops\nruntime: python\n")
+    text = (repo_root / "stacks" / "Pulumi.aws-dev.yaml").read_text()
+    text = text.replace("    monthlyUsd: 1500", "    monthlyUsd: 1500\n    enforcement: mandatory")
+    (project / "stacks" / "Pulumi.aws-dev.yaml").write_text(text)
+    over = runner.invoke(
+        app, ["plan", "--stack", "aws-dev", "--out", str(tmp_path / "b"), "--project-dir", str(project)]
+    )
+    assert over.exit_code == 2
+    assert "budget.monthlyUsd: the autoscaled ceiling $" in over.stderr
+    assert "Fix: lower the models' autoscaling.maxReplicas" in over.stderr

@@ -64,7 +64,7 @@ def test_replay_writes_the_json_shape_and_a_plot(app: typer.Typer, tmp_path: Pat
     data = json.loads(out.read_text())
     assert data["trace"]["requests"] == 2000
     assert data["trace"]["span_s"] == pytest.approx(99.95)
-    assert set(data["policies"]) == {"static", "reactive", "predictive", "oracle"}
+    assert set(data["policies"]) == {"static", "hpa", "kpa", "keda-waiting", "predictive", "oracle"}
     for policy in data["policies"].values():
         assert set(policy) >= {"gpu_hours", "cost_usd", "slo_attainment", "peak_replicas"}
         assert 0 <= policy["slo_attainment"] <= 1
@@ -104,7 +104,10 @@ def test_bad_row_exits_2_with_file_and_line(app: typer.Typer, tmp_path: Path) ->
     [
         (("--gpu", "X100"), "gpu 'X100' is not in the catalog; known GPUs:"),
         (("--model", "acme/none"), "model 'acme/none' is not in the catalog; known models:"),
-        (("--policy", "magic"), "--policy 'magic' is not one of static, reactive, predictive, oracle, all"),
+        (
+            ("--policy", "magic"),
+            "--policy 'magic' is not one of static, hpa, kpa, keda-waiting, predictive, oracle, all",
+        ),
         (("--format", "parquet"), "--format 'parquet' is not one of auto, azure, mooncake, generic, minute"),
         (
             ("--model", "meta-llama/Llama-3.1-70B-Instruct"),
@@ -178,6 +181,54 @@ def test_missing_trace_file(app: typer.Typer, tmp_path: Path) -> None:
     code, _, stderr = run(app, "replay", "--trace", str(missing), "--model", MODEL, "--gpu", "L4")
     assert code == 2
     assert f"error: {missing}: no such file" in stderr
+
+
+def test_capacity_json_has_the_documented_shape(app: typer.Typer) -> None:
+    code, stdout, _ = run(
+        app,
+        "capacity",
+        "--model",
+        MODEL,
+        "--gpu",
+        "H100",
+        "--quantization",
+        "fp8",
+        "--max-model-len",
+        "8192",
+        "--input-tokens",
+        "1000",
+        "--output-tokens",
+        "200",
+        "--concurrency",
+        "32",
+        "--json",
+    )
+    assert code == 0
+    data = json.loads(stdout)
+    assert {"fits", "weights_gib", "kv_cache_tokens", "max_model_len", "throughput", "latency"} <= set(data)
+    assert set(data["throughput"]) == {"output_tokens_per_s", "requests_per_s"}
+    assert set(data["latency"]) == {"ttft_s", "itl_s"}
+    assert data["fits"] and data["precision"] == "FP8 W8A8"
+    assert data["throughput"]["requests_per_s"] == pytest.approx(
+        data["throughput"]["output_tokens_per_s"] / 200, rel=1e-3
+    )
+    assert 0 < data["latency"]["itl_s"] < data["latency"]["ttft_s"] + 1
+
+
+def test_capacity_reports_a_replica_that_does_not_fit(app: typer.Typer) -> None:
+    code, stdout, _ = run(
+        app, "capacity", "--model", "meta-llama/Llama-3.1-70B-Instruct", "--gpu", "L4", "--json"
+    )
+    assert code == 0
+    data = json.loads(stdout)
+    assert data["fits"] is False and data["throughput"]["output_tokens_per_s"] is None
+
+
+def test_capacity_bad_input_names_the_flag(app: typer.Typer) -> None:
+    code, _, stderr = run(app, "capacity", "--model", MODEL, "--gpu", "H100", "--concurrency", "0")
+    assert code == 2 and "--concurrency 0 must be at least 1" in stderr
+    code, _, stderr = run(app, "capacity", "--model", MODEL, "--gpu", "H100", "--kv-cache-dtype", "fp4")
+    assert code == 2 and "--kv-cache-dtype 'fp4' is not one of auto" in stderr
 
 
 def test_replay_estimates_the_start_up_unless_given(app: typer.Typer, tmp_path: Path) -> None:

@@ -153,17 +153,19 @@ def test_mandatory_budget_over_fails_the_plan(repo_root: Path, tmp_path: Path) -
     )
     assert result.exit_code == 2
     assert "is over the mandatory budget $10.00" in result.stderr
-    # The plan is still written, so the reviewer sees what costs what.
-    assert json.loads((tmp_path / "out" / "tight" / "plan.json").read_text())["budget"]["verdict"] == "over"
+    # The reviewer still sees what costs what, and the failing policies, but nothing is written.
+    assert "monthly cost" in result.stdout
+    assert "budget-ceiling" in result.stderr
+    assert not (tmp_path / "out" / "tight").exists()
 
 
 def test_preflight_runs_only_with_named_credentials(repo_root: Path) -> None:
     config = load_stack_file(repo_root / "stacks", "aws-dev")
-    assert costing.aws_preflight_wanted(config, {"AWS_PROFILE": "dev"})
-    assert costing.aws_preflight_wanted(config, {"AWS_ACCESS_KEY_ID": "AKIA..."})
-    assert not costing.aws_preflight_wanted(config, {})
+    assert costing.preflight_wanted(config, {"AWS_PROFILE": "dev"})
+    assert costing.preflight_wanted(config, {"AWS_ACCESS_KEY_ID": "AKIA..."})
+    assert not costing.preflight_wanted(config, {})
     local = load_stack_file(repo_root / "stacks", "local")
-    assert not costing.aws_preflight_wanted(local, {"AWS_PROFILE": "dev"})
+    assert not costing.preflight_wanted(local, {"AWS_PROFILE": "dev"})
 
 
 def test_plan_preflight_against_moto(repo_root: Path, tmp_path: Path, fake_aws: None) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from infra import autoscaling_config
 from infra import config as cfg
 from infra.model_store_config import ModelStoreConfig
 
@@ -19,6 +20,9 @@ MODELS: list[type[BaseModel]] = [
     cfg.ObservabilityConfig,
     cfg.BudgetConfig,
     cfg.GpuOperatorConfig,
+    autoscaling_config.AutoscalingConfig,
+    autoscaling_config.WindowConfig,
+    autoscaling_config.NodeAutoscalingConfig,
     ModelStoreConfig,
 ]
 
@@ -39,3 +43,21 @@ def test_every_config_key_is_documented(repo_root: Path) -> None:
     assert missing == [], f"add these keys to docs/configuration.md: {missing}"
     for key in cfg.TOP_LEVEL_KEYS:
         assert f"`llmops:{key}`" in (repo_root / "docs" / "configuration.md").read_text()
+
+
+def test_the_configuration_reference_is_generated_from_the_models(repo_root: Path) -> None:
+    """docs/configuration.md is `python -m infra.config.reference` output; edit the models, then rerun it."""
+    from infra.config import reference
+
+    assert (repo_root / "docs" / "configuration.md").read_text() == reference.render(), (
+        "docs/configuration.md is stale: run `python -m infra.config.reference`"
+    )
+
+
+def test_the_reference_shows_declared_defaults_and_limits() -> None:
+    from infra.config import reference
+
+    text = reference.render()
+    assert "| `diskGb` | `200` | ≥ 100, ≤ 16384 |" in text
+    assert "| `capacity` | `on-demand` | one of `spot`, `on-demand`, `mixed` |" in text
+    assert "| `desired` | `min` | ≥ 0 | machines at creation |" in text

@@ -251,6 +251,13 @@ def test_every_kubernetes_object_matches_its_schema(stack: str, repo_root: Path)
 
 
 CRD_GROUPS = ("monitoring.coreos.com", "keda.sh", "ray.io", "nvidia.com")
+# Kinds whose catalog schema lags the pinned release: the release's own CRD manifest instead.
+UPSTREAM_CRDS = {
+    (
+        "keda.sh",
+        "ScaledObject",
+    ): "reference/crd-schemas/upstream-crds/keda-v2.20.2/keda.sh_scaledobjects.yaml",
+}
 
 
 def crd_schema_error(document: dict[str, Any]) -> str | None:
@@ -258,6 +265,11 @@ def crd_schema_error(document: dict[str, Any]) -> str | None:
     import jsonschema
 
     group, version = document["apiVersion"].split("/")
+    upstream = UPSTREAM_CRDS.get((group, document["kind"]))
+    if upstream is not None:
+        from tests.support.crd import crd_errors
+
+        return "; ".join(crd_errors(document, require_shared(upstream))) or None
     path = require_shared(f"reference/crd-schemas/{group}/{document['kind'].lower()}_{version}.json")
     schema = json.loads(path.read_text())
     errors = sorted(jsonschema.Draft7Validator(schema).iter_errors(document), key=str)

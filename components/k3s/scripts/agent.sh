@@ -10,5 +10,6 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 load_bootstrap_env
 fetch_all_secrets "${LLMOPS_ETC}/secrets.list"
 write_external_ip
+write_provider_id
 install_k3s agent
 log "agent bootstrap done"

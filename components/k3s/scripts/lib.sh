@@ -17,15 +17,6 @@ die() {
   exit 1
 }
 
-# Read one value from the EC2 instance metadata service, IMDSv2 only (session token first).
-# Prints nothing and returns 1 when the path does not exist (e.g. no public IPv4).
-aws_imds_get() {
-  local path=$1 token
-  token=$(curl -fsS -X PUT 'http://169.254.169.254/latest/api/token' \
-    -H 'X-aws-ec2-metadata-token-ttl-seconds: 300') || return 1
-  curl -fsS -H "X-aws-ec2-metadata-token: ${token}" "http://169.254.169.254/latest/meta-data/${path}"
-}
-
 # Write stdin to $1 with mode $2, atomically.
 write_atomic() {
   local dest=$1 mode=$2 tmp
@@ -36,45 +27,51 @@ write_atomic() {
   mv -f "$tmp" "$dest"
 }
 
-ensure_aws_cli() {
-  command -v aws >/dev/null 2>&1 && return 0
-  # Ubuntu's cloud images ship snapd but not the AWS CLI; the Deep Learning AMIs ship both.
-  log "installing the AWS CLI"
-  snap install aws-cli --classic >/dev/null || die "cannot install the AWS CLI"
-  export PATH="/snap/bin:${PATH}"
+# The cloud's fragment (cloud.sh beside this file) replaces these four. Without one, a node
+# that needs a secret, its external address or its provider id goes on without it or stops
+# with a clear message.
+cloud_prepare_secrets() {
+  return 0
 }
 
+cloud_read_secret() {
+  log "no cloud bootstrap fragment (cloud.sh) is installed; cannot read $1"
+  return 1
+}
+
+cloud_external_ip() {
+  return 1
+}
+
+cloud_provider_id() {
+  return 1
+}
+
+_llmops_lib_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+if [ -f "${_llmops_lib_dir}/cloud.sh" ]; then
+  # shellcheck source=/dev/null
+  . "${_llmops_lib_dir}/cloud.sh"
+fi
+
 # Fetch one secret from the cloud's secret store into a file. The value never appears on a
-# command line or in a log: the CLI prints it straight into the temporary file.
+# command line or in a log: the cloud's reader prints it straight into the temporary file.
 fetch_secret() {
-  local locator=$1 dest=$2 mode=$3
-  case "${LLMOPS_SECRET_BACKEND:-}" in
-    aws-ssm)
-      local region tmp
-      region=$(aws_imds_get placement/region) || die "cannot read the region from instance metadata"
-      mkdir -p "$(dirname "$dest")"
-      tmp=$(mktemp "${dest}.XXXXXX")
-      chmod "$mode" "$tmp"
-      if ! aws ssm get-parameter --region "$region" --name "$locator" --with-decryption \
-        --query Parameter.Value --output text >"$tmp"; then
-        rm -f "$tmp"
-        die "cannot read SSM parameter ${locator}"
-      fi
-      mv -f "$tmp" "$dest"
-      ;;
-    *)
-      die "unknown secret backend '${LLMOPS_SECRET_BACKEND:-}' (supported: aws-ssm)"
-      ;;
-  esac
+  local locator=$1 dest=$2 mode=$3 tmp
+  mkdir -p "$(dirname "$dest")"
+  tmp=$(mktemp "${dest}.XXXXXX")
+  chmod "$mode" "$tmp"
+  if ! cloud_read_secret "$locator" >"$tmp"; then
+    rm -f "$tmp"
+    die "cannot fetch secret ${locator} (cloud: ${LLMOPS_CLOUD:-none})"
+  fi
+  mv -f "$tmp" "$dest"
 }
 
 # secrets.list: one secret a line, "<locator> <destination path> <octal mode>".
 fetch_all_secrets() {
   local list=$1 locator dest mode
   [ -f "$list" ] || die "missing ${list}"
-  if [ "${LLMOPS_SECRET_BACKEND:-}" = aws-ssm ]; then
-    ensure_aws_cli
-  fi
+  cloud_prepare_secrets
   while read -r locator dest mode; do
     [ -n "$locator" ] || continue
     fetch_secret "$locator" "$dest" "$mode"
@@ -88,14 +85,24 @@ write_external_ip() {
   local address=${LLMOPS_NODE_EXTERNAL_IP:-}
   case "$address" in
     "") return 0 ;;
-    aws-imds)
-      address=$(aws_imds_get public-ipv4) || {
-        log "no public IPv4 in instance metadata; not setting node-external-ip"
+    cloud)
+      address=$(cloud_external_ip) || {
+        log "the cloud reports no public IPv4 for this machine; not setting node-external-ip"
         return 0
       }
       ;;
   esac
   printf 'node-external-ip: "%s"\n' "$address" | write_atomic "${K3S_ETC}/config.yaml.d/50-external-ip.yaml" 0644
+}
+
+# The kubelet's provider id (`<cloud>://...`), which node autoscalers use to map a node to its
+# machine group. Only where bootstrap.env asks for it (LLMOPS_PROVIDER_ID=cloud).
+write_provider_id() {
+  [ "${LLMOPS_PROVIDER_ID:-}" = cloud ] || return 0
+  local id
+  id=$(cloud_provider_id) || die "the cloud reports no provider id for this machine"
+  # `kubelet-arg+` appends to any kubelet-arg of config.yaml instead of replacing it.
+  printf 'kubelet-arg+:\n  - "provider-id=%s"\n' "$id" | write_atomic "${K3S_ETC}/config.yaml.d/60-provider-id.yaml" 0644
 }
 
 installed_k3s_version() {

@@ -12,5 +12,6 @@ load_bootstrap_env
 # kubeconfig built by Pulumi would not match.
 fetch_all_secrets "${LLMOPS_ETC}/secrets.list"
 write_external_ip
+write_provider_id
 install_k3s server
 log "server bootstrap done"

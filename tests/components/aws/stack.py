@@ -1,92 +1,60 @@
-"""An `aws-dev`-shaped composition of the components, for the tests (the real one is infra/)."""
+"""aws-dev as the program builds it: `stacks/Pulumi.aws-dev.yaml` through `infra.program.run`.
+
+No second composition: the tests run the real program on the real stack file (plus a mixed
+pool, so every capacity mode is covered, and optionally three servers), under the plan's mocks.
+"""
 
 from __future__ import annotations
 
+import copy
+from pathlib import Path
 from typing import Any
+from unittest import mock
 
-from components.aws import (
-    AwsGpuNodePool,
-    AwsGpuNodePoolArgs,
-    AwsK3sServers,
-    AwsK3sServersArgs,
-    AwsNetwork,
-    AwsNetworkArgs,
-    SpotInterruptionHandler,
-    SpotInterruptionHandlerArgs,
-)
-from components.k3s import Capacity, K3sCluster, K3sClusterArgs, ScalingSchedule
+from components.k3s.cluster import K3sCluster
+from infra import program
+from infra.config import RawStack, StackConfig, parse, read_stack_file
 
-ALLOWED_CIDR = "198.51.100.0/24"
+REPO = Path(__file__).resolve().parents[3]
+STACK = "aws-dev"
+CLUSTER = STACK  # the program names the network and the cluster after the stack
+ALLOWED_CIDR = "203.0.113.0/24"
+"""The aws-dev stack's allowedCidrs."""
+
+MIXED_POOL = {
+    "name": "l4-mixed",
+    "cloud": "aws",
+    "gpuType": "L4",
+    "instanceTypes": ["g6.xlarge", "g6.2xlarge"],
+    "capacity": "mixed",
+    "onDemandBase": 1,
+    "min": 1,
+    "max": 3,
+}
+
+
+def aws_dev_config(*, server_count: int = 1) -> StackConfig:
+    raw = read_stack_file(REPO / "stacks", STACK)
+    values = copy.deepcopy(raw.values)
+    values["cluster"]["servers"] = server_count
+    values["pools"] = [*values["pools"], MIXED_POOL]
+    return parse(RawStack(raw.source, values, raw.secret_keys, raw.other))
 
 
 def build_aws_dev(*, server_count: int = 1) -> dict[str, Any]:
-    network = AwsNetwork(
-        "dev-net",
-        AwsNetworkArgs(api_allowed_cidrs=[ALLOWED_CIDR], api_load_balancer=server_count > 1),
-    )
-    cluster = K3sCluster(
-        "dev",
-        K3sClusterArgs(host=AwsK3sServers(AwsK3sServersArgs(network=network)), server_count=server_count),
-    )
-    spot = AwsGpuNodePool(
-        "l4-spot",
-        AwsGpuNodePoolArgs(
-            network=network,
-            join=cluster.agent_join,
-            instance_types=["g6.xlarge", "g6.2xlarge", "g6.4xlarge"],
-            capacity=Capacity.SPOT,
-            min_size=0,
-            max_size=4,
-            desired_size=1,
-            schedules=[
-                ScalingSchedule(
-                    name="workday",
-                    recurrence="0 8 * * MON-FRI",
-                    min_size=1,
-                    max_size=4,
-                    desired_size=2,
-                    time_zone="Europe/Berlin",
-                ),
-                ScalingSchedule(
-                    name="night",
-                    recurrence="0 20 * * *",
-                    min_size=0,
-                    max_size=4,
-                    desired_size=0,
-                    time_zone="Europe/Berlin",
-                ),
-            ],
-        ),
-    )
-    fallback = AwsGpuNodePool(
-        "l4-on-demand",
-        AwsGpuNodePoolArgs(
-            network=network,
-            join=cluster.agent_join,
-            instance_types=["g6.xlarge"],
-            capacity=Capacity.ON_DEMAND,
-            min_size=0,
-            max_size=2,
-        ),
-    )
-    mixed = AwsGpuNodePool(
-        "l4-mixed",
-        AwsGpuNodePoolArgs(
-            network=network,
-            join=cluster.agent_join,
-            instance_types=["g6.xlarge", "g5.xlarge"],
-            capacity=Capacity.MIXED,
-            on_demand_base=1,
-            min_size=1,
-            max_size=3,
-        ),
-    )
-    handler = SpotInterruptionHandler("spot", SpotInterruptionHandlerArgs(provider=cluster.provider))
+    """Run the program on aws-dev; return the cluster and the outputs the tests resolve."""
+    clusters: list[K3sCluster] = []
+    original = K3sCluster.__init__
+
+    def recording_init(self: K3sCluster, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        clusters.append(self)
+
+    with mock.patch.object(K3sCluster, "__init__", recording_init):
+        program.run(aws_dev_config(server_count=server_count))
+    (cluster,) = clusters
     return {
-        "network": network,
         "cluster": cluster,
-        "pools": {"spot": spot, "fallback": fallback, "mixed": mixed},
-        "handler": handler,
         "outputs": {
             "kubeconfig": cluster.kubeconfig,
             "api_endpoint": cluster.api_endpoint,

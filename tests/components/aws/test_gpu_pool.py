@@ -66,17 +66,15 @@ def test_agent_user_data_is_valid_cloud_config_and_joins_with_labels_and_taint(d
     assert config["node-taint"] == ["nvidia.com/gpu=true:NoSchedule"]
     assert f"K3S_VERSION={K3S_VERSION}" in files[f"{NODE_ETC_DIR}/bootstrap.env"]
     (secret_line,) = files[f"{NODE_ETC_DIR}/secrets.list"].splitlines()
-    assert secret_line.startswith("/llmops/llmops/aws-dev/dev/pools/l4-spot/agent-token ")
+    assert secret_line.startswith("/llmops/llmops/aws-dev/aws-dev/pools/l4-spot/agent-token ")
 
 
 def test_each_pool_reads_only_its_own_agent_token(dev: RecordingMocks) -> None:
     parameter = dev.named("l4-spot-agent-token")
     assert parameter.inputs["type"] == "SecureString" and "value" in parameter.secret_inputs
     policy = json.loads(dev.named("l4-spot-read-secrets").inputs["policy"])
-    # The mocks give each resource the ARN "...:<type>/<resource name>".
-    assert policy["Statement"][0]["Resource"] == [
-        f"arn:aws:mock:us-east-1:123456789012:parameter/{parameter.name}"
-    ]
+    # The plan mocks give each AWS resource the ARN "arn:aws:plan:<region>:000000000000:<resource name>".
+    assert policy["Statement"][0]["Resource"] == [f"arn:aws:plan:us-east-1:000000000000:{parameter.name}"]
 
 
 def test_spot_pool_is_all_spot_with_price_capacity_optimized(dev: RecordingMocks) -> None:
@@ -117,7 +115,7 @@ def test_scheduled_actions_follow_the_schedule(dev: RecordingMocks) -> None:
     schedules = {s.name: s.inputs for s in dev.of_type("aws:autoscaling/schedule:Schedule")}
     assert set(schedules) == {"l4-spot-schedule-workday", "l4-spot-schedule-night"}
     workday = schedules["l4-spot-schedule-workday"]
-    assert workday["recurrence"] == "0 8 * * MON-FRI"
+    assert workday["recurrence"] == "0 8 * * 1-5"  # as stacks/Pulumi.aws-dev.yaml writes it
     assert workday["timeZone"] == "Europe/Berlin"
     assert (workday["minSize"], workday["maxSize"], workday["desiredCapacity"]) == (1, 4, 2)
     assert workday["autoscalingGroupName"] == "l4-spot-group-asg"
@@ -155,7 +153,7 @@ def _assert_nothing_created(mocks: RecordingMocks) -> None:
 
 def test_min_greater_than_max() -> None:
     message, mocks = _bad_pool(min_size=3, max_size=1)
-    assert "args.min_size: 3 is greater than max_size 1; lower min_size or raise max_size" in message
+    assert "args.min_size: 3 is larger than max (1). Fix: set min <= 1, or raise max to 3" in message
     _assert_nothing_created(mocks)
 
 
@@ -163,23 +161,22 @@ def test_unknown_instance_family() -> None:
     message, mocks = _bad_pool(instance_types=["g6.xlarge", "m7i.large"])
     assert "args.instance_types[1]: 'm7i.large' is not in a known GPU instance family" in message
     assert "g4dn, g5, g6, g6e" in message
-    assert "use a GPU type such as 'g6.xlarge'" in message
+    assert "Fix: use a GPU machine type such as 'g6.xlarge'" in message
     _assert_nothing_created(mocks)
 
 
 def test_spot_with_max_zero() -> None:
     message, mocks = _bad_pool(capacity=Capacity.SPOT, max_size=0)
     assert (
-        "args.max_size: 0 with capacity 'spot' can never launch a node; set max_size to 1 or more" in message
+        "args.max_size: 0 makes a spot pool that can never hold a machine. Fix: set max >= 1, or remove the pool"
+        in message
     )
     _assert_nothing_created(mocks)
 
 
 def test_no_instance_types() -> None:
     message, mocks = _bad_pool(instance_types=[])
-    assert (
-        "args.instance_types: [] is empty; list at least one GPU instance type, e.g. ['g6.xlarge']" in message
-    )
+    assert "args.instance_types: [] is empty; a pool needs at least one machine type" in message
     _assert_nothing_created(mocks)
 
 
@@ -191,14 +188,14 @@ def test_all_problems_are_reported_together() -> None:
         disk_size_gb=20,
         schedules=[ScalingSchedule(name="s", recurrence="daily", min_size=2, max_size=1, desired_size=1)],
     )
-    assert message.startswith("AwsGpuNodePool 'bad-pool': 6 problem(s) in the node pool args:")
+    assert message.startswith("AwsGpuNodePool 'bad-pool': 6 problems in the arguments:")
     for fragment in (
         "args.instance_types[0]: 'x1.large'",
-        "args.min_size: 5 is greater than max_size 0",
-        "args.max_size: 0 with capacity 'spot'",
+        "args.min_size: 5 is larger than max (0)",
+        "args.max_size: 0 makes a spot pool",
         "args.disk_size_gb: 20 is below 100",
         "args.schedules[0].recurrence: 'daily' is not a five-field cron expression",
-        "args.schedules[0]: min_size 2, desired_size 1, max_size 1 are not ordered",
+        "args.schedules[0]: sizes min 2, desired 1, max 1 are not ordered",
     ):
         assert fragment in message
 

@@ -11,7 +11,6 @@ import pytest
 
 from components.addons.charts import AWS_EFS_CSI_DRIVER
 from components.aws.model_store import (
-    AwsModelStore,
     AwsModelStoreArgs,
     ThroughputMode,
     driver_values,
@@ -29,21 +28,9 @@ EXCEPTIONS = {
 }
 
 
-def _build(**overrides: Any) -> dict[str, Any]:
-    stack = build_aws_dev()
-    pools = stack["pools"]
-    network = stack["network"]
-    kwargs: dict[str, Any] = {
-        "vpc_id": network.vpc.id,
-        "subnet_ids": network.subnet_ids,
-        "nodes_security_group_id": network.nodes_security_group_id,
-        "node_roles": [pools["spot"].role, pools["fallback"].role],
-        "provider": stack["cluster"].provider,
-        "namespace": "serving",
-    }
-    kwargs.update(overrides)
-    store = AwsModelStore("store", AwsModelStoreArgs(**kwargs))
-    return {"claim": store.claim_name}
+def _build() -> dict[str, Any]:
+    """aws-dev as the program builds it (its store is on by default), three pools."""
+    return build_aws_dev()["outputs"]
 
 
 @pytest.fixture(scope="module")
@@ -66,33 +53,34 @@ def test_a_mount_target_per_subnet_behind_a_group_that_admits_nfs_from_nodes_onl
     subnets = mocks.of_type("aws:ec2/subnet:Subnet")
     assert len(targets) == len(subnets) == 2
     assert {t.inputs["subnetId"] for t in targets} == {f"{s.name}-id" for s in subnets}
-    group = mocks.named("store-efs-sg")
+    group = mocks.named("model-store-efs-sg")
     (rule,) = group.inputs["ingress"]
     assert (rule["protocol"], rule["fromPort"], rule["toPort"]) == ("tcp", 2049, 2049)
-    assert rule["securityGroups"] == ["dev-net-nodes-id"]
+    assert rule["securityGroups"] == ["aws-dev-nodes-id"]
     assert "cidrBlocks" not in rule
-    assert all(t.inputs["securityGroups"] == ["store-efs-sg-id"] for t in targets)
+    assert all(t.inputs["securityGroups"] == ["model-store-efs-sg-id"] for t in targets)
 
 
 def test_only_the_node_roles_mount_and_only_over_tls(planned) -> None:
     mocks, _ = planned
-    policy = json.loads(mocks.named("store-efs-policy").inputs["policy"])
+    policy = json.loads(mocks.named("model-store-efs-policy").inputs["policy"])
     deny, allow = policy["Statement"]
     assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
     assert allow["Principal"]["AWS"] == [
-        "arn:aws:mock:us-east-1:123456789012:role/l4-on-demand-role",
-        "arn:aws:mock:us-east-1:123456789012:role/l4-spot-role",
+        "arn:aws:plan:us-east-1:000000000000:l4-mixed-role",
+        "arn:aws:plan:us-east-1:000000000000:l4-on-demand-role",
+        "arn:aws:plan:us-east-1:000000000000:l4-spot-role",
     ]
-    fs_arn = "arn:aws:mock:us-east-1:123456789012:filesystem/store-efs"
-    for index in (0, 1):
-        node = json.loads(mocks.named(f"store-node-mount-{index}").inputs["policy"])
+    fs_arn = "arn:aws:plan:us-east-1:000000000000:model-store-efs"
+    for index in (0, 1, 2):
+        node = json.loads(mocks.named(f"model-store-node-mount-{index}").inputs["policy"])
         (statement,) = node["Statement"]
         assert statement["Resource"] == fs_arn
         assert statement["Action"] == ["elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite"]
 
 
 def test_the_claim_is_rwx_on_a_static_volume_with_tls_and_iam(planned) -> None:
-    mocks, outputs = planned
+    mocks, _ = planned
     (volume,) = mocks.of_type("kubernetes:core/v1:PersistentVolume")
     (claim,) = mocks.of_type("kubernetes:core/v1:PersistentVolumeClaim")
     for resource, kind in ((volume, "PersistentVolume"), (claim, "PersistentVolumeClaim")):
@@ -102,18 +90,17 @@ def test_the_claim_is_rwx_on_a_static_volume_with_tls_and_iam(planned) -> None:
     assert volume.inputs["spec"]["accessModes"] == claim.inputs["spec"]["accessModes"] == ["ReadWriteMany"]
     csi = volume.inputs["spec"]["csi"]
     assert csi["driver"] == "efs.csi.aws.com"
-    assert csi["volumeHandle"] == "store-efs-id::store-access-point-id"
+    assert csi["volumeHandle"] == "model-store-efs-id::model-store-access-point-id"
     assert csi["volumeAttributes"] == {"encryptInTransit": "true"}
     assert volume.inputs["spec"]["mountOptions"] == ["iam"]
     assert volume.inputs["spec"]["persistentVolumeReclaimPolicy"] == "Retain"
     assert claim.inputs["spec"]["volumeName"] == volume.inputs["metadata"]["name"]
-    assert claim.inputs["metadata"]["namespace"] == "serving"
-    assert outputs["claim"].value == claim.inputs["metadata"]["name"]
+    assert claim.inputs["metadata"]["namespace"] == "llmops"
 
 
 def test_the_driver_release_is_the_pinned_chart(planned) -> None:
     mocks, _ = planned
-    release = mocks.named("store-efs-csi")
+    release = mocks.named("model-store-efs-csi")
     assert release.inputs["chart"] == "aws-efs-csi-driver"
     assert release.inputs["version"] == "4.4.1" == AWS_EFS_CSI_DRIVER.version
     assert release.inputs["repositoryOpts"]["repo"] == AWS_EFS_CSI_DRIVER.repo

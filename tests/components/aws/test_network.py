@@ -39,7 +39,7 @@ def test_subnets_in_two_zones(dev: RecordingMocks) -> None:
     assert ("aws:index/getAvailabilityZones:getAvailabilityZones", {"state": "available"}) in dev.calls
     cidrs = [ipaddress.IPv4Network(s.inputs["cidrBlock"]) for s in subnets]
     assert not cidrs[0].overlaps(cidrs[1])
-    vpc = ipaddress.IPv4Network(dev.named("dev-net-vpc").inputs["cidrBlock"])
+    vpc = ipaddress.IPv4Network(dev.named("aws-dev-vpc").inputs["cidrBlock"])
     assert all(c.subnet_of(vpc) for c in cidrs)
 
 
@@ -53,17 +53,17 @@ def test_no_ssh_and_nothing_open_to_the_internet(dev: RecordingMocks) -> None:
 
 
 def test_api_open_to_allowed_ranges_and_the_nodes_only(dev: RecordingMocks) -> None:
-    servers = dev.named("dev-net-servers")
+    servers = dev.named("aws-dev-servers")
     api_rules = [r for r in servers.inputs["ingress"] if _covers(r, 6443)]
     assert {tuple(r.get("cidrBlocks", [])) for r in api_rules if r.get("cidrBlocks")} == {(ALLOWED_CIDR,)}
-    assert [r["securityGroups"] for r in api_rules if r.get("securityGroups")] == [["dev-net-nodes-id"]]
+    assert [r["securityGroups"] for r in api_rules if r.get("securityGroups")] == [["aws-dev-nodes-id"]]
     assert len(api_rules) == 2  # no VPC-wide rule without a load balancer
     etcd = [r for r in servers.inputs["ingress"] if _covers(r, 2379)]
     assert etcd and all(r.get("self") is True and not r.get("cidrBlocks") for r in etcd)
 
 
 def test_kubelet_and_vxlan_only_between_nodes(dev: RecordingMocks) -> None:
-    nodes = dev.named("dev-net-nodes")
+    nodes = dev.named("aws-dev-nodes")
     by_port = {(r["protocol"], r["fromPort"]): r for r in nodes.inputs["ingress"]}
     assert set(by_port) == {("tcp", 10250), ("udp", 8472)}
     assert all(r.get("self") is True and not r.get("cidrBlocks") for r in by_port.values())
@@ -114,7 +114,7 @@ def test_bad_network_args_are_all_reported_before_any_resource() -> None:
     )
     assert "args.az_count: 1 is below 2" in message
     assert "args.api_allowed_cidrs[0]: '10.0.0.1/8' is not an IPv4 network" in message
-    assert "args.wireguard_peer_cidrs: set while flannel_backend is 'vxlan'" in message
+    assert "args.wireguard_peer_cidrs: [\"35.200.0.0/16\"] is set while flannel_backend is 'vxlan'" in message
     assert mocks.resources == []
 
 

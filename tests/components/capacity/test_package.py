@@ -8,7 +8,7 @@ import sys
 
 def test_no_pulumi_import() -> None:
     code = (
-        "import sys, components.capacity, components.capacity.aws_lookup, infra.cli_capacity; "
+        "import sys, components.capacity, components.aws.lookup, infra.cli_capacity; "
         "loaded = sorted(m for m in sys.modules if m == 'pulumi' or m.startswith('pulumi_') "
         "or m.startswith('pulumi.')); print(','.join(loaded))"
     )

@@ -75,27 +75,29 @@ def test_cost_is_linear_in_price(per_minute: list[float], factor: float) -> None
 
 
 def test_constant_load_static_oracle_predictive_meet_the_slo() -> None:
-    result = replay(minute_trace([3000.0] * 180), SETTINGS)
+    result = replay(minute_trace([12000.0] * 180), SETTINGS)
     per_replica = result.capacity.requests_per_s
-    needed = int(np.ceil(50 / per_replica))
+    needed = int(np.ceil(200 / per_replica))
     assert result.policies["static"].peak_replicas == needed
     assert result.policies["oracle"].peak_replicas == needed
     for name in ("static", "oracle", "predictive"):
         assert result.policies[name].slo_attainment == 1.0
     # The production stack's waiting-only rule scales down once the queue is empty, then the queue
     # builds again while a replica starts: it oscillates on a flat load.
-    assert result.policies["reactive"].slo_attainment < 1.0
+    assert result.policies["keda-waiting"].slo_attainment < 1.0
+    # An HPA on requests in flight (running + waiting) holds a flat load.
+    assert result.policies["hpa"].slo_attainment == 1.0
 
 
-def test_step_up_predictive_beats_reactive_after_a_day_of_history() -> None:
+def test_step_up_predictive_beats_hpa_after_a_day_of_history() -> None:
     # Two identical days: quiet, then a jump at noon. Day two's predictive rule sees the jump coming.
     day = [600.0] * 720 + [6000.0] * 720
     result = replay(minute_trace(day * 2), SETTINGS)
     second_day = slice(1440, 2880)
     predictive = result.policies["predictive"]
-    reactive = result.policies["reactive"]
+    reactive = result.policies["hpa"]
     jump = 1440 + 720
-    # Before the jump, predictive is already at the new size; reactive is not.
+    # Before the jump, predictive is already at the new size; the HPA is not.
     assert predictive.ready[jump] >= result.policies["oracle"].ready[jump]
     assert reactive.ready[jump] < predictive.ready[jump]
     assert predictive.provisioned[second_day].max() <= 2 * result.policies["static"].peak_replicas
@@ -103,10 +105,18 @@ def test_step_up_predictive_beats_reactive_after_a_day_of_history() -> None:
 
 def test_json_shape() -> None:
     data = replay(minute_trace([100.0] * 10), SETTINGS).to_json()
-    assert data["trace"] == {"requests": 1000.0, "span_s": 600.0}
+    assert data["trace"] == {"requests": 1000.0, "span_s": 600.0, "infeasible_share": 0.0}
     assert set(data["policies"]) == set(POLICIES)
     for policy in data["policies"].values():
-        assert set(policy) == {"gpu_hours", "cost_usd", "slo_attainment", "peak_replicas"}
+        assert set(policy) == {
+            "gpu_hours",
+            "cost_usd",
+            "slo_attainment",
+            "slo_attainment_feasible",
+            "peak_replicas",
+        }
+    assert set(data["parameters"]) == set(POLICIES)
+    assert data["parameters"]["hpa"]["target_fraction"] == 0.7
 
 
 def test_infeasible_prefill_fails_for_every_policy() -> None:
@@ -115,6 +125,7 @@ def test_infeasible_prefill_fails_for_every_policy() -> None:
     result = replay(trace, ReplaySettings(MODEL, "L4", slo=Slo(ttft_s=0.5), usd_per_gpu_hour=1.0))
     for policy in result.policies.values():
         assert policy.slo_attainment == 0.0
+    assert result.infeasible_share == 1.0
 
 
 def test_oracle_knows_when_a_flat_size_is_cheaper() -> None:
@@ -130,7 +141,7 @@ def test_dynamic_policies_start_warm_and_hold_their_size() -> None:
     # A trace cut out of running traffic: the first minute is only partly covered. The policies
     # start sized for the first minutes and the HPA window holds that size, as a running service
     # would; they must not fall to one replica in the first bin and miss the next start-up time.
-    result = replay(minute_trace([200.0] + [3000.0] * 60), SETTINGS)
+    result = replay(minute_trace([500.0] + [7400.0] * 60), SETTINGS)
     predictive = result.policies["predictive"]
     assert predictive.ready[1] == predictive.ready[0] > 1
     assert predictive.slo_attainment == 1.0
@@ -155,12 +166,14 @@ def test_a_burst_inside_a_bin_queues_request_by_request() -> None:
     settings = ReplaySettings(MODEL, "L4", usd_per_gpu_hour=1.0)
     capacity = replay(trace, settings, ("static",)).capacity
     load = _bin_load(trace, capacity, 5.0, settings.slo.ttft_s)
-    prefill = 3000 / capacity.prefill_tokens_per_s
+    # A prompt queues its share of the steady-state work; its own TTFT floor is its prefill alone.
+    prefill = 3000 * capacity.prefill_s_per_token
+    floor = 3000 / capacity.prefill_tokens_per_s
     decode_rate = capacity.decode_s_per_token * 10 / 5.0  # the bin's decode work, spread evenly
     waits = _request_waits(load, np.full(len(load.work), 2), 5.0)
     expected = [k * prefill / 2 for k in range(10)]
     np.testing.assert_allclose(waits[:10], expected, rtol=1e-6, atol=decode_rate)
-    assert waits[9] + prefill > settings.slo.ttft_s
+    assert waits[9] + floor > settings.slo.ttft_s
 
 
 def _brute_force_waits(load: _Load, ready: np.ndarray, bin_s: float) -> list[float]:

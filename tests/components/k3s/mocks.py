@@ -1,4 +1,4 @@
-"""Pulumi mocks for the K3s and AWS components, and a harness that runs a program under them.
+"""The plan's mocks with recording and real TLS, and a harness that runs a program under them.
 
 The TLS resources are emulated with the `cryptography` package from the inputs the component
 gives `pulumi_tls` (algorithm, subject, is_ca_certificate, allowed_uses, the CA key and cert),
@@ -20,11 +20,15 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from components.aws import plan_mocks
+from infra.plan import PlanMocks
+
+MOCK_AMI = plan_mocks.PLAN_AMI
+MOCK_EIP = plan_mocks.PLAN_PUBLIC_IP
 PROJECT = "llmops"
 STACK = "aws-dev"
 AVAILABILITY_ZONES = ["us-east-1a", "us-east-1b", "us-east-1c"]
-MOCK_AMI = "ami-0123456789abcdef0"
-MOCK_EIP = "203.0.113.10"
+"""What the plan's mocks answer for the default region (components/aws/plan_mocks.py)."""
 
 _KEY_USAGE_FLAGS = {
     "digital_signature": "digital_signature",
@@ -150,10 +154,16 @@ class Recorded:
     provider: str | None
 
 
-class RecordingMocks(pulumi.runtime.Mocks):
-    """Returns inputs as outputs (plus what a provider computes), and records every resource."""
+class RecordingMocks(PlanMocks):
+    """The plan's mocks (every cloud answer comes from its kit), recording every resource and call.
+
+    On top, for the tests only: TLS resources get real keys and certificates made with
+    `cryptography` from the component's own inputs, so signatures can be verified, and random
+    passwords are `p` * length.
+    """
 
     def __init__(self) -> None:
+        super().__init__(preview=False)
         self.resources: list[Recorded] = []
         self.calls: list[tuple[str, dict[str, Any]]] = []
 
@@ -161,7 +171,12 @@ class RecordingMocks(pulumi.runtime.Mocks):
         secret_inputs = {key for key, value in args.inputs.items() if _is_secret(value)}
         inputs = _reveal(dict(args.inputs))
         self.resources.append(Recorded(args.typ, args.name, inputs, secret_inputs, args.provider))
-        outputs = dict(inputs)
+        resource_id, outputs = super().new_resource(args)
+        outputs = {
+            **_reveal(outputs),
+            **inputs,
+            **{k: v for k, v in _reveal(outputs).items() if k not in inputs},
+        }
         typ = args.typ
         if typ == "tls:index/privateKey:PrivateKey":
             outputs.update(_private_key(inputs))
@@ -191,42 +206,11 @@ class RecordingMocks(pulumi.runtime.Mocks):
             )
         elif typ == "random:index/randomPassword:RandomPassword":
             outputs["result"] = "p" * int(inputs.get("length", 16))
-        elif typ == "aws:ec2/eip:Eip":
-            outputs.update({"publicIp": MOCK_EIP, "allocationId": f"eipalloc-{args.name}"})
-        elif typ == "aws:lb/loadBalancer:LoadBalancer":
-            outputs["dnsName"] = f"{args.name}.elb.us-east-1.amazonaws.com"
-        elif typ == "aws:ec2/launchTemplate:LaunchTemplate":
-            outputs["latestVersion"] = 1
-        elif typ == "aws:autoscaling/group:Group":
-            outputs.setdefault("name", f"{args.name}-asg")
-        elif typ == "aws:iam/role:Role" or typ == "aws:iam/instanceProfile:InstanceProfile":
-            outputs.setdefault("name", args.name)
-        outputs.setdefault(
-            "arn", f"arn:aws:mock:us-east-1:123456789012:{typ.split(':')[-1].lower()}/{args.name}"
-        )
-        return f"{args.name}-id", outputs
+        return resource_id, outputs
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
         self.calls.append((args.token, dict(args.args)))
-        if args.token == "aws:index/getAvailabilityZones:getAvailabilityZones":
-            return {
-                "id": "us-east-1",
-                "names": AVAILABILITY_ZONES,
-                "zoneIds": [f"use1-az{i + 1}" for i in range(len(AVAILABILITY_ZONES))],
-                "groupNames": ["us-east-1"],
-            }, []
-        if args.token == "aws:ssm/getParameter:getParameter":
-            return {
-                "id": args.args["name"],
-                "name": args.args["name"],
-                "arn": f"arn:aws:ssm:us-east-1::parameter{args.args['name']}",
-                "type": "String",
-                "value": MOCK_AMI,
-                "insecureValue": MOCK_AMI,
-                "version": 1,
-                "withDecryption": True,
-            }, []
-        raise NotImplementedError(f"the mocks do not answer invoke {args.token}")
+        return super().call(args)
 
     def of_type(self, typ: str) -> list[Recorded]:
         return [r for r in self.resources if r.type == typ]

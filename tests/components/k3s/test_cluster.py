@@ -35,7 +35,7 @@ def _cert(pem: str) -> x509.Certificate:
 
 
 def _server_user_data(mocks: RecordingMocks, index: int) -> dict:
-    document = mocks.named(f"dev-server-{index}").inputs["userData"]
+    document = mocks.named(f"aws-dev-server-{index}").inputs["userData"]
     assert document.startswith("#cloud-config\n")
     return yaml.safe_load(document)
 
@@ -68,7 +68,7 @@ def test_admin_certificate_is_not_signed_by_the_server_ca(dev) -> None:
 @pytest.mark.parametrize("role", [spec.role for spec in pki.CLUSTER_CAS])
 def test_every_cluster_ca_is_a_self_signed_ca(dev, role: str) -> None:
     mocks, _ = dev
-    recorded = mocks.named(f"dev-{role}")
+    recorded = mocks.named(f"aws-dev-{role}")
     assert recorded.inputs["isCaCertificate"] is True
     assert set(recorded.inputs["allowedUses"]) >= {"cert_signing", "digital_signature"}
     assert "privateKeyPem" in recorded.secret_inputs
@@ -102,7 +102,7 @@ def test_kubeconfig_carries_the_server_ca_and_the_admin_identity(dev) -> None:
 
 def test_provider_uses_the_kubeconfig_and_waits_for_the_server(dev) -> None:
     mocks, out = dev
-    provider = mocks.named("dev-provider")
+    provider = mocks.named("aws-dev-provider")
     assert provider.type == "pulumi:providers:kubernetes"
     assert provider.inputs["kubeconfig"] == out["kubeconfig"].value
     assert "kubeconfig" in provider.secret_inputs
@@ -124,7 +124,7 @@ def test_every_secret_is_a_secure_string_with_a_secret_value(dev) -> None:
     for parameter in parameters:
         assert parameter.inputs["type"] == "SecureString"
         assert "value" in parameter.secret_inputs, parameter.name
-        assert parameter.inputs["name"].startswith("/llmops/llmops/aws-dev/dev/")
+        assert parameter.inputs["name"].startswith("/llmops/llmops/aws-dev/aws-dev/")
 
 
 def test_no_secret_appears_in_plain_inputs_anywhere(dev) -> None:
@@ -149,7 +149,7 @@ def test_no_secret_appears_in_plain_inputs_anywhere(dev) -> None:
 
 def test_server_role_reads_only_its_own_parameters(dev) -> None:
     mocks, _ = dev
-    policy = json.loads(mocks.named("dev-server-read-secrets").inputs["policy"])
+    policy = json.loads(mocks.named("aws-dev-server-read-secrets").inputs["policy"])
     (statement,) = policy["Statement"]
     assert statement["Action"] == ["ssm:GetParameter"]
     server_parameters = [
@@ -158,7 +158,7 @@ def test_server_role_reads_only_its_own_parameters(dev) -> None:
     assert len(statement["Resource"]) == len(server_parameters)
     assert all(arn.endswith(tuple(p.name for p in server_parameters)) for arn in statement["Resource"])
     assert "*" not in json.dumps(statement["Resource"])
-    core = mocks.named("dev-server-ssm-core").inputs["policyArn"]
+    core = mocks.named("aws-dev-server-ssm-core").inputs["policyArn"]
     assert core == "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
 
 
@@ -177,7 +177,7 @@ def test_server_user_data_places_every_ca_before_k3s_starts(dev) -> None:
 
 def test_server_instance_is_hardened(dev) -> None:
     mocks, _ = dev
-    server = mocks.named("dev-server-0")
+    server = mocks.named("aws-dev-server-0")
     assert server.inputs["metadataOptions"]["httpTokens"] == "required"
     assert server.inputs["rootBlockDevice"]["encrypted"] is True
     assert server.inputs["rootBlockDevice"]["volumeType"] == "gp3"
@@ -192,11 +192,11 @@ def test_ha_first_server_initialises_etcd_and_the_others_join(dev_ha) -> None:
     mocks, out = dev_ha
     configs = [yaml.safe_load(_file(_server_user_data(mocks, i), K3S_CONFIG_PATH)) for i in range(3)]
     assert configs[0].get("cluster-init") is True
-    first = mocks.named("dev-server-0").inputs["privateIp"]
+    first = mocks.named("aws-dev-server-0").inputs["privateIp"]
     assert [c.get("server") for c in configs[1:]] == [f"https://{first}:6443"] * 2
-    subnets = {mocks.named(f"dev-server-{i}").inputs["subnetId"] for i in range(3)}
+    subnets = {mocks.named(f"aws-dev-server-{i}").inputs["subnetId"] for i in range(3)}
     assert len(subnets) == 2  # spread over both zones
-    balancer = mocks.named("dev-api-lb")
+    balancer = mocks.named("aws-dev-api-lb")
     assert balancer.type == "aws:lb/loadBalancer:LoadBalancer"
     assert out["api_endpoint"].value == f"https://{balancer.name}.elb.us-east-1.amazonaws.com:6443"
     assert all(balancer.name + ".elb" in c["tls-san"][0] for c in configs)

@@ -9,6 +9,7 @@ import jsonschema
 import pytest
 import yaml
 
+from components.aws.checks import BOOTSTRAP
 from components.k3s.render import (
     AGENT_TOKEN_FILE,
     GPU_TAINT,
@@ -49,7 +50,7 @@ def _server_document(**overrides: object) -> str:
         "role": "server",
         "k3s_config": config,
         "secrets": SECRETS,
-        "secret_backend": "aws-ssm",
+        "bootstrap": BOOTSTRAP,
     }
     kwargs.update(overrides)
     return render_cloud_init(**kwargs)  # type: ignore[arg-type]
@@ -61,8 +62,8 @@ def _agent_document() -> str:
         role="agent",
         k3s_config=agent_config(server_address="10.20.0.10", node_labels=labels),
         secrets=[SecretFile("/llmops/p/s/dev/pools/l4-spot/agent-token", TOKEN_FILE)],
-        secret_backend="aws-ssm",
-        node_external_ip=NodeExternalIp.AWS_IMDS,
+        bootstrap=BOOTSTRAP,
+        node_external_ip=NodeExternalIp.FROM_CLOUD,
     )
 
 
@@ -95,6 +96,8 @@ def test_cloud_init_ships_the_scripts_verbatim_and_runs_the_role_script(role: st
     document = _server_document() if role == "server" else _agent_document()
     files = _files(document)
     assert files[f"{NODE_LIB_DIR}/lib.sh"]["content"] == script_text("lib.sh")
+    # The cloud's fragment lands beside lib.sh, which sources it.
+    assert files[f"{NODE_LIB_DIR}/cloud.sh"]["content"] == BOOTSTRAP.text()
     assert files[f"{NODE_LIB_DIR}/{role}.sh"]["content"] == script_text(f"{role}.sh")
     assert files[f"{NODE_LIB_DIR}/{role}.sh"]["permissions"] == "0755"
     assert yaml.safe_load(document)["runcmd"] == [[f"{NODE_LIB_DIR}/{role}.sh"]]
@@ -106,7 +109,7 @@ def test_bootstrap_env_pins_the_version_and_names_the_backend() -> None:
     files = _files(_server_document())
     env = dict(line.split("=", 1) for line in files[f"{NODE_ETC_DIR}/bootstrap.env"]["content"].splitlines())
     assert shlex.split(env["K3S_VERSION"]) == [K3S_VERSION]
-    assert env["LLMOPS_SECRET_BACKEND"] == "aws-ssm"
+    assert env["LLMOPS_CLOUD"] == "aws"
     secrets_list = files[f"{NODE_ETC_DIR}/secrets.list"]["content"].splitlines()
     assert secrets_list == [
         f"/llmops/p/s/dev/servers/token {TOKEN_FILE} 0600",

@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from components.aws.checks import BOOTSTRAP
 from components.k3s.render import SCRIPTS_DIR, SecretFile, render_cloud_init
 from components.k3s.versions import K3S_VERSION
 
-SCRIPTS = sorted(SCRIPTS_DIR.glob("*.sh"))
+SCRIPTS = [*sorted(SCRIPTS_DIR.glob("*.sh")), BOOTSTRAP.script]
 
 
 def _shellcheck() -> str:
@@ -25,7 +26,7 @@ def _shellcheck() -> str:
 
 
 def test_there_are_scripts() -> None:
-    assert {p.name for p in SCRIPTS} == {"lib.sh", "server.sh", "agent.sh"}
+    assert {p.name for p in SCRIPTS} == {"lib.sh", "server.sh", "agent.sh", "cloud.sh"}
 
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.name)
@@ -63,12 +64,13 @@ def test_entry_scripts_are_strict(role: str) -> None:
 def test_scripts_extracted_from_cloud_init_pass_shellcheck(tmp_path: Path) -> None:
     """What lands on the node (after YAML round-trip) is what shellcheck approved."""
     document = render_cloud_init(
-        role="agent", k3s_config={"server": "https://10.0.0.10:6443"}, secrets=[], secret_backend="aws-ssm"
+        role="agent", k3s_config={"server": "https://10.0.0.10:6443"}, secrets=[], bootstrap=BOOTSTRAP
     )
     for entry in yaml.safe_load(document)["write_files"]:
         if entry["path"].endswith(".sh"):
             target = tmp_path / Path(entry["path"]).name
             target.write_text(entry["content"])
+    assert (tmp_path / "cloud.sh").is_file()
     result = subprocess.run(
         [_shellcheck(), "-x", f"--source-path={tmp_path}", str(tmp_path / "agent.sh")],
         capture_output=True,
@@ -98,7 +100,12 @@ def _fake_bin(tmp_path: Path, installed_version: str | None) -> Path:
     return bin_dir
 
 
-def _run_lib(tmp_path: Path, snippet: str, installed_version: str | None = None) -> tuple[int, str, str]:
+def _run_lib(
+    tmp_path: Path,
+    snippet: str,
+    installed_version: str | None = None,
+    fragment: Path | None = BOOTSTRAP.script,
+) -> tuple[int, str, str]:
     bin_dir = _fake_bin(tmp_path, installed_version)
     log = tmp_path / "calls.log"
     log.touch()
@@ -107,7 +114,9 @@ def _run_lib(tmp_path: Path, snippet: str, installed_version: str | None = None)
         "FAKE_LOG": str(log),
         "HOME": str(tmp_path),
     }
-    script = f"set -euo pipefail\n. {SCRIPTS_DIR / 'lib.sh'}\n{snippet}\n"
+    # As on the node: lib.sh, then the cloud's fragment over its defaults.
+    source_fragment = f". {fragment}\n" if fragment is not None else ""
+    script = f"set -euo pipefail\n. {SCRIPTS_DIR / 'lib.sh'}\n{source_fragment}{snippet}\n"
     result = subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True, check=False)
     return result.returncode, log.read_text(), result.stderr
 
@@ -133,7 +142,7 @@ def test_secrets_are_fetched_into_place_with_their_modes(tmp_path: Path) -> None
     secrets = [SecretFile("/llmops/x/token", str(token)), SecretFile("/llmops/x/ca", str(ca), "0644")]
     listing.write_text("".join(f"{s.locator} {s.path} {s.mode}\n" for s in secrets))
     code, calls, err = _run_lib(
-        tmp_path, f"LLMOPS_SECRET_BACKEND=aws-ssm\nfetch_all_secrets {listing}\nfetch_all_secrets {listing}"
+        tmp_path, f"LLMOPS_CLOUD=aws\nfetch_all_secrets {listing}\nfetch_all_secrets {listing}"
     )
     assert code == 0, err
     assert token.read_text() == "secret-of-/llmops/x/token\n"
@@ -150,22 +159,23 @@ def test_a_missing_secret_stops_the_bootstrap_and_writes_nothing(tmp_path: Path)
     dest = tmp_path / "token"
     listing = tmp_path / "secrets.list"
     listing.write_text(f"/llmops/x/missing {dest} 0600\n")
-    code, _, err = _run_lib(tmp_path, f"LLMOPS_SECRET_BACKEND=aws-ssm\nfetch_all_secrets {listing}")
+    code, _, err = _run_lib(tmp_path, f"LLMOPS_CLOUD=aws\nfetch_all_secrets {listing}")
     assert code != 0
     assert "cannot read SSM parameter /llmops/x/missing" in err
     assert not dest.exists() and os.listdir(tmp_path).count("token") == 0
 
 
-def test_unknown_secret_backend_is_refused(tmp_path: Path) -> None:
+def test_without_a_cloud_fragment_secrets_are_refused(tmp_path: Path) -> None:
     listing = tmp_path / "secrets.list"
     listing.write_text(f"a {tmp_path / 'x'} 0600\n")
-    code, _, err = _run_lib(tmp_path, f"LLMOPS_SECRET_BACKEND=vault\nfetch_all_secrets {listing}")
-    assert code != 0 and "unknown secret backend 'vault'" in err
+    code, _, err = _run_lib(tmp_path, f"fetch_all_secrets {listing}", fragment=None)
+    assert code != 0 and "no cloud bootstrap fragment (cloud.sh) is installed" in err
+    assert "cannot fetch secret a (cloud: none)" in err
 
 
 def test_external_ip_from_instance_metadata(tmp_path: Path) -> None:
     code, calls, err = _run_lib(
-        tmp_path, f"K3S_ETC={tmp_path}/k3s\nLLMOPS_NODE_EXTERNAL_IP=aws-imds\nwrite_external_ip"
+        tmp_path, f"K3S_ETC={tmp_path}/k3s\nLLMOPS_NODE_EXTERNAL_IP=cloud\nwrite_external_ip"
     )
     assert code == 0, err
     dropin = tmp_path / "k3s" / "config.yaml.d" / "50-external-ip.yaml"
@@ -177,3 +187,49 @@ def test_no_external_ip_when_not_asked(tmp_path: Path) -> None:
     code, _, err = _run_lib(tmp_path, f"K3S_ETC={tmp_path}/k3s\nLLMOPS_NODE_EXTERNAL_IP=\nwrite_external_ip")
     assert code == 0, err
     assert not (tmp_path / "k3s").exists()
+
+
+def test_provider_id_from_instance_metadata_when_asked(tmp_path: Path) -> None:
+    code, calls, err = _run_lib(
+        tmp_path, f"K3S_ETC={tmp_path}/k3s\nLLMOPS_PROVIDER_ID=cloud\nwrite_provider_id"
+    )
+    assert code == 0, err
+    dropin = tmp_path / "k3s" / "config.yaml.d" / "60-provider-id.yaml"
+    assert yaml.safe_load(dropin.read_text()) == {
+        "kubelet-arg+": ["provider-id=aws:///us-east-1b/i-0123456789abcdef0"]
+    }
+    assert "X-aws-ec2-metadata-token: TOKEN" in calls
+
+
+def test_no_provider_id_unless_asked(tmp_path: Path) -> None:
+    code, calls, err = _run_lib(tmp_path, f"K3S_ETC={tmp_path}/k3s\nwrite_provider_id")
+    assert code == 0, err
+    assert not (tmp_path / "k3s").exists() and "instance-id" not in calls
+
+
+def test_provider_id_without_a_cloud_fragment_stops_the_bootstrap(tmp_path: Path) -> None:
+    code, _, err = _run_lib(
+        tmp_path, f"K3S_ETC={tmp_path}/k3s\nLLMOPS_PROVIDER_ID=cloud\nwrite_provider_id", fragment=None
+    )
+    assert code != 0 and "the cloud reports no provider id for this machine" in err
+
+
+def test_render_asks_for_the_provider_id_only_when_told() -> None:
+    def env(**kwargs: object) -> str:
+        document = render_cloud_init(
+            role="agent",
+            k3s_config={},
+            secrets=[],
+            bootstrap=BOOTSTRAP,
+            **kwargs,  # type: ignore[arg-type]
+        )
+        files = {f["path"]: f["content"] for f in yaml.safe_load(document)["write_files"]}
+        return files["/etc/llmops/bootstrap.env"]
+
+    assert "LLMOPS_PROVIDER_ID" not in env()
+    assert "LLMOPS_PROVIDER_ID=cloud\n" in env(provider_id=True)
+
+
+def test_agent_bootstrap_sets_the_provider_id_before_k3s_starts() -> None:
+    lines = [line.strip() for line in (SCRIPTS_DIR / "agent.sh").read_text().splitlines()]
+    assert lines.index("write_provider_id") < lines.index("install_k3s agent")

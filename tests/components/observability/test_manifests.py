@@ -63,9 +63,12 @@ def test_schema_check_would_catch_a_bad_interval() -> None:
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        ({"interval": "2"}, "interval: '2' is not a Prometheus duration; use e.g. '2s'"),
-        ({"scrape_timeout": "5s"}, "scrape_timeout: '5s' is longer than interval '2s'"),
-        ({"selector_labels": {}}, "selector_labels: empty; give the Service's labels"),
+        ({"interval": "2"}, "interval: '2' is not a Prometheus duration. Fix: write it like '2s'"),
+        (
+            {"scrape_timeout": "5s"},
+            "scrape_timeout: '5s' is longer than the interval '2s', which Prometheus rejects",
+        ),
+        ({"selector_labels": {}}, "selector_labels: {} is empty. Fix: give the Service's labels"),
     ],
 )
 def test_service_monitor_bad_input_names_the_argument(overrides: dict[str, Any], message: str) -> None:

@@ -8,7 +8,9 @@ counter queried without _total fails here rather than as an empty panel in produ
 from __future__ import annotations
 
 import pytest
+import yaml
 
+from components.capacity.promql import rule_group
 from components.observability import manifests
 from tests.components.observability.promql import (
     dashboard_expressions,
@@ -64,6 +66,9 @@ OTHER_SOURCES = {
     "kube_node_status_capacity": "kube-state-metrics",
     "kube_node_status_condition": "kube-state-metrics",
     "kube_pod_container_resource_requests": "kube-state-metrics",
+    "kube_deployment_status_replicas_available": "kube-state-metrics",
+    "kube_horizontalpodautoscaler_status_desired_replicas": "kube-state-metrics (KEDA's HPA per model)",
+    "kube_horizontalpodautoscaler_spec_max_replicas": "kube-state-metrics (KEDA's HPA per model)",
 }
 
 
@@ -73,6 +78,8 @@ def all_expressions() -> list[tuple[str, str, str]]:
 
 def recorded_names() -> set[str]:
     groups = manifests.alert_rule_groups({"p": 1.0})
+    # Each model's PrometheusRule records its demand and forecast (components/capacity/promql.py).
+    groups += yaml.safe_load(rule_group("m", 1e-5, 1e-4, startup_s=180))["groups"]
     return {rule["record"] for group in groups for rule in group["rules"] if "record" in rule}
 
 

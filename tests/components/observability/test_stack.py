@@ -11,24 +11,20 @@ import kubernetes_validate
 import pulumi
 import pytest
 
+from infra.plan import MOCK_SECRET_MARKER, PlanMocks
 from tests.conftest import require_shared
 
 
-class RecordingMocks(pulumi.runtime.Mocks):
-    """Returns inputs as outputs (plus a RandomPassword result) and records every resource."""
+class RecordingMocks(PlanMocks):
+    """The plan's mocks, recording every resource."""
 
     def __init__(self) -> None:
+        super().__init__(preview=False)
         self.resources: list[pulumi.runtime.MockResourceArgs] = []
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         self.resources.append(args)
-        outputs = dict(args.inputs)
-        if args.typ == "random:index/randomPassword:RandomPassword":
-            outputs["result"] = "generated-password-123456"
-        return f"{args.name}_id", outputs
-
-    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
-        return {}, None
+        return super().new_resource(args)
 
     def of_type(self, typ: str) -> list[pulumi.runtime.MockResourceArgs]:
         return [r for r in self.resources if r.typ == typ]
@@ -116,7 +112,7 @@ def test_grafana_password_is_generated_and_stored_in_a_secret() -> None:
     # The whole stringData reaches the engine wrapped as a secret (Pulumi's secret signature).
     assert secret["stringData"] == {
         SECRET_SIG: SECRET_SIG_VALUE,
-        "value": {"admin-user": "admin", "admin-password": "generated-password-123456"},
+        "value": {"admin-user": "admin", "admin-password": f"{MOCK_SECRET_MARKER}-obs-grafana-password"},
     }
     assert len(MOCKS.of_type("random:index/randomPassword:RandomPassword")) == 1
 

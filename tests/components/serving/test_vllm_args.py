@@ -28,6 +28,7 @@ specs = st.builds(
     max_model_len=st.none() | st.integers(128, 131072),
     dtype=st.sampled_from(list(Dtype)),
     quantization=st.none() | st.sampled_from(list(Quantization)),
+    kv_cache_dtype=st.sampled_from(["auto", "fp8", "fp8_e4m3"]),
     gpu_memory_utilization=st.floats(0.2, 0.98),
     enable_prefix_caching=st.booleans(),
     max_num_seqs=st.none() | st.integers(1, 1024),
@@ -65,3 +66,10 @@ def test_extra_args_render_as_flags() -> None:
 @given(specs)
 def test_pod_gpus_are_tensor_times_pipeline(spec: EngineSpec) -> None:
     assert spec.gpus == spec.tensor_parallel_size * spec.pipeline_parallel_size
+
+
+def test_kv_cache_dtype_reaches_the_engine() -> None:
+    """The capacity model sizes the KV cache by kvCacheDtype; vLLM must allocate the same one."""
+    assert "--kv-cache-dtype" not in serve_args(EngineSpec(model="a/b"))
+    args = serve_args(EngineSpec(model="a/b", kv_cache_dtype="fp8"))
+    assert args[args.index("--kv-cache-dtype") + 1] == "fp8"

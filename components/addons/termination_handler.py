@@ -1,4 +1,7 @@
-"""`SpotInterruptionHandler`: AWS Node Termination Handler (IMDS mode) on the cluster's AWS GPU nodes."""
+"""`SpotInterruptionHandler`: AWS Node Termination Handler (IMDS mode) on the cluster's AWS GPU nodes.
+
+A Kubernetes add-on, so it lives with the other releases; the AWS kit says its spot pools need it.
+Its type token stays `llmops:aws:SpotInterruptionHandler` (docs/UPGRADE.md)."""
 
 from __future__ import annotations
 

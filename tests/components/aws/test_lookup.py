@@ -8,7 +8,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from components.capacity.aws_lookup import (
+from components.aws.lookup import (
     DLAMI_PARAMETER,
     credentials_available,
     dlami_ami_id,

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from components.addons.charts import load_values
-from components.aws.termination_handler import (
+from components.addons.termination_handler import (
     CHART,
     CHART_VERSION,
     SpotInterruptionHandlerArgs,
@@ -20,7 +20,7 @@ from tests.components.k3s.mocks import Recorded, RecordingMocks, run_program
 @pytest.fixture(scope="module")
 def release() -> tuple[RecordingMocks, Recorded]:
     mocks, _ = run_program(lambda: build_aws_dev()["outputs"])
-    return mocks, mocks.named("spot-release")
+    return mocks, mocks.named("aws-dev-spot-release")
 
 
 def test_chart_is_pinned_from_public_ecr_as_an_oci_artifact(release) -> None:
@@ -31,13 +31,13 @@ def test_chart_is_pinned_from_public_ecr_as_an_oci_artifact(release) -> None:
     assert recorded.inputs["version"] == CHART_VERSION == CHART.version
     assert re.fullmatch(r"\d+\.\d+\.\d+", CHART_VERSION)
     assert "repositoryOpts" not in recorded.inputs
-    assert recorded.inputs["name"] == "spot-nth"  # derived from the instance name
+    assert recorded.inputs["name"] == "aws-dev-spot-nth"  # derived from the instance name
     assert recorded.inputs["namespace"] == "kube-system"
 
 
 def test_release_goes_to_the_cluster_through_its_provider(release) -> None:
     _, recorded = release
-    assert recorded.provider is not None and "dev-provider" in recorded.provider
+    assert recorded.provider is not None and "aws-dev-provider" in recorded.provider
 
 
 def test_imds_mode_drains_on_interruption_and_rebalance(release) -> None:

@@ -1,0 +1,231 @@
+"""The AWS kit: what `components.cloud.kit("aws")` hands the generic layers.
+
+Pure at import time: the provider SDK (pulumi_aws) and boto3 load inside the methods that
+need them, so the config layer can check machines and networks without either.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from components.aws import machines, plan_mocks
+from components.aws.checks import BOOTSTRAP, INSTANCE_TYPE_EXAMPLE, server_problems, validate_aws_pool
+from components.aws.network_args import AwsNetworkArgs, validate_network_args
+from components.cloud import CloudKit, GpuMachine, NetworkSpec, ScalablePool
+from components.errors import Problem
+from components.pools import GpuNodePoolArgs
+
+if TYPE_CHECKING:
+    import pulumi
+    import pulumi_kubernetes as k8s
+
+    from components.aws.network import AwsNetwork
+    from components.k3s.cluster import K3sAgentJoin
+    from components.k3s.host import K3sServerHost
+
+
+class AwsKit:
+    cloud = "aws"
+    display_name = "AWS"
+    region_key = "aws:region"
+    default_region = plan_mocks.DEFAULT_REGION
+    default_server_instance_type = "m7i.large"
+    """On-demand CPU type of the servers: 2 vCPU, 8 GiB, room for K3s and the CPU add-ons."""
+    instance_type_example = INSTANCE_TYPE_EXAMPLE
+    bootstrap = BOOTSTRAP
+    image_ships_gpu_driver = True
+    """The pools boot the Deep Learning Base OSS AMI, which carries the NVIDIA driver."""
+    plan_invokes: Mapping[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = plan_mocks.INVOKES
+    plan_outputs: Mapping[str, Callable[[str], dict[str, Any]]] = plan_mocks.COMPUTED_OUTPUTS
+
+    # --- machines
+    def gpu_of(self, instance_type: str) -> str | None:
+        return machines.gpu_of(instance_type)
+
+    def gpu_families(self) -> Mapping[str, str]:
+        return machines.gpu_families()
+
+    def machine(self, instance_type: str) -> GpuMachine | None:
+        return machines.gpu_machines().get(instance_type)
+
+    # --- checks
+    def validate_pool(
+        self, name: str, args: GpuNodePoolArgs, *, path: str, keys: Mapping[str, str]
+    ) -> list[Problem]:
+        return validate_aws_pool(name, args, path=path, keys=keys)
+
+    def validate_network(self, spec: NetworkSpec, *, path: str, keys: Mapping[str, str]) -> list[Problem]:
+        return validate_network_args(self._network_args(spec), path=path, keys=keys)
+
+    def validate_servers(self, server_count: int, spec: NetworkSpec, *, path: str) -> list[Problem]:
+        return server_problems(server_count, spec.api_load_balancer, path=path)
+
+    # --- resources
+    @staticmethod
+    def _network_args(spec: NetworkSpec) -> AwsNetworkArgs:
+        return AwsNetworkArgs(
+            api_allowed_cidrs=list(spec.api_allowed_cidrs),
+            flannel_backend=spec.flannel_backend,
+            api_load_balancer=spec.api_load_balancer,
+        )
+
+    def network(self, name: str, spec: NetworkSpec) -> AwsNetwork:
+        from components.aws.network import AwsNetwork
+
+        return AwsNetwork(name, self._network_args(spec))
+
+    def server_host(self, network: Any, instance_type: str | None) -> K3sServerHost:
+        from components.aws.servers import AwsK3sServers, AwsK3sServersArgs
+
+        return AwsK3sServers(
+            AwsK3sServersArgs(
+                network=network, instance_type=instance_type or self.default_server_instance_type
+            )
+        )
+
+    def gpu_pool(self, name: str, network: Any, join: K3sAgentJoin, args: GpuNodePoolArgs) -> pulumi.Resource:
+        from components.aws.gpu_pool import AwsGpuNodePool, AwsGpuNodePoolArgs
+
+        shared = {f.name: getattr(args, f.name) for f in dataclasses.fields(GpuNodePoolArgs)}
+        return AwsGpuNodePool(name, AwsGpuNodePoolArgs(network=network, join=join, **shared))
+
+    # --- model store
+    model_store_kind: str | None = "efs"
+
+    def model_store(
+        self,
+        name: str,
+        network: Any,
+        pools: Sequence[pulumi.Resource],
+        provider: k8s.Provider,
+        namespace: pulumi.Input[str],
+        *,
+        size_gib: int,
+        throughput_mode: str,
+        provisioned_mibps: float,
+    ) -> pulumi.Output[str]:
+        """EFS, a mount target per subnet, NFS only from the nodes, mounts only by the pools' roles."""
+        from components.aws.gpu_pool import AwsGpuNodePool
+        from components.aws.model_store import AwsModelStore, AwsModelStoreArgs, ThroughputMode
+
+        store = AwsModelStore(
+            name,
+            AwsModelStoreArgs(
+                vpc_id=network.vpc.id,
+                subnet_ids=network.subnet_ids,
+                nodes_security_group_id=network.nodes_security_group_id,
+                node_roles=[pool.role for pool in pools if isinstance(pool, AwsGpuNodePool)],
+                provider=provider,
+                namespace=namespace,
+                size_gib=size_gib,
+                throughput_mode=ThroughputMode(throughput_mode),
+                provisioned_mibps=provisioned_mibps,
+            ),
+        )
+        return store.claim_name
+
+    def model_store_cost(
+        self,
+        throughput_mode: str,
+        stored_gb: float,
+        read_gb_per_month: float,
+        written_gb_per_month: float,
+        provisioned_mibps: float,
+    ) -> dict[str, float]:
+        from components.aws.model_store import ThroughputMode, monthly_cost
+
+        return monthly_cost(
+            ThroughputMode(throughput_mode),
+            stored_gb,
+            read_gb_per_month,
+            written_gb_per_month,
+            provisioned_mibps,
+        )
+
+    def spot_termination_handler(self, name: str, provider: k8s.Provider) -> pulumi.Resource | None:
+        """Spot pools on AWS need the Node Termination Handler: cordon and drain on the two-minute notice."""
+        from components.addons.termination_handler import SpotInterruptionHandler, SpotInterruptionHandlerArgs
+
+        return SpotInterruptionHandler(name, SpotInterruptionHandlerArgs(provider=provider))
+
+    def cluster_autoscaler(
+        self,
+        cluster_name: str,
+        servers: K3sServerHost,
+        provider: k8s.Provider,
+        pools: Sequence[ScalablePool],
+        *,
+        idle_s: int,
+    ) -> pulumi.Resource | None:
+        """cluster-autoscaler on the K3s servers under their instance role (no access keys), finding
+        each pool's Auto Scaling group by its discovery tags."""
+        from components.addons.cluster_autoscaler import (
+            ClusterAutoscaler,
+            ClusterAutoscalerArgs,
+            NodeGroup,
+            name_pattern,
+        )
+        from components.aws.autoscaler import attach_cluster_autoscaler_policy
+        from components.aws.servers import AwsK3sServers
+
+        if not isinstance(servers, AwsK3sServers) or servers.role is None:
+            raise TypeError(
+                "cluster-autoscaler on AWS runs under the role of AwsK3sServers; create them first"
+            )
+        attach_cluster_autoscaler_policy(f"{cluster_name}-servers", servers.role, cluster_name)
+        groups = [
+            # AwsGpuNodePool names its group `<pool>-group`; Pulumi appends a random hex suffix.
+            NodeGroup(
+                pool=pool.name,
+                capacity=pool.capacity,
+                group_name_pattern=name_pattern(f"{pool.name}-group"),
+                fallback_pool=pool.fallback_pool,
+            )
+            for pool in pools
+        ]
+        return ClusterAutoscaler(
+            f"{cluster_name}-autoscaler",
+            ClusterAutoscalerArgs(
+                provider=provider,
+                cluster_name=cluster_name,
+                region=self.region() or self.default_region,
+                node_groups=groups,
+                idle_s=idle_s,
+            ),
+        )
+
+    def region(self) -> str | None:
+        import pulumi
+
+        return pulumi.Config("aws").get("region")
+
+    # --- the offline plan
+    def plan_default_outputs(self, type_token: str, name: str) -> dict[str, Any]:
+        return plan_mocks.default_outputs(type_token, name)
+
+    # --- live account checks and prices
+    def preflight_wanted(self, environ: Mapping[str, str]) -> bool:
+        # Only explicit credentials count (keys or a profile in the environment): probing the
+        # instance-metadata endpoint from a laptop or CI runner would stall every plan.
+        return any(environ.get(key) for key in ("AWS_ACCESS_KEY_ID", "AWS_PROFILE"))
+
+    def preflight(self, region: str, instance_types: Sequence[str]) -> dict[str, Any]:
+        from components.aws.lookup import preflight
+
+        return preflight(region, instance_types).to_json()
+
+    def credentials_available(self) -> bool:
+        from components.aws.lookup import credentials_available
+
+        return credentials_available()
+
+    def refresh_prices(self, regions: Sequence[str], instance_types: Sequence[str] | None) -> list[Any]:
+        from components.aws.lookup import refresh_prices
+
+        return list(refresh_prices(regions, instance_types))
+
+
+KIT: CloudKit = AwsKit()
+"""Typed as the protocol so the type checker holds the kit to it."""

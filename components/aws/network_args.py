@@ -1,0 +1,89 @@
+"""`AwsNetworkArgs` and its checks. Pure Python: the config layer runs the checks before any resource."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from components.aws.subnets import vpc_cidr_problems
+from components.errors import MISSING, InputError, Problem, key_path
+from components.k3s.render import FlannelBackend
+
+NetworkArgsError = InputError
+"""Kept for old imports: bad network args raise the project's one input error."""
+
+
+@dataclass(kw_only=True)
+class AwsNetworkArgs:
+    """Inputs of `AwsNetwork`."""
+
+    api_allowed_cidrs: Sequence[str]
+    """IPv4 ranges that may reach the Kubernetes API on 6443 (your office, CI); required, no default."""
+    vpc_cidr: str = "10.20.0.0/16"
+    """VPC range; default: 10.20.0.0/16, clear of K3s's pod (10.42/16) and service (10.43/16) ranges."""
+    az_count: int = 2
+    """Availability zones to spread subnets over; default: two, the fewest for spot diversity."""
+    subnet_prefix: int = 20
+    """Size of each subnet; default: /20 (4,091 usable addresses)."""
+    flannel_backend: FlannelBackend = FlannelBackend.VXLAN
+    """Pod network between nodes; decides which overlay port is opened. Default: VXLAN."""
+    wireguard_peer_cidrs: Sequence[str] = ()
+    """Other clouds' node addresses allowed to reach WireGuard UDP; default: none (one cloud)."""
+    api_load_balancer: bool = False
+    """Open 6443 to the VPC range for a load balancer's health checks; needed for 3 servers. Default: off."""
+
+
+def validate_network_args(
+    args: AwsNetworkArgs, *, path: str = "args", keys: Mapping[str, str] | None = None
+) -> list[Problem]:
+    """Every problem of `args`; `keys` maps field names to the caller's key names (for key paths)."""
+    keys = keys or {}
+
+    def at(field: str) -> str:
+        return key_path(path, keys.get(field, field))
+
+    problems: list[Problem] = []
+    for line in vpc_cidr_problems(args.vpc_cidr, args.az_count, args.subnet_prefix, path=path):
+        where, _, rest = line.partition(": ")
+        problems.append(Problem(where, MISSING, rest, ""))
+    if args.az_count < 2:
+        problems.append(
+            Problem(
+                at("az_count"),
+                args.az_count,
+                "is below 2; spot pools need at least two zones",
+                "use 2 or more",
+            )
+        )
+    for field_name, cidrs in (
+        ("api_allowed_cidrs", args.api_allowed_cidrs),
+        ("wireguard_peer_cidrs", args.wireguard_peer_cidrs),
+    ):
+        for index, cidr in enumerate(cidrs):
+            try:
+                ipaddress.IPv4Network(cidr, strict=True)
+            except ValueError as exc:
+                try:
+                    ipaddress.IPv6Network(cidr, strict=True)
+                    why = "is an IPv6 range; the VPC and its security groups are IPv4 only"
+                except ValueError:
+                    why = f"is not an IPv4 network ({exc})"
+                problems.append(
+                    Problem(
+                        key_path(at(field_name), f"[{index}]"),
+                        cidr,
+                        why,
+                        "write an IPv4 range such as '203.0.113.0/24'",
+                    )
+                )
+    if args.wireguard_peer_cidrs and args.flannel_backend is not FlannelBackend.WIREGUARD_NATIVE:
+        problems.append(
+            Problem(
+                at("wireguard_peer_cidrs"),
+                list(args.wireguard_peer_cidrs),
+                f"is set while flannel_backend is {args.flannel_backend.value!r}",
+                "use FlannelBackend.WIREGUARD_NATIVE for nodes in other clouds",
+            )
+        )
+    return problems

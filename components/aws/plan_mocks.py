@@ -1,0 +1,66 @@
+"""What the offline plan answers for the AWS provider: invokes and provider-computed outputs.
+
+Documentation addresses and ids: recognisably fake, stable between runs. The same answers
+serve `llmops plan` and the tests (through `infra.plan.PlanMocks`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+PLAN_AMI = "ami-0123456789abcdef0"
+PLAN_PUBLIC_IP = "203.0.113.10"
+DEFAULT_REGION = "us-east-1"
+
+
+def plan_region() -> str:
+    import pulumi
+
+    return pulumi.Config("aws").get("region") or DEFAULT_REGION
+
+
+def _availability_zones(_: Mapping[str, Any]) -> dict[str, Any]:
+    region = plan_region()
+    return {
+        "id": region,
+        "names": [f"{region}{zone}" for zone in "abc"],
+        "zoneIds": [f"{region}-az{i}" for i in (1, 2, 3)],
+        "groupNames": [region],
+    }
+
+
+def _ssm_parameter(args: Mapping[str, Any]) -> dict[str, Any]:
+    # The only public SSM parameters the program reads are AMI ids (Ubuntu, the GPU DLAMI).
+    name = str(args["name"])
+    return {
+        "id": name,
+        "name": name,
+        "type": "String",
+        "value": PLAN_AMI,
+        "insecureValue": PLAN_AMI,
+        "version": 1,
+    }
+
+
+INVOKES: dict[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = {
+    "aws:index/getAvailabilityZones:getAvailabilityZones": _availability_zones,
+    "aws:ssm/getParameter:getParameter": _ssm_parameter,
+}
+
+COMPUTED_OUTPUTS: dict[str, Callable[[str], dict[str, Any]]] = {
+    "aws:ec2/eip:Eip": lambda name: {"publicIp": PLAN_PUBLIC_IP, "allocationId": f"eipalloc-{name}"},
+    "aws:lb/loadBalancer:LoadBalancer": lambda name: {"dnsName": f"{name}.elb.{plan_region()}.amazonaws.com"},
+    "aws:ec2/launchTemplate:LaunchTemplate": lambda name: {"latestVersion": 1},
+    # Names the provider generates (auto-naming) when the program gives none.
+    "aws:autoscaling/group:Group": lambda name: {"name": f"{name}-asg"},
+    "aws:iam/role:Role": lambda name: {"name": name},
+    "aws:iam/instanceProfile:InstanceProfile": lambda name: {"name": name},
+}
+
+
+def default_outputs(type_token: str, name: str) -> dict[str, Any]:
+    """Outputs every AWS resource has (an ARN), for resources without their own entry."""
+    if type_token.startswith("aws:"):
+        return {"arn": f"arn:aws:plan:{plan_region()}:000000000000:{name}"}
+    return {}

@@ -1,0 +1,183 @@
+"""The cloud seam: which clouds exist, and the one kit object each exports.
+
+This module is the only place outside `components/<cloud>/` that names a cloud. The generic
+layers (`components/k3s/`, `infra/`) ask `kit(cloud)` for everything cloud-specific: the
+network, the K3s server host, the GPU pool, the node bootstrap fragment, the GPU machine
+table, the plan's mock answers, the preflight and the price look-ups. Adding a cloud is one
+folder (`components/<cloud>/kit.py` exporting `KIT`), one line in `_KITS`, one `Cloud`
+member and a stack file (docs/architecture.md).
+
+Pure Python: a kit module imports its provider SDK only inside the methods that build
+resources, so the config layer can look machines up without loading Pulumi.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    import pulumi
+    import pulumi_kubernetes as k8s
+
+    from components.errors import Problem
+    from components.k3s.cluster import K3sAgentJoin
+    from components.k3s.host import K3sServerHost
+    from components.k3s.render import FlannelBackend, NodeBootstrap
+    from components.pools import GpuNodePoolArgs
+
+
+class Cloud(StrEnum):
+    """Clouds with a kit in this version; the config accepts only these."""
+
+    AWS = "aws"
+
+
+# One line per cloud: where its kit lives ("module:attribute").
+_KITS: dict[Cloud, str] = {
+    Cloud.AWS: "components.aws.kit:KIT",
+}
+
+DEFAULT_CLOUD = Cloud.AWS
+"""The cloud a K3s cluster runs on when the stack does not say."""
+
+
+@dataclass(frozen=True)
+class GpuMachine:
+    """What one machine type carries: the GPU model and how many."""
+
+    instance_type: str
+    gpu: str
+    gpu_count: int
+
+
+@dataclass(frozen=True)
+class ScalablePool:
+    """What a node autoscaler needs to know of one pool: its name, capacity and fallback."""
+
+    name: str
+    capacity: str
+    """`spot`, `mixed` or `on-demand`: spot pools are preferred over their fallbacks."""
+    fallback_pool: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class NetworkSpec:
+    """What the generic layer asks of a cloud's network."""
+
+    api_allowed_cidrs: Sequence[str]
+    flannel_backend: FlannelBackend
+    api_load_balancer: bool
+
+
+class CloudKit(Protocol):
+    """Everything the generic layers need from one cloud."""
+
+    cloud: str
+    """The `Cloud` value, also the `llmops.io/cloud` label value."""
+    display_name: str
+    region_key: str
+    """Provider config key holding the region, e.g. `<provider>:region`."""
+    default_region: str
+    default_server_instance_type: str
+    """Machine type of the K3s servers when the stack does not name one."""
+    instance_type_example: str
+    """Machine types quoted in fix messages."""
+    bootstrap: NodeBootstrap
+    """Shell fragment the node bootstrap sources: secret fetch, external address."""
+    image_ships_gpu_driver: bool
+    """Whether the GPU pools' machine image carries the NVIDIA driver (the GPU operator then
+    installs none)."""
+
+    # --- machines (pure)
+    def gpu_of(self, instance_type: str) -> str | None: ...
+    def gpu_families(self) -> Mapping[str, str]: ...
+    def machine(self, instance_type: str) -> GpuMachine | None: ...
+
+    # --- checks before any resource (pure)
+    def validate_pool(
+        self, name: str, args: GpuNodePoolArgs, *, path: str, keys: Mapping[str, str]
+    ) -> list[Problem]: ...
+    def validate_network(self, spec: NetworkSpec, *, path: str, keys: Mapping[str, str]) -> list[Problem]: ...
+    def validate_servers(self, server_count: int, spec: NetworkSpec, *, path: str) -> list[Problem]: ...
+
+    # --- resources (import the provider SDK lazily)
+    def network(self, name: str, spec: NetworkSpec) -> Any: ...
+    def server_host(self, network: Any, instance_type: str | None) -> K3sServerHost: ...
+    def gpu_pool(
+        self, name: str, network: Any, join: K3sAgentJoin, args: GpuNodePoolArgs
+    ) -> pulumi.Resource: ...
+    def spot_termination_handler(self, name: str, provider: k8s.Provider) -> pulumi.Resource | None: ...
+
+    # --- model store: the cloud's shared file system for weights (None: the cloud has none yet)
+    model_store_kind: str | None
+    """The `modelStore.kind` of this cloud's own store (`efs`), or None."""
+
+    def model_store(
+        self,
+        name: str,
+        network: Any,
+        pools: Sequence[pulumi.Resource],
+        provider: k8s.Provider,
+        namespace: pulumi.Input[str],
+        *,
+        size_gib: int,
+        throughput_mode: str,
+        provisioned_mibps: float,
+    ) -> pulumi.Output[str]:
+        """Build the store for the cluster's nodes; returns the name of its ReadWriteMany claim."""
+        ...
+
+    def model_store_cost(
+        self,
+        throughput_mode: str,
+        stored_gb: float,
+        read_gb_per_month: float,
+        written_gb_per_month: float,
+        provisioned_mibps: float,
+    ) -> dict[str, float]: ...
+    def cluster_autoscaler(
+        self,
+        cluster_name: str,
+        servers: K3sServerHost,
+        provider: k8s.Provider,
+        pools: Sequence[ScalablePool],
+        *,
+        idle_s: int,
+    ) -> pulumi.Resource | None:
+        """cluster-autoscaler with this cloud's provider and group discovery, resizing `pools`."""
+        ...
+
+    def region(self) -> str | None:
+        """The region of the running Pulumi program (its provider config), if set."""
+        ...
+
+    # --- the offline plan's answers for this cloud's provider functions and computed outputs
+    plan_invokes: Mapping[str, Callable[[Mapping[str, Any]], dict[str, Any]]]
+    plan_outputs: Mapping[str, Callable[[str], dict[str, Any]]]
+
+    def plan_default_outputs(self, type_token: str, name: str) -> dict[str, Any]: ...
+
+    # --- live account checks and prices (optional SDK, imported lazily)
+    def preflight_wanted(self, environ: Mapping[str, str]) -> bool: ...
+    def preflight(self, region: str, instance_types: Sequence[str]) -> dict[str, Any]: ...
+    def credentials_available(self) -> bool: ...
+    def refresh_prices(self, regions: Sequence[str], instance_types: Sequence[str] | None) -> list[Any]: ...
+
+
+def kit(cloud: Cloud | str) -> CloudKit:
+    """The kit of `cloud` (imported on first use)."""
+    spec = _KITS[Cloud(cloud)]
+    module, _, attribute = spec.partition(":")
+    return getattr(importlib.import_module(module), attribute)
+
+
+def all_kits() -> list[CloudKit]:
+    return [kit(cloud) for cloud in _KITS]
+
+
+def registered_clouds() -> list[Cloud]:
+    return list(_KITS)

@@ -1,0 +1,374 @@
+"""The pydantic models of everything a stack can say (`llmops:*` keys), camelCase in YAML.
+
+Field names, defaults, limits and descriptions are declared here once: the loader checks
+against them, `infra.config.reference` writes docs/configuration.md from them, and
+`infra.config.fields` maps them onto the components' args.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+from pydantic.config import JsonDict
+
+from components.cloud import DEFAULT_CLOUD, Cloud
+from components.pools import MIN_DISK_GB, Capacity
+from components.serving.vllm_args import Dtype, Quantization
+from infra.autoscaling_config import AutoscalingConfig, NodeAutoscalingConfig
+from infra.config.values import Cidr, Cron, ModelSource, Name, Quantity
+from infra.model_store_config import ModelStoreConfig
+
+# --------------------------------------------------------------------------- the model
+
+
+class _Strict(BaseModel):
+    # camelCase in YAML (Pulumi's own convention), snake_case in Python; unknown keys
+    # are errors, never silently ignored.
+    model_config = ConfigDict(
+        extra="forbid",
+        alias_generator=to_camel,
+        populate_by_name=False,
+        frozen=True,
+        str_strip_whitespace=True,
+        use_enum_values=False,
+    )
+
+
+def shown_default(text: str) -> JsonDict:
+    """What the reference shows as a key's default when the value itself says little (None, computed).
+
+    `{kits:<attribute>}` becomes each cloud kit's value of that attribute (`<cloud>: <value>`).
+    """
+    return {"shown_default": text}
+
+
+class ExistingClusterConfig(_Strict):
+    """`kind: existing`: a cluster you already have (a laptop K3s, or one your kubeconfig reaches)."""
+
+    kind: Literal["existing"] = Field(description="selects this shape")
+    kubeconfig: str | None = Field(
+        None,
+        description="path to a kubeconfig, or its contents (kept secret)",
+        json_schema_extra=shown_default("`$KUBECONFIG`, then `~/.kube/config`"),
+    )
+    context: str | None = Field(
+        None, description="context to use", json_schema_extra=shown_default("the file's current-context")
+    )
+
+
+class K3sClusterConfig(_Strict):
+    """`kind: k3s`: a K3s cluster this stack builds on cloud VMs."""
+
+    kind: Literal["k3s"] = Field(description="selects this shape")
+    cloud: Cloud = Field(DEFAULT_CLOUD, description="where the K3s servers run")
+    servers: Literal[1, 3] = Field(1, description="`1`, or `3` for embedded-etcd high availability")
+    version: str | None = Field(
+        None,
+        description="K3s version, e.g. `v1.33.5+k3s1`",
+        json_schema_extra=shown_default("the pinned K3s release"),
+    )
+    server_instance_type: str | None = Field(
+        None,
+        description="on-demand CPU machine type of the servers",
+        json_schema_extra=shown_default("the cloud's own ({kits:default_server_instance_type})"),
+    )
+    allowed_cidrs: list[Cidr] = Field(
+        default_factory=list,
+        description="networks allowed to reach the API on 6443 (where you run `pulumi up`); "
+        "`0.0.0.0/0` is refused, and at least one is needed",
+    )
+    wireguard: bool = Field(False, description="flannel over WireGuard, needed when pools span clouds")
+
+
+ClusterConfig = Annotated[ExistingClusterConfig | K3sClusterConfig, Field(discriminator="kind")]
+
+
+class ScheduleConfig(_Strict):
+    """A time window in which a pool (and the models on it) keeps a given size."""
+
+    name: Name = Field(description="unique within the pool; names the scheduled action")
+    cron: Cron = Field(description="when the window starts, 5-field cron")
+    timezone: str = Field("UTC", description="IANA time zone of the cron expression")
+    min: int | None = Field(
+        None, ge=0, description="fewest machines", json_schema_extra=shown_default("the pool's `min`")
+    )
+    max: int | None = Field(
+        None, ge=0, description="most machines", json_schema_extra=shown_default("the pool's `max`")
+    )
+    desired: int | None = Field(
+        None,
+        ge=0,
+        description="machines when the window starts",
+        json_schema_extra=shown_default("this window's `min`"),
+    )
+
+    def sizes(self, pool: PoolConfig) -> PoolSizes:
+        """The sizes this window sets, unset ones taken from the pool."""
+        low = pool.min if self.min is None else self.min
+        high = pool.max if self.max is None else self.max
+        return PoolSizes(low, high, low if self.desired is None else self.desired)
+
+
+@dataclass(frozen=True)
+class PoolSizes:
+    min: int
+    max: int
+    desired: int
+
+
+class PoolConfig(_Strict):
+    """A group of identical GPU machines in one cloud; pools exist only with `cluster.kind: k3s`."""
+
+    name: Name = Field(description="pool name; nodes get the label `llmops.io/pool=<name>`")
+    cloud: Cloud = Field(description="cloud of the machines")
+    gpu_type: str = Field(description="GPU on every machine, e.g. `L4`, `A10G`, `H100`")
+    instance_types: list[str] = Field(
+        description="machine types, most preferred first; each must carry `gpuType` GPUs, none twice"
+    )
+    capacity: Capacity = Field(Capacity.ON_DEMAND, description="`mixed`: on-demand base + spot above")
+    on_demand_base: int = Field(0, ge=0, description="`mixed` only: machines kept on-demand before any spot")
+    min: int = Field(0, ge=0, description="fewest machines; `0` lets an idle pool cost nothing")
+    max: int = Field(1, ge=0, description="most machines; a spot or mixed pool needs at least 1")
+    desired: int | None = Field(
+        None, ge=0, description="machines at creation", json_schema_extra=shown_default("`min`")
+    )
+    disk_gb: int = Field(
+        200, ge=MIN_DISK_GB, le=16384, description="root disk (GB); images and the weights cache live there"
+    )
+    labels: dict[str, str] = Field(
+        default_factory=dict, description="extra node labels (Kubernetes label keys and values)"
+    )
+    schedules: list[ScheduleConfig] = Field(default_factory=list, description="time windows (table below)")
+    fallback_pool: str | None = Field(
+        None, description="pool that takes the load when this (spot) pool is gone"
+    )
+
+
+class ModelConfig(_Strict):
+    """One model served by vLLM."""
+
+    name: Name = Field(description="Kubernetes name (lower-case, digits, `-`, at most 40 characters)")
+    source: ModelSource = Field(
+        description="Hugging Face repo id (`org/name`), a path in the model volume, or `s3://`/`gs://`/`az://`"
+    )
+    revision: str | None = Field(
+        None, description="git revision of the repo", json_schema_extra=shown_default("main branch")
+    )
+    served_model_name: str | None = Field(
+        None, description="name clients send in requests", json_schema_extra=shown_default("the source")
+    )
+    gpu_type: str | None = Field(
+        None,
+        description="GPU the model is sized for; must match its pool",
+        json_schema_extra=shown_default("the pool's"),
+    )
+    tensor_parallel_size: int = Field(
+        1, ge=1, le=64, description="GPUs one copy of the model is split across"
+    )
+    pipeline_parallel_size: int = Field(
+        1, ge=1, le=64, description="pipeline stages; a pod asks for tensor x pipeline GPUs"
+    )
+    max_model_len: int | None = Field(
+        None, ge=128, description="context length", json_schema_extra=shown_default("the model's own")
+    )
+    dtype: Dtype = Field(Dtype.AUTO, description="weights and activations type")
+    quantization: Quantization | None = Field(None, description="quantization method of the weights")
+    kv_cache_dtype: Literal["auto", "bfloat16", "float16", "fp8", "fp8_e4m3", "fp8_e5m2"] = Field(
+        "auto",
+        description="KV cache element type; fp8 halves it (capacity model and vLLM `--kv-cache-dtype`)",
+    )
+    gpu_memory_utilization: float = Field(
+        0.90, gt=0.1, le=0.98, description="share of GPU memory for weights + KV cache"
+    )
+    enable_prefix_caching: bool = Field(
+        True, description="reuse KV cache across requests with a common prefix"
+    )
+    max_num_seqs: int | None = Field(
+        None, ge=1, description="concurrent sequences per replica", json_schema_extra=shown_default("vLLM's")
+    )
+    replicas: int = Field(1, ge=0, le=1000, description="pods; `0` scales the model down")
+    pool: str | None = Field(
+        None,
+        description="pool whose nodes run the model (then its `fallbackPool`); "
+        "required when the stack has pools",
+        json_schema_extra=shown_default("any GPU node"),
+    )
+    node_selector: dict[str, str] = Field(default_factory=dict, description="extra node labels to require")
+    cpu: Quantity = Field("4", description="CPU request per pod")
+    memory: Quantity = Field("16Gi", description="memory request per pod, also its limit")
+    shm_size: Quantity = Field("2Gi", description="in-memory `/dev/shm` for NCCL and workers")
+    startup_timeout_s: int = Field(
+        1200, ge=60, le=7200, description="seconds allowed to download and load weights"
+    )
+    startup_s: int | None = Field(
+        None,
+        ge=10,
+        le=3600,
+        description="typical start-up time; with observability on, the model's demand forecast "
+        "(`llmops:replica_demand:forecast`) looks this far ahead. Default: the estimate from the weights, "
+        "the model store and the image pre-pull ([capacity](capacity.md#start-up-time)); 180 for a model "
+        "not in the catalog",
+    )
+    progress_probe: bool = Field(
+        True,
+        description="liveness runs the progress probe: restarts a replica whose engine stops producing "
+        "tokens while requests run (see [observability](observability.md)); `false`: a plain `/health` check",
+    )
+    stall_seconds: int = Field(
+        8,
+        ge=2,
+        le=600,
+        description="seconds without a generated token, with requests running, before the progress probe "
+        "fails; keep it above the longest single prefill",
+    )
+    hf_token_secret: Name | None = Field(
+        None, description="existing Secret with key `HF_TOKEN`, for gated models"
+    )
+    image: str | None = Field(
+        None, description="serving image", json_schema_extra=shown_default("the pinned `vllm/vllm-openai`")
+    )
+    extra_args: dict[str, str | int | float | bool] = Field(
+        default_factory=dict,
+        description="more `vllm serve` options, names in kebab case without dashes; `true` gives a bare flag",
+    )
+    autoscaling: AutoscalingConfig | None = Field(
+        None,
+        description="scale replicas with KEDA (see [autoscaling](autoscaling.md))",
+        json_schema_extra=shown_default("a fixed `replicas`"),
+    )
+
+    @property
+    def gpus(self) -> int:
+        return self.tensor_parallel_size * self.pipeline_parallel_size
+
+
+class ObservabilityConfig(_Strict):
+    """The metrics, logs and dashboards stack (`components.observability.ObservabilityStack`)."""
+
+    enabled: bool = Field(
+        False,
+        description="deploy kube-prometheus-stack, Loki and fluent-bit, the LLM dashboards and alert rules, "
+        "and a ServiceMonitor per model",
+    )
+    namespace: Name = Field("monitoring", description="namespace of the releases, rules and dashboards")
+    loki: bool = Field(True, description="Loki (single binary) as Grafana's log datasource")
+    fluent_bit: bool = Field(
+        True, description="fluent-bit on every node, shipping container logs to Loki (needs `loki`)"
+    )
+    deepflow: bool = Field(
+        False,
+        description="DeepFlow server and eBPF agents "
+        "(privileged; kernel needs in [observability](observability.md))",
+    )
+    grafana_admin_password: str | None = Field(
+        None,
+        description="Grafana admin password; set it with `pulumi config set --secret`; "
+        "at least 12 characters",
+        json_schema_extra=shown_default("generated"),
+    )
+    scrape_interval: str = Field(
+        "15s", description="scrape interval of cluster components (a Prometheus duration)"
+    )
+    evaluation_interval: str = Field(
+        "15s", description="rule evaluation interval (the fast vLLM alerts use 1 s)"
+    )
+    metrics_retention: str = Field("15d", description="how long Prometheus keeps metrics")
+    prometheus_storage_size: Quantity | None = Field(
+        None,
+        description="volume for Prometheus, e.g. `50Gi`",
+        json_schema_extra=shown_default("none (pod storage)"),
+    )
+    log_retention_hours: int = Field(168, description="how long Loki keeps logs; a multiple of 24")
+    loki_storage_size: Quantity = Field("20Gi", description="volume for Loki's chunks and index")
+    vllm_scrape_interval: str = Field(
+        "2s",
+        description="scrape interval of every vLLM replica "
+        "(why: [decision 010](decisions/010-2s-scrape-interval-for-vllm.md))",
+    )
+
+
+class BudgetConfig(_Strict):
+    """What the stack may cost."""
+
+    monthly_usd: float | None = Field(None, gt=0, description="monthly ceiling for the stack in USD")
+    enforcement: Literal["advisory", "mandatory"] = Field(
+        "advisory",
+        description="`advisory` warns; `mandatory` makes `llmops plan` exit with an error when the estimate "
+        "is over the ceiling (`pulumi preview` does not check it)",
+    )
+
+
+class GpuOperatorConfig(_Strict):
+    """NVIDIA's GPU operator (components.addons.gpu_operator): GPU nodes then advertise nvidia.com/gpu."""
+
+    enabled: bool | None = Field(
+        None,
+        description="install the operator. Turn it on for an existing cluster whose GPU nodes show no "
+        "`nvidia.com/gpu` in `kubectl describe node`; leave it off where one already runs",
+        json_schema_extra=shown_default("on for `kind: k3s`, off for `kind: existing`"),
+    )
+    namespace: Name = Field("gpu-operator", description="namespace of the operator and its per-node pods")
+    driver: bool | None = Field(
+        None,
+        description="let the operator install the NVIDIA driver; off where the pool image has one "
+        "(each cloud kit says whether its image has one), off for `kind: existing`",
+        json_schema_extra=shown_default("from the pool image"),
+    )
+    runtime: Literal["nri", "k3s-containerd", "containerd"] = Field(
+        "nri",
+        description="how GPUs reach containers: `nri` (CDI through containerd's NRI, containerd 2.x), "
+        "`k3s-containerd` (the toolkit edits K3s's containerd config), `containerd` (`/etc/containerd`)",
+    )
+    time_slicing_replicas: int | None = Field(
+        None,
+        ge=2,
+        le=64,
+        description="share each GPU between this many pods by time-slicing (no memory isolation)",
+        json_schema_extra=shown_default("off"),
+    )
+    mig_strategy: Literal["none", "single", "mixed"] = Field(
+        "none", description="advertise MIG slices and run the MIG manager (A100/H100 class GPUs)"
+    )
+
+    def is_on(self, cluster: ExistingClusterConfig | K3sClusterConfig) -> bool:
+        return self.enabled if self.enabled is not None else isinstance(cluster, K3sClusterConfig)
+
+
+class StackConfig(_Strict):
+    """Everything under the `llmops` namespace of one stack file."""
+
+    namespace: Name = Field("llmops", description="Kubernetes namespace of the serving workloads")
+    cluster: ClusterConfig = Field(
+        description="kind: existing (a cluster your kubeconfig reaches) or kind: k3s (one this stack builds)"
+    )
+    pools: list[PoolConfig] = Field(
+        default_factory=list, description="GPU machine groups; only with `cluster.kind: k3s`"
+    )
+    models: list[ModelConfig] = Field(default_factory=list, description="models served by vLLM")
+    observability: ObservabilityConfig = Field(
+        default_factory=lambda: ObservabilityConfig.model_validate({}),
+        description="metrics, logs and dashboards",
+    )
+    budget: BudgetConfig = Field(
+        default_factory=lambda: BudgetConfig.model_validate({}), description="what the stack may cost"
+    )
+    gpu_operator: GpuOperatorConfig = Field(
+        default_factory=lambda: GpuOperatorConfig.model_validate({}),
+        description="NVIDIA's GPU operator, which makes GPU nodes advertise `nvidia.com/gpu`",
+    )
+    node_autoscaling: NodeAutoscalingConfig = Field(
+        default_factory=lambda: NodeAutoscalingConfig.model_validate({}),
+        description="cluster-autoscaler for the GPU pools of a K3s cluster this stack builds",
+    )
+    model_store: ModelStoreConfig = Field(
+        default_factory=lambda: ModelStoreConfig.model_validate({}),
+        description="where weights are kept once for every replica ([model store](model-store.md))",
+    )
+
+
+TOP_LEVEL_KEYS: tuple[str, ...] = tuple(
+    (field.alias or name) for name, field in StackConfig.model_fields.items()
+)

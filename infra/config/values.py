@@ -1,0 +1,103 @@
+"""Value types of the stack config: names, quantities, cron expressions, CIDRs, model sources.
+
+Each is an `Annotated[str, ...]` whose validator raises a pydantic error carrying the problem
+and its fix; `translate` turns those into `Problem`s with the key path.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Annotated
+
+from pydantic import AfterValidator
+from pydantic_core import PydanticCustomError
+
+from components.kube_names import QUANTITY, is_dns1035_label
+from components.serving.vllm_args import MAX_MODEL_NAME
+
+
+def _fail(message: str, fix: str) -> PydanticCustomError:
+    # The message travels in the context: pydantic formats the template with it.
+    return PydanticCustomError("llmops", "{message}", {"message": message, "fix": fix})
+
+
+# --------------------------------------------------------------------------- value types
+
+MAX_NAME_LENGTH = MAX_MODEL_NAME
+
+
+def _dns_name(value: str) -> str:
+    if not is_dns1035_label(value, MAX_NAME_LENGTH):
+        suggestion = re.sub(r"[^a-z0-9-]+", "-", value.lower()).strip("-")[:MAX_NAME_LENGTH] or "model"
+        if not suggestion[0].isalpha():
+            suggestion = "m-" + suggestion[: MAX_NAME_LENGTH - 2]
+        raise _fail(
+            f"is not a valid name (lower-case letters, digits and '-', starting with a letter, "
+            f"at most {MAX_NAME_LENGTH} characters)",
+            f"use a name such as {suggestion!r}",
+        )
+    return value
+
+
+Name = Annotated[str, AfterValidator(_dns_name)]
+
+
+def _quantity(value: str) -> str:
+    if not QUANTITY.match(value):
+        raise _fail(
+            "is not a Kubernetes quantity",
+            "write it like '4', '500m', '16Gi' or '2G'",
+        )
+    return value
+
+
+Quantity = Annotated[str, AfterValidator(_quantity)]
+
+_CRON_FIELD = re.compile(r"^[0-9*/,\-A-Za-z]+$")
+
+
+def _cron(value: str) -> str:
+    fields = value.split()
+    if len(fields) != 5 or not all(_CRON_FIELD.match(f) for f in fields):
+        raise _fail(
+            "is not a 5-field cron expression (minute hour day-of-month month day-of-week)",
+            "write it like '0 8 * * 1-5' (08:00 on weekdays)",
+        )
+    return value
+
+
+Cron = Annotated[str, AfterValidator(_cron)]
+
+
+def _cidr(value: str) -> str:
+    try:
+        ipaddress.ip_network(value, strict=True)
+    except ValueError as exc:
+        raise _fail(
+            f"is not a CIDR block ({exc})", "write it like '203.0.113.0/24' or '198.51.100.7/32'"
+        ) from None
+    if value in ("0.0.0.0/0", "::/0"):
+        raise _fail(
+            "opens the Kubernetes API to the whole internet",
+            "list the networks that need the API, e.g. your office or VPN range '203.0.113.0/24'",
+        )
+    return value
+
+
+Cidr = Annotated[str, AfterValidator(_cidr)]
+
+_HF_REPO = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+def _model_source(value: str) -> str:
+    if value.startswith(("/", "s3://", "gs://", "az://")) or _HF_REPO.match(value):
+        return value
+    raise _fail(
+        "is neither a Hugging Face repository id nor a path",
+        "use 'org/name' as on huggingface.co (e.g. 'Qwen/Qwen2.5-0.5B-Instruct'), "
+        "an absolute path inside the model volume, or an s3:// / gs:// / az:// URL",
+    )
+
+
+ModelSource = Annotated[str, AfterValidator(_model_source)]
