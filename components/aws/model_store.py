@@ -26,7 +26,7 @@ NFS_PORT = 2049
 EFS_CSI_DRIVER = "efs.csi.aws.com"
 # The download Job and the replicas read and write as this id; the access point maps every
 # client to it, so the files' owner does not depend on the image's user.
-STORE_UID = 1000
+STORE_UID = 10001
 
 
 class ThroughputMode(enum.Enum):

@@ -22,8 +22,9 @@ from components.serving.vllm_args import DEFAULT_IMAGE
 STORE_MOUNT = "/models"
 SCRIPT_DIR = "/etc/llmops/download"
 SCRIPT = "download.py"
-# Any unprivileged id works: the files are read by vLLM, which only needs read access.
-RUN_AS = 1000
+# The unprivileged id the serving pods run as too (images/vllm/Dockerfile): above 10000, so it
+# cannot clash with a user of the node.
+RUN_AS = 10001
 PAUSE_IMAGE = "registry.k8s.io/pause:3.10"
 GPU_TAINT_KEY = "nvidia.com/gpu"
 POOL_LABEL = "llmops.io/pool"
@@ -360,6 +361,15 @@ class ImagePrePull(pulumi.ComponentResource):
                                 image=PAUSE_IMAGE,
                                 resources=tiny,
                                 security_context=_restricted_container_security(),
+                                # `/pause -v` prints its version and exits 0: the process image runs.
+                                readiness_probe=k8s.core.v1.ProbeArgs(
+                                    exec_=k8s.core.v1.ExecActionArgs(command=["/pause", "-v"]),
+                                    period_seconds=60,
+                                ),
+                                liveness_probe=k8s.core.v1.ProbeArgs(
+                                    exec_=k8s.core.v1.ExecActionArgs(command=["/pause", "-v"]),
+                                    period_seconds=60,
+                                ),
                             )
                         ],
                         security_context=_restricted_pod_security(65535),

@@ -67,9 +67,9 @@ def test_only_the_node_roles_mount_and_only_over_tls(planned) -> None:
     deny, allow = policy["Statement"]
     assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
     assert allow["Principal"]["AWS"] == [
-        "arn:aws:plan:us-east-1:000000000000:l4-mixed-role",
-        "arn:aws:plan:us-east-1:000000000000:l4-on-demand-role",
-        "arn:aws:plan:us-east-1:000000000000:l4-spot-role",
+        "arn:aws:iam::000000000000:role/l4-mixed-role",
+        "arn:aws:iam::000000000000:role/l4-on-demand-role",
+        "arn:aws:iam::000000000000:role/l4-spot-role",
     ]
     fs_arn = "arn:aws:plan:us-east-1:000000000000:model-store-efs"
     for index in (0, 1, 2):

@@ -73,7 +73,7 @@ def test_the_download_job_is_schema_valid_non_root_and_runs_the_shipped_script()
         "runAsNonRoot": True,
         "capabilities": {"drop": ["ALL"]},
     }
-    assert pod["securityContext"]["runAsNonRoot"] is True and pod["securityContext"]["runAsUser"] == 1000
+    assert pod["securityContext"]["runAsNonRoot"] is True and pod["securityContext"]["runAsUser"] == 10001
     # Everything the script writes goes to the store or to an emptyDir.
     mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
     assert set(mounts) == {"/models", "/etc/llmops/download", "/tmp"}
