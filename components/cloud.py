@@ -128,6 +128,34 @@ class CloudKit(Protocol):
         session_manager: bool = False,
     ) -> pulumi.Resource: ...
     def spot_termination_handler(self, name: str, provider: k8s.Provider) -> pulumi.Resource | None: ...
+
+    # --- model store: the cloud's shared file system for weights (None: the cloud has none yet)
+    model_store_kind: str | None
+    """The `modelStore.kind` of this cloud's own store (`efs`), or None."""
+
+    def model_store(
+        self,
+        name: str,
+        network: Any,
+        pools: Sequence[pulumi.Resource],
+        provider: k8s.Provider,
+        namespace: pulumi.Input[str],
+        *,
+        size_gib: int,
+        throughput_mode: str,
+        provisioned_mibps: float,
+    ) -> pulumi.Output[str]:
+        """Build the store for the cluster's nodes; returns the name of its ReadWriteMany claim."""
+        ...
+
+    def model_store_cost(
+        self,
+        throughput_mode: str,
+        stored_gb: float,
+        read_gb_per_month: float,
+        written_gb_per_month: float,
+        provisioned_mibps: float,
+    ) -> dict[str, float]: ...
     def cluster_autoscaler(
         self,
         cluster_name: str,

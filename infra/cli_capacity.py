@@ -86,10 +86,20 @@ def replay_command(
         float | None,
         typer.Option(
             "--startup-s",
-            help="Seconds until a new replica serves; default: 180, with --stack the model's startupS "
-            "(the forecast's look-ahead stays the stack's).",
+            help="Seconds until a new replica serves; default: with --stack the model's as deployed "
+            "(startupS, else the estimate), otherwise the estimate for --weights-from and --pre-pulled "
+            "(docs/capacity.md, 'Start-up time').",
         ),
     ] = None,
+    weights_from: Annotated[
+        str,
+        typer.Option(
+            "--weights-from", help="Where replicas read weights: hub, efs-elastic, efs-bursting, nfs."
+        ),
+    ] = "hub",
+    pre_pulled: Annotated[
+        bool, typer.Option("--pre-pulled/--cold-node", help="The serving image is already on the node.")
+    ] = False,
     policy: Annotated[str, typer.Option("--policy", help=f"One of {', '.join(POLICIES)}, or all.")] = "all",
     tensor_parallel: Annotated[
         int | None, typer.Option("--tp", help="GPUs per replica (tensor parallel); default: 1.")
@@ -148,6 +158,11 @@ def replay_command(
         raise _fail("--gpu is required without --stack (e.g. --gpu L4)")
     tensor_parallel = 1 if tensor_parallel is None else tensor_parallel
     max_model_len = max_model_len or DEFAULT_MAX_MODEL_LEN
+    from components.capacity.startup import WeightSource, model_estimate
+
+    sources = {source.value: source for source in WeightSource}
+    if weights_from not in sources:
+        raise _fail(f"--weights-from {weights_from!r} is not one of {', '.join(sources)}")
     try:
         get_model(model)
         verdict = model_fit(model, gpu, tensor_parallel, max_model_len=max_model_len)
@@ -174,11 +189,19 @@ def replay_command(
             **({} if startup_s is None else {"startup_s": startup_s}),
         )
     else:
+        if startup_s is None:
+            estimated = model_estimate(verdict.model_id, source=sources[weights_from], pre_pulled=pre_pulled)
+            startup_s = round(estimated.total_s)
+            typer.echo(
+                f"start-up: estimated {startup_s} s (image pull {estimated.image_pull_s:.0f} s, weights "
+                f"{estimated.weight_load_s:.0f} s from {weights_from}, "
+                f"engine {estimated.engine_start_s:.0f} s); set --startup-s to override"
+            )
         settings = ReplaySettings(
             model_id=verdict.model_id,
             gpu=verdict.gpu,
             tensor_parallel=tensor_parallel,
-            startup_s=180.0 if startup_s is None else startup_s,
+            startup_s=startup_s,
             max_model_len=max_model_len,
             **common,
         )

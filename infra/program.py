@@ -8,7 +8,7 @@ engine.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -53,7 +53,10 @@ if TYPE_CHECKING:
 def run(config: StackConfig | None = None) -> None:
     """Build the stack. Config is validated in full before the first resource is registered."""
     config = config if config is not None else load_from_pulumi()
-    provider = cluster_provider(config)
+    from infra import model_store
+
+    store_parts: list[model_store.CloudStoreParts] = []
+    provider = cluster_provider(config, store_parts)
     k8s_opts = pulumi.ResourceOptions(provider=provider)
 
     namespace = k8s.core.v1.Namespace(
@@ -98,16 +101,26 @@ def run(config: StackConfig | None = None) -> None:
         network_policies(config, namespace_name, k8s_opts, monitoring)
 
     pools = {pool.name: pool for pool in config.pools}
+    store = model_store.build_store(config, provider, namespace_name, store_parts[0] if store_parts else None)
+    images: list[str] = []
     for model in config.models:
+        args = model_args(model, namespace_name, pools, config.observability)
+        args = model_store.serve_from_store(config, model, args, store, provider, namespace_name)
+        args = model_store.with_estimated_startup(config, model, args)
+        images.append(args.image)
         served = VllmModel(
             model.name,
-            model_args(model, namespace_name, pools, config.observability),
+            args,
             opts=pulumi.ResourceOptions(
                 providers={"kubernetes": provider}, depends_on=[*monitoring, *gpu_ready]
             ),
         )
         endpoints[model.name] = served.endpoint
 
+    if config.pools:
+        model_store.pre_pull(config, images, provider, namespace_name)
+    if store is not None:
+        pulumi.export("modelStore", model_store.store_summary(config, pools))
     pulumi.export("namespace", namespace_name)
     pulumi.export("endpoints", endpoints)
 
@@ -173,7 +186,7 @@ def network_policies(
 PROMETHEUS_OPERATOR_WEBHOOK_PORT = 10250
 
 
-def cluster_provider(config: StackConfig) -> k8s.Provider:
+def cluster_provider(config: StackConfig, store_parts: list[Any] | None = None) -> k8s.Provider:
     """The Kubernetes provider every kube-layer resource is created with."""
     cluster = config.cluster
     if isinstance(cluster, ExistingClusterConfig):
@@ -182,10 +195,12 @@ def cluster_provider(config: StackConfig) -> k8s.Provider:
         # Inline kubeconfigs carry credentials: keep them out of state and plan output.
         kubeconfig = pulumi.Output.secret(cluster.kubeconfig) if cluster.kubeconfig else None
         return k8s.Provider("cluster", kubeconfig=kubeconfig, context=cluster.context)
-    return k3s_cluster(config, cluster)
+    return k3s_cluster(config, cluster, store_parts)
 
 
-def k3s_cluster(config: StackConfig, cluster: K3sClusterConfig) -> k8s.Provider:
+def k3s_cluster(
+    config: StackConfig, cluster: K3sClusterConfig, store_parts: list[Any] | None = None
+) -> k8s.Provider:
     """Network, K3s servers, GPU pools and spot handling on the cluster's cloud; returns its provider."""
     from components.cloud import kit
     from components.k3s import K3S_VERSION, Capacity, FlannelBackend, K3sCluster, K3sClusterArgs
@@ -207,7 +222,7 @@ def k3s_cluster(config: StackConfig, cluster: K3sClusterConfig) -> k8s.Provider:
             k3s_version=cluster.version or K3S_VERSION,
         ),
     )
-    for pool in config.pools:
+    gpu_pools = [
         kit(pool.cloud).gpu_pool(
             pool.name,
             network,
@@ -215,6 +230,13 @@ def k3s_cluster(config: StackConfig, cluster: K3sClusterConfig) -> k8s.Provider:
             GpuNodePoolArgs(**pool_args(pool)),
             session_manager=cluster.session_manager,
         )
+        for pool in config.pools
+    ]
+    if store_parts is not None:
+        from infra.model_store import CloudStoreParts
+
+        # The cloud's model store admits NFS from this network's nodes and grants the GPU pools.
+        store_parts.append(CloudStoreParts(network=network, pools=gpu_pools))
     if node_autoscaling_wanted(config):
         from components.cloud import ScalablePool
 
@@ -304,6 +326,8 @@ def observability_args(
 
 # Token mix the forecast's per-token costs assume (the one the reactive working batch assumes too).
 FORECAST_MIX = PLANNING_MIX
+# Start-up time of a model the capacity catalog does not know, when the stack sets none.
+DEFAULT_STARTUP_S = 180
 
 
 def demand_forecast(model: ModelConfig, pools: Mapping[str, PoolConfig]) -> DemandForecast | None:
@@ -331,7 +355,7 @@ def demand_forecast(model: ModelConfig, pools: Mapping[str, PoolConfig]) -> Dema
     return DemandForecast(
         prefill_s_per_token=capacity.prefill_s_per_token,
         decode_s_per_token=capacity.decode_s_per_token,
-        startup_s=model.startup_s,
+        startup_s=model.startup_s or DEFAULT_STARTUP_S,
     )
 
 

@@ -25,6 +25,8 @@ class StackModel:
     gpu: str
     spec: AutoscalingSpec
     rule: DemandRule
+    startup_s: int
+    """Seconds a new replica takes, as the stack deploys it: `startupS`, else the start-up estimate."""
 
 
 class StackModelError(ValueError):
@@ -66,9 +68,17 @@ def stack_model(config: StackConfig, name: str) -> StackModel:
     gpu = model_gpu(model, pools)
     spec = program.autoscaling_spec(model, pools, config.observability)
     assert gpu is not None and spec is not None, "checked by infra.autoscaling_checks"
+    from infra.model_store import startup_estimate_s
+
+    # What the deployed forecast looks ahead by (infra.model_store.with_estimated_startup).
+    startup_s = int(
+        model.startup_s
+        if model.startup_s is not None
+        else (startup_estimate_s(config, model) or program.DEFAULT_STARTUP_S)
+    )
     forecast = program.demand_forecast(model, pools)
     if forecast is not None:
-        rule = DemandRule(forecast.prefill_s_per_token, forecast.decode_s_per_token, forecast.startup_s)
+        rule = DemandRule(forecast.prefill_s_per_token, forecast.decode_s_per_token, startup_s)
     else:
         # No forecast rule (the model is outside the capacity catalog, so predictive is off):
         # the costs only feed a trigger the object does not have.
@@ -87,8 +97,8 @@ def stack_model(config: StackConfig, name: str) -> StackModel:
                 )
             ) from None
         planning = replica_capacity(perf, TokenMix(*PLANNING_MIX), Slo())
-        rule = DemandRule(planning.prefill_s_per_token, planning.decode_s_per_token, model.startup_s)
-    return StackModel(model, gpu, spec, rule)
+        rule = DemandRule(planning.prefill_s_per_token, planning.decode_s_per_token, startup_s)
+    return StackModel(model, gpu, spec, rule, startup_s)
 
 
 def replay_settings(found: StackModel, **overrides: Any) -> ReplaySettings:
@@ -102,7 +112,7 @@ def replay_settings(found: StackModel, **overrides: Any) -> ReplaySettings:
         "gpu": found.gpu,
         "tensor_parallel": model.tensor_parallel_size,
         "max_model_len": model.max_model_len or DEFAULT_MAX_MODEL_LEN,
-        "startup_s": float(model.startup_s),
+        "startup_s": float(found.startup_s),
         "deployed": found.spec,
         "demand_rule": found.rule,
         "min_replicas": found.spec.min_replicas,

@@ -117,6 +117,22 @@ CLUSTER_AUTOSCALER = Chart(
     repo="https://kubernetes.github.io/autoscaler",
     values_file="addons/values/cluster-autoscaler.yaml",
 )
+# --- Model store ---------------------------------------------------------------------
+# The EFS driver for the AWS store, the NFS driver for a stack's own NFS export.
+AWS_EFS_CSI_DRIVER = Chart(
+    name="aws-efs-csi-driver",
+    version="4.4.1",
+    repo="https://kubernetes-sigs.github.io/aws-efs-csi-driver",
+    values_file="addons/values/aws-efs-csi-driver.yaml",
+)
+CSI_DRIVER_NFS = Chart(
+    name="csi-driver-nfs",
+    version="4.13.4",
+    repo="https://raw.githubusercontent.com/kubernetes-csi/csi-driver-nfs/master/charts",
+    values_file="addons/values/csi-driver-nfs.yaml",
+)
+STORE_CHARTS: tuple[Chart, ...] = (AWS_EFS_CSI_DRIVER, CSI_DRIVER_NFS)
+# -------------------------------------------------------------------------------------
 
 PINNED_CHARTS: tuple[Chart, ...] = (
     KUBE_PROMETHEUS_STACK,
@@ -127,6 +143,7 @@ PINNED_CHARTS: tuple[Chart, ...] = (
     *GPU_CHARTS,
     KEDA,
     CLUSTER_AUTOSCALER,
+    *STORE_CHARTS,
 )
 """Every chart the package can install; add a new pin here (a test checks each one's repository)."""
 

@@ -82,6 +82,8 @@ class AwsGpuNodePool(pulumi.ComponentResource):
     group: aws.autoscaling.Group
     """The Auto Scaling group (escape hatch: lifecycle hooks, extra scaling policies)."""
     group_name: pulumi.Output[str]
+    role: aws.iam.Role
+    """The nodes' IAM role; add-ons that need node permissions (the model store) attach to it."""
     labels: dict[str, str]
     """Node labels every agent of this pool carries (select workloads with them)."""
     gpus_per_node: int | None
@@ -102,6 +104,7 @@ class AwsGpuNodePool(pulumi.ComponentResource):
         )
         # The agent token is the only parameter an agent reads: the CA keys stay with the servers.
         role = node_role(name, [token_parameter], self, session_manager=args.session_manager)
+        self.role = role.role
 
         self.labels = {
             **args.labels,

@@ -108,6 +108,59 @@ class AwsKit:
             AwsGpuNodePoolArgs(network=network, join=join, session_manager=session_manager, **shared),
         )
 
+    # --- model store
+    model_store_kind: str | None = "efs"
+
+    def model_store(
+        self,
+        name: str,
+        network: Any,
+        pools: Sequence[pulumi.Resource],
+        provider: k8s.Provider,
+        namespace: pulumi.Input[str],
+        *,
+        size_gib: int,
+        throughput_mode: str,
+        provisioned_mibps: float,
+    ) -> pulumi.Output[str]:
+        """EFS, a mount target per subnet, NFS only from the nodes, mounts only by the pools' roles."""
+        from components.aws.gpu_pool import AwsGpuNodePool
+        from components.aws.model_store import AwsModelStore, AwsModelStoreArgs, ThroughputMode
+
+        store = AwsModelStore(
+            name,
+            AwsModelStoreArgs(
+                vpc_id=network.vpc.id,
+                subnet_ids=network.subnet_ids,
+                nodes_security_group_id=network.nodes_security_group_id,
+                node_roles=[pool.role for pool in pools if isinstance(pool, AwsGpuNodePool)],
+                provider=provider,
+                namespace=namespace,
+                size_gib=size_gib,
+                throughput_mode=ThroughputMode(throughput_mode),
+                provisioned_mibps=provisioned_mibps,
+            ),
+        )
+        return store.claim_name
+
+    def model_store_cost(
+        self,
+        throughput_mode: str,
+        stored_gb: float,
+        read_gb_per_month: float,
+        written_gb_per_month: float,
+        provisioned_mibps: float,
+    ) -> dict[str, float]:
+        from components.aws.model_store import ThroughputMode, monthly_cost
+
+        return monthly_cost(
+            ThroughputMode(throughput_mode),
+            stored_gb,
+            read_gb_per_month,
+            written_gb_per_month,
+            provisioned_mibps,
+        )
+
     def spot_termination_handler(self, name: str, provider: k8s.Provider) -> pulumi.Resource | None:
         """Spot pools on AWS need the Node Termination Handler: cordon and drain on the two-minute notice."""
         from components.addons.termination_handler import SpotInterruptionHandler, SpotInterruptionHandlerArgs

@@ -134,6 +134,36 @@ class AzureKit:
         shared = {f.name: getattr(args, f.name) for f in dataclasses.fields(GpuNodePoolArgs)}
         return AzureGpuNodePool(name, AzureGpuNodePoolArgs(network=network, join=join, **shared))
 
+    # --- model store: none on Azure yet (Azure Files NFS is the planned one; docs/azure.md)
+    model_store_kind: str | None = None
+
+    def model_store(
+        self,
+        name: str,
+        network: Any,
+        pools: Sequence[pulumi.Resource],
+        provider: k8s.Provider,
+        namespace: pulumi.Input[str],
+        *,
+        size_gib: int,
+        throughput_mode: str,
+        provisioned_mibps: float,
+    ) -> pulumi.Output[str]:
+        raise NotImplementedError(
+            "no model store on Azure yet: set llmops:modelStore to kind nfs (an NFS export the nodes reach), "
+            "pvc (an existing ReadWriteMany claim) or none"
+        )
+
+    def model_store_cost(
+        self,
+        throughput_mode: str,
+        stored_gb: float,
+        read_gb_per_month: float,
+        written_gb_per_month: float,
+        provisioned_mibps: float,
+    ) -> dict[str, float]:
+        return {}
+
     def spot_termination_handler(self, name: str, provider: k8s.Provider) -> pulumi.Resource | None:
         """None: each Spot node runs its own Scheduled Events watcher, and the kubelet's graceful node
         shutdown drains it (components/azure/gpu_pool.py)."""

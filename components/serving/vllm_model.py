@@ -6,6 +6,7 @@ reasons are next to each probe.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from components.kube_names import is_dns1035_label
 from components.observability.manifests import scrape_problems
 from components.serving import pod_security
 from components.serving.autoscaling import AutoscalingSpec, reactive_query, scaled_object_spec
+from components.serving.model_store import ModelStoreMount, store_pod_parts
 from components.serving.pod_security import WritablePath
 from components.serving.vllm_args import (
     DEFAULT_IMAGE,
@@ -115,6 +117,10 @@ class VllmModelArgs:
     (/health and /metrics stay open, so probes and scrapes need no key). Default: no key."""
     model_cache_claim: pulumi.Input[str] | None = None
     """PVC holding the shared model cache; default: a per-pod emptyDir (downloads at every start)."""
+    model_store: ModelStoreMount | None = None
+    """Serve from the shared model store: mounted read-only, the pod waits for the download Job's
+    marker, then runs offline from the revision's directory under the served model name.
+    Default: none (weights downloaded from the hub at every start)."""
     labels: Mapping[str, str] = field(default_factory=dict)
     """Extra labels on every object; default: only llmops' own."""
     progress_probe: bool = True
@@ -359,12 +365,23 @@ class VllmModel(pulumi.ComponentResource):
         probe_config: k8s.core.v1.ConfigMap | None,
     ) -> k8s.core.v1.PodSpecArgs:
         gpus = args.engine.gpus
+        store = store_pod_parts(args.model_store, args.image) if args.model_store is not None else None
+        engine = args.engine
+        if store is not None:
+            # Clients and the metrics keep the model's name; the files come from the store.
+            engine = dataclasses.replace(
+                engine,
+                model=store.engine_model,
+                served_model_name=engine.served_model_name or engine.model,
+                revision=None,
+            )
         env = [
             # Every cache the engine writes points into a writable volume (pod_security.py).
             *(k8s.core.v1.EnvVarArgs(name=key, value=value) for key, value in pod_security.CACHE_ENV),
             # No usage reports leave the cluster.
             k8s.core.v1.EnvVarArgs(name="VLLM_NO_USAGE_STATS", value="1"),
             k8s.core.v1.EnvVarArgs(name="DO_NOT_TRACK", value="1"),
+            *(store.env if store is not None else []),
         ]
         if args.api_key_secret:
             # vLLM reads VLLM_API_KEY itself; the key never appears in the args.
@@ -409,7 +426,7 @@ class VllmModel(pulumi.ComponentResource):
             name="vllm",
             image=pod_security.pinned_image(args.image, args.image_digest),
             command=["vllm", "serve"],
-            args=serve_args(args.engine, port=PORT),
+            args=serve_args(engine, port=PORT),
             ports=[k8s.core.v1.ContainerPortArgs(name="http", container_port=PORT, protocol="TCP")],
             env=env,
             resources=k8s.core.v1.ResourceRequirementsArgs(
@@ -425,6 +442,7 @@ class VllmModel(pulumi.ComponentResource):
                     k8s.core.v1.VolumeMountArgs(name=f"writable-{i}", mount_path=extra.path)
                     for i, extra in enumerate(args.writable_paths)
                 ),
+                *([store.mount] if store is not None else []),
                 *(
                     [
                         k8s.core.v1.VolumeMountArgs(
@@ -474,6 +492,7 @@ class VllmModel(pulumi.ComponentResource):
             ),
         )
         return k8s.core.v1.PodSpecArgs(
+            init_containers=[store.init_container] if store is not None else None,
             containers=[container],
             # vLLM talks to no Kubernetes API: a stolen token would be the only use of one.
             automount_service_account_token=False,
@@ -519,6 +538,7 @@ class VllmModel(pulumi.ComponentResource):
                     )
                     for i, extra in enumerate(args.writable_paths)
                 ),
+                *([store.volume] if store is not None else []),
                 *(
                     [
                         k8s.core.v1.VolumeArgs(

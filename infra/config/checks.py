@@ -149,6 +149,9 @@ def check_semantics(config: StackConfig) -> list[Problem]:
                         else "remove it; llmops sets it to keep probes and the Service working",
                     )
                 )
+    from infra.model_store_config import store_problems
+
+    problems += [Problem(*problem) for problem in store_problems(config)]
     return problems
 
 

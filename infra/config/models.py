@@ -20,6 +20,7 @@ from components.pools import MIN_DISK_GB, Capacity
 from components.serving.vllm_args import Dtype, Quantization
 from infra.autoscaling_config import AutoscalingConfig, NodeAutoscalingConfig
 from infra.config.values import MAX_POOL_SIZE, Cidr, Cron, ModelSource, Name, Quantity
+from infra.model_store_config import ModelStoreConfig
 from infra.value_checks import ByteQuantity, K3sVersion, LabelKey, LabelValue, ServedName, TimeZone
 
 # --------------------------------------------------------------------------- the model
@@ -245,12 +246,14 @@ class ModelConfig(_Strict):
     startup_timeout_s: int = Field(
         1200, ge=60, le=7200, description="seconds allowed to download and load weights"
     )
-    startup_s: int = Field(
-        180,
+    startup_s: int | None = Field(
+        None,
         ge=10,
         le=3600,
         description="typical start-up time; with observability on, the model's demand forecast "
-        "(`llmops:replica_demand:forecast`) looks this far ahead",
+        "(`llmops:replica_demand:forecast`) looks this far ahead. Default: the estimate from the weights, "
+        "the model store and the image pre-pull ([capacity](capacity.md#start-up-time)); 180 for a model "
+        "not in the catalog",
     )
     progress_probe: bool = Field(
         True,
@@ -436,6 +439,10 @@ class StackConfig(_Strict):
     node_autoscaling: NodeAutoscalingConfig = Field(
         default_factory=lambda: NodeAutoscalingConfig.model_validate({}),
         description="cluster-autoscaler for the GPU pools of a K3s cluster this stack builds",
+    )
+    model_store: ModelStoreConfig = Field(
+        default_factory=lambda: ModelStoreConfig.model_validate({}),
+        description="where weights are kept once for every replica ([model store](model-store.md))",
     )
 
 

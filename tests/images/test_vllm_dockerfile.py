@@ -44,3 +44,10 @@ def test_base_is_the_pinned_vllm_and_the_probe_is_installed() -> None:
     assert re.search(r"^FROM vllm/vllm-openai:v0\.33\.0$", text, re.M)
     copy = r"^COPY --chmod=0755 progress_probe.py /usr/local/bin/llmops-progress-probe$"
     assert re.search(copy, text, re.M)
+
+
+def test_the_store_download_is_installed_and_is_the_packaged_script() -> None:
+    text = DOCKERFILE.read_text()
+    assert re.search(r"^COPY --chmod=0755 llmops_download.py /usr/local/bin/llmops-download$", text, re.M)
+    link = DOCKERFILE.parents[2] / "components" / "serving" / "download.py"
+    assert link.is_symlink() and link.resolve() == (DOCKERFILE.parent / "llmops_download.py").resolve()

@@ -132,7 +132,9 @@ def test_bad_options_exit_2(app: typer.Typer, tmp_path: Path, args: tuple[str, .
     assert message in stderr
 
 
-def test_replay_of_a_stack_model_runs_its_scaled_object(app: typer.Typer, tmp_path: Path) -> None:
+def test_replay_of_a_stack_model_runs_its_scaled_object(
+    app: typer.Typer, tmp_path: Path, repo_root: Path
+) -> None:
     """aws-dev's model, as its ScaledObject deploys it: 1-4 replicas, the workday floor of 2."""
     out = tmp_path / "d.json"
     # Monday 2024-01-01, 07:00 to 09:00 Berlin time (06:00-08:00 UTC): the workday window opens at 08:00.
@@ -162,7 +164,15 @@ def test_replay_of_a_stack_model_runs_its_scaled_object(app: typer.Typer, tmp_pa
     data = json.loads(out.read_text())
     parameters = data["parameters"]["deployed"]
     assert (parameters["min_replicas"], parameters["max_replicas"]) == (1, 4)
-    assert parameters["forecast_startup_s"] == 180 and data["model"]["startup_s"] == 180
+    # aws-dev sets no startupS: the replay and the forecast both use the stack's start-up estimate
+    # (weights from its EFS store, image pre-pulled).
+    from infra.config import load_stack_file
+    from infra.model_store import startup_estimate_s
+
+    config = load_stack_file(repo_root / "stacks", "aws-dev")
+    estimate = startup_estimate_s(config, config.models[0])
+    assert estimate is not None and estimate < 180
+    assert parameters["forecast_startup_s"] == estimate and data["model"]["startup_s"] == estimate
     assert parameters["windows"][0]["replicas"] == 2
     # A light load keeps one replica until the window opens, then the floor holds two.
     assert data["policies"]["deployed"]["peak_replicas"] == 2
@@ -325,3 +335,31 @@ def test_capacity_bad_input_names_the_flag(app: typer.Typer) -> None:
     assert code == 2 and "--concurrency 0 must be at least 1" in stderr
     code, _, stderr = run(app, "capacity", "--model", MODEL, "--gpu", "H100", "--kv-cache-dtype", "fp4")
     assert code == 2 and "--kv-cache-dtype 'fp4' is not one of auto" in stderr
+
+
+def test_replay_estimates_the_start_up_unless_given(app: typer.Typer, tmp_path: Path) -> None:
+    from components.capacity.startup import WeightSource, model_estimate
+
+    out = tmp_path / "r.json"
+    base = [
+        "replay",
+        "--trace",
+        str(generic_trace(tmp_path)),
+        "--model",
+        MODEL,
+        "--gpu",
+        "L4",
+        "--policy",
+        "oracle",
+    ]
+    code, stdout, stderr = run(
+        app, *base, "--weights-from", "efs-elastic", "--pre-pulled", "--json", str(out)
+    )
+    assert code == 0, stderr
+    expected = round(model_estimate(MODEL, source=WeightSource.EFS_ELASTIC, pre_pulled=True).total_s)
+    assert f"start-up: estimated {expected} s" in stdout
+    assert json.loads(out.read_text())["model"]["startup_s"] == expected
+    code, stdout, _ = run(app, *base, "--startup-s", "60", "--json", str(out))
+    assert "estimated" not in stdout and json.loads(out.read_text())["model"]["startup_s"] == 60
+    code, _, stderr = run(app, *base, "--weights-from", "s3")
+    assert code == 2 and "--weights-from 's3' is not one of hub, efs-elastic, efs-bursting, nfs" in stderr

@@ -9,6 +9,7 @@ from pydantic import BaseModel
 
 from infra import autoscaling_config
 from infra import config as cfg
+from infra.model_store_config import ModelStoreConfig
 
 MODELS: list[type[BaseModel]] = [
     cfg.ExistingClusterConfig,
@@ -22,6 +23,7 @@ MODELS: list[type[BaseModel]] = [
     autoscaling_config.AutoscalingConfig,
     autoscaling_config.WindowConfig,
     autoscaling_config.NodeAutoscalingConfig,
+    ModelStoreConfig,
 ]
 
 

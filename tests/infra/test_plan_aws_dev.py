@@ -193,9 +193,14 @@ def test_demand_forecast_rule_is_the_replayed_policy_and_passes_promtool(plan: P
     ]
     (group,) = rule.inputs["spec"]["groups"]
     forecast = next(r for r in group["rules"] if r["record"] == FORECAST_RECORD)
-    # The model's start-up (180 s) plus the demand window (60 s): the look-ahead `llmops replay` uses.
+    from infra.model_store import startup_estimate_s
+
+    # The model's estimated start-up (from the store, image pre-pulled) plus the demand window
+    # (60 s): the look-ahead `llmops replay` uses.
+    startup = startup_estimate_s(plan.config, plan.config.models[0])
+    assert startup is not None and 10 < startup < 180
     expected = PredictiveRule(
-        240, demand='llmops:replica_demand{model_name="qwen2.5-0.5b-instruct"}'
+        startup + 60, demand='llmops:replica_demand{model_name="qwen2.5-0.5b-instruct"}'
     ).expression()
     assert forecast["expr"] == expected
     rules_file = tmp_path / "forecast.rules.yaml"

@@ -140,7 +140,9 @@ def test_bad_network_args() -> None:
     )
     # The shared guard (components/netguard.py): the ranges as a whole, by address arithmetic.
     assert any(
-        p.startswith('cluster.allowedCidrs: ["0.0.0.0/0", "10.0.0.1/8"] opens the Kubernetes API to the whole')
+        p.startswith(
+            'cluster.allowedCidrs: ["0.0.0.0/0", "10.0.0.1/8"] opens the Kubernetes API to the whole'
+        )
         for p in problems
     )
     assert any(p.startswith("cluster.allowedCidrs[1]: '10.0.0.1/8' has host bits set") for p in problems)

@@ -1,0 +1,1 @@
+../../images/vllm/llmops_download.py
