@@ -107,6 +107,12 @@ def gpu_machine(instance_type: str) -> GpuMachine:
     attached = _ATTACHED.match(instance_type)
     machine = attached.group("machine") if attached else instance_type
     family = machine.split("-", 1)[0]
+    if attached is not None and family in ACCELERATOR_FAMILIES:
+        raise MachineTypeError(
+            f"attaches GPUs to {machine!r}, but only N1 hosts take attached GPUs; "
+            f"{family.upper()} types carry theirs built in ({ACCELERATOR_FAMILIES[family]}), "
+            "so name the machine type alone"
+        )
     if family in ACCELERATOR_FAMILIES:
         raise MachineTypeError(
             f"is not a {family.upper()} machine type this pool knows, and {family.upper()} types carry "

@@ -29,6 +29,8 @@ class GcpRecordingMocks(RecordingMocks):
         if typ == "gcp:serviceaccount/account:Account":
             outputs["email"] = f"{outputs['accountId']}@{GCP_PROJECT}.iam.gserviceaccount.com"
             outputs["member"] = f"serviceAccount:{outputs['email']}"
+        elif typ == "gcp:compute/instanceTemplate:InstanceTemplate":
+            outputs["selfLinkUnique"] = f"{outputs['selfLink']}?uniqueId=1"
         elif typ == "gcp:compute/address:Address":
             outputs.setdefault("address", MOCK_STATIC_IP)
         elif typ == "gcp:secretmanager/secret:Secret":
