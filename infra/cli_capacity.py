@@ -104,7 +104,7 @@ def replay_command(
 
 
 def prices_refresh(
-    cloud: Annotated[str, typer.Option("--cloud", help="Cloud to query (aws).")],
+    cloud: Annotated[str, typer.Option("--cloud", help="Cloud to query (aws, gcp).")],
     regions: Annotated[
         list[str] | None, typer.Option("--region", help="Region to refresh; repeat for more.")
     ] = None,
@@ -113,13 +113,22 @@ def prices_refresh(
         typer.Option("--instance-type", help="Instance type; default: every type the catalog prices there."),
     ] = None,
     output: Annotated[
-        Path, typer.Option("--output", help="Where to write the refreshed rows (catalog CSV format).")
-    ] = Path("build/prices/aws.csv"),
+        Path | None,
+        typer.Option(
+            "--output", help="Where to write the refreshed rows; default: build/prices/<cloud>.csv."
+        ),
+    ] = None,
 ) -> None:
     """Fetch current spot prices from the cloud's API into a catalog-format CSV."""
+    output = output or Path(f"build/prices/{cloud}.csv")
+    if cloud == "gcp":
+        from infra.cli_gcp_prices import refresh_gcp
+
+        refresh_gcp(regions, instance_types, output, _fail)
+        return
     if cloud != "aws":
         raise _fail(
-            f"--cloud {cloud!r}: only aws can be refreshed from its API; gcp and azure prices come from "
+            f"--cloud {cloud!r}: only aws and gcp can be refreshed from their APIs; azure prices come from "
             "the shipped catalog (components/capacity/data/prices.csv)"
         )
     from components.capacity.aws_lookup import credentials_available, refresh_prices

@@ -6,7 +6,9 @@ price catalog (a zone appears there when GCP sells the machine in it); rebuild i
 
     python -m components.gcp.offerings ../shared/data/prices
 
-A test checks that the shipped file equals a rebuild. The product never reads the snapshot.
+`data/shapes.csv` (vCPUs and memory of each GPU host, for `llmops prices refresh --cloud gcp`)
+comes from the same rows. A test checks that the shipped files equal a rebuild. The product
+never reads the snapshot.
 """
 
 from __future__ import annotations
@@ -63,6 +65,34 @@ def build_offerings(snapshot_dir: Path) -> list[tuple[str, str, str]]:
     return sorted(rows)
 
 
+def build_shapes(snapshot_dir: Path) -> list[tuple[str, str, str]]:
+    """(machine type, vCPUs, memory GiB) of each GPU host, for pricing it from per-core and per-GiB SKUs."""
+    shapes: set[tuple[str, str, str]] = set()
+    with (snapshot_dir / "gcp-gpu-hosts.csv").open(newline="") as handle:
+        for row in csv.DictReader(handle):
+            vcpus, memory = float(row["vCPUs"]), float(row["MemoryGiB"])
+            shapes.add((row["InstanceType"], f"{vcpus:g}", f"{memory:g}"))
+    return sorted(shapes)
+
+
+@functools.cache
+def machine_shapes() -> dict[str, tuple[float, float]]:
+    """machine type -> (vCPUs, memory GiB), from the shipped `data/shapes.csv`."""
+    path = _data_path().with_name("shapes.csv")
+    with path.open(newline="") as handle:
+        return {
+            r["machine_type"]: (float(r["vcpus"]), float(r["memory_gib"])) for r in csv.DictReader(handle)
+        }
+
+
+def write_shapes(rows: Sequence[tuple[str, str, str]]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(("machine_type", "vcpus", "memory_gib"))
+    writer.writerows(rows)
+    return out.getvalue()
+
+
 def write_offerings(rows: Sequence[tuple[str, str, str]]) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
@@ -96,7 +126,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     rows = build_offerings(Path(args[0]))
     _data_path().write_text(write_offerings(rows))
-    print(f"wrote {len(rows)} offerings to {_data_path()}")
+    shapes = build_shapes(Path(args[0]))
+    _data_path().with_name("shapes.csv").write_text(write_shapes(shapes))
+    print(f"wrote {len(rows)} offerings and {len(shapes)} machine shapes to {_data_path().parent}")
     return 0
 
 

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 from components.gcp.machines import gpu_machine
-from components.gcp.offerings import _data_path, build_offerings, write_offerings, zones_offering
+from components.gcp.offerings import (
+    _data_path,
+    build_offerings,
+    build_shapes,
+    write_offerings,
+    write_shapes,
+    zones_offering,
+)
 from tests.conftest import require_shared
 
 
 def test_shipped_offerings_equal_a_rebuild() -> None:
     snapshots = require_shared("data/prices")
     assert _data_path().read_text() == write_offerings(build_offerings(snapshots))
+    assert _data_path().with_name("shapes.csv").read_text() == write_shapes(build_shapes(snapshots))
 
 
 def test_every_offered_type_is_a_known_gpu_machine() -> None:
