@@ -16,7 +16,8 @@ def test_g2_row_is_the_host_plus_its_built_in_l4() -> None:
     row = load_catalog().price("gcp", "g2-standard-4", "us-central1")
     assert (row.gpu, row.gpu_count) == ("L4", 1)
     assert row.on_demand_usd_per_h == pytest.approx(G2_STANDARD_4_HOST + L4_X1, abs=1e-5)
-    assert row.spot_usd_per_h is not None and row.spot_usd_per_h < row.on_demand_usd_per_h
+    assert row.spot_usd_per_h is not None and row.on_demand_usd_per_h is not None
+    assert row.spot_usd_per_h < row.on_demand_usd_per_h
 
 
 def test_multi_gpu_accelerator_hosts_carry_their_count() -> None:
@@ -34,7 +35,8 @@ def test_n1_rows_add_the_attached_gpus_to_the_host() -> None:
     assert one.on_demand_usd_per_h == pytest.approx(N1_STANDARD_8_HOST + T4_X1, abs=1e-5)
     two = catalog.price("gcp", "n1-standard-8+T4x2", "us-central1")
     assert (two.gpu, two.gpu_count) == ("T4", 2)
-    assert two.on_demand_usd_per_h is not None and two.on_demand_usd_per_h > one.on_demand_usd_per_h
+    assert two.on_demand_usd_per_h is not None and one.on_demand_usd_per_h is not None
+    assert two.on_demand_usd_per_h > one.on_demand_usd_per_h
     # The bare host is no GPU machine and has no row.
     assert "n1-standard-8" not in catalog.instance_types("gcp")
 
