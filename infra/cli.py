@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from infra.config import ConfigError, StackNotFoundError, read_stack_file
+from infra.config import ConfigError, K3sClusterConfig, StackNotFoundError, read_stack_file
 
 app = typer.Typer(
     name="llmops",
@@ -82,7 +82,9 @@ def plan(
         root = find_project_dir(project_dir)
         raw = read_stack_file(root / "stacks", stack)
         result = run_plan(raw, stack, preview=preview)
-        region_value = raw.other.get("aws:region")
+        cluster = result.config.cluster
+        cloud = cluster.cloud.value if isinstance(cluster, K3sClusterConfig) else "aws"
+        region_value = raw.other.get(f"{cloud}:region")
         region = region_value if isinstance(region_value, str) else None
         checks = None
         if preflight if preflight is not None else costing.aws_preflight_wanted(result.config, os.environ):

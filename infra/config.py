@@ -415,9 +415,50 @@ def parse(raw: RawStack) -> StackConfig:
         problems.extend(_translate(err, known) for err in exc.errors())
         raise ConfigError(raw.source, problems) from None
     problems.extend(check_semantics(config))
+    problems.extend(_check_gcp(config, raw.other))
     if problems:
         raise ConfigError(raw.source, problems)
     return config
+
+
+def _check_gcp(config: StackConfig, provider_keys: Mapping[str, Any]) -> list[Problem]:
+    """GCP pools and servers: the project and region keys, and the GCP machine table."""
+    uses_gcp = any(p.cloud is Cloud.GCP for p in config.pools) or (
+        isinstance(config.cluster, K3sClusterConfig) and config.cluster.cloud is Cloud.GCP
+    )
+    if not uses_gcp:
+        return []
+    from components.gcp.stack_checks import pool_findings
+
+    problems: list[Problem] = []
+    region = provider_keys.get("gcp:region")
+    for key, example in (("gcp:project", "my-project-id"), ("gcp:region", "us-central1")):
+        if not isinstance(provider_keys.get(key), str) or not provider_keys[key]:
+            problems.append(
+                Problem(key, _MISSING, "is not set; GCP servers and pools need it", f"add {key}: {example}")
+            )
+    for i, pool in enumerate(config.pools):
+        if pool.cloud is not Cloud.GCP:
+            continue
+        if isinstance(config.cluster, K3sClusterConfig) and config.cluster.cloud is not Cloud.GCP:
+            problems.append(
+                Problem(
+                    f"pools[{i}].cloud",
+                    pool.cloud.value,
+                    f"differs from cluster.cloud {config.cluster.cloud.value!r}; pools in another cloud "
+                    "than the servers are not composed yet",
+                    f"set cluster.cloud: {pool.cloud.value}, or move the pool "
+                    f"to {config.cluster.cloud.value}",
+                )
+            )
+        findings = pool_findings(
+            instance_types=pool.instance_types,
+            gpu_type=pool.gpu_type,
+            capacity=pool.capacity.value,
+            region=region if isinstance(region, str) else None,
+        )
+        problems += [Problem(f"pools[{i}].{key}", value, what, fix) for key, value, what, fix in findings]
+    return problems
 
 
 def _unknown_key(path: str, key: str, allowed: Iterable[str], prefix: str = "") -> Problem:
@@ -680,7 +721,7 @@ def check_semantics(config: StackConfig) -> list[Problem]:
 
 
 # Clouds whose cluster and pool components exist in this version.
-BUILT_CLOUDS = (Cloud.AWS,)
+BUILT_CLOUDS = (Cloud.AWS, Cloud.GCP)
 
 
 def _check_k3s_cluster(cluster: K3sClusterConfig) -> list[Problem]:
@@ -691,7 +732,7 @@ def _check_k3s_cluster(cluster: K3sClusterConfig) -> list[Problem]:
                 "cluster.cloud",
                 cluster.cloud.value,
                 f"has no K3s server component yet (available: {', '.join(c.value for c in BUILT_CLOUDS)})",
-                "run the servers on aws",
+                "run the servers on aws or gcp",
             )
         )
     if not cluster.allowed_cidrs:
@@ -713,9 +754,11 @@ def _check_instance_types(at: str, pool: PoolConfig) -> list[Problem]:
                 f"{at}.cloud",
                 pool.cloud.value,
                 f"has no GPU pool component yet (available: {', '.join(c.value for c in BUILT_CLOUDS)})",
-                "use cloud: aws",
+                "use cloud: aws or gcp",
             )
         ]
+    if pool.cloud is Cloud.GCP:
+        return []  # checked with the stack's gcp:region in _check_gcp
     problems = []
     for j, instance_type in enumerate(pool.instance_types):
         gpu = gpu_of(instance_type)
@@ -875,13 +918,15 @@ def load_from_pulumi() -> StackConfig:
 
     raw = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
     values: dict[str, Any] = {}
+    other: dict[str, Any] = {}
     for full_key, text in raw.items():
         namespace, _, key = str(full_key).rpartition(":")
         if namespace != NAMESPACE:
+            other[str(full_key)] = _decode(text)
             continue
         values[key] = _decode(text)
     source = f"stack {pulumi.get_stack()!r} (stacks/Pulumi.{pulumi.get_stack()}.yaml)"
-    return parse(RawStack(source, values, frozenset(), {}))
+    return parse(RawStack(source, values, frozenset(), other))
 
 
 def _decode(text: Any) -> Any:

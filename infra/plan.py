@@ -198,6 +198,13 @@ class PlanMocks(pulumi_mocks.Mocks):
             outputs.update(computed(args.name))
         if args.typ.startswith("aws:"):
             outputs.setdefault("arn", f"arn:aws:plan:{_aws_region()}:000000000000:{args.name}")
+        if args.typ.startswith("gcp:"):
+            from components.gcp.plan_mocks import computed_outputs
+
+            project = pulumi.Config("gcp").get("project") or "llmops-plan-project"
+            outputs.update(
+                computed_outputs(args.typ, args.name, args.inputs, project=project, address=PLAN_PUBLIC_IP)
+            )
         return f"{args.name}-id", outputs
 
     def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:

@@ -80,6 +80,8 @@ def cluster_provider(config: StackConfig) -> k8s.Provider:
         # Inline kubeconfigs carry credentials: keep them out of state and plan output.
         kubeconfig = pulumi.Output.secret(cluster.kubeconfig) if cluster.kubeconfig else None
         return k8s.Provider("cluster", kubeconfig=kubeconfig, context=cluster.context)
+    if cluster.cloud.value == "gcp":
+        return gcp_k3s_cluster(config, cluster)
     return aws_k3s_cluster(config, cluster)
 
 
@@ -128,6 +130,62 @@ def aws_k3s_cluster(config: StackConfig, cluster: K3sClusterConfig) -> k8s.Provi
     return k3s.provider
 
 
+def gcp_k3s_cluster(config: StackConfig, cluster: K3sClusterConfig) -> k8s.Provider:
+    """Network, K3s servers and GPU pools on GCP; returns the new cluster's provider.
+
+    Spot preemption needs no handler here: spot pools' agents run the kubelet's graceful node
+    shutdown inside the 30 s notice (docs/decisions/100-gcp-spot-preemption.md).
+    """
+    from components.gcp import (
+        GcpGpuNodePool,
+        GcpGpuNodePoolArgs,
+        GcpK3sServers,
+        GcpK3sServersArgs,
+        GcpNetwork,
+        GcpNetworkArgs,
+    )
+    from components.gcp.servers import GcpK3sServersArgs as _ServerDefaults
+    from components.k3s import K3S_VERSION, FlannelBackend, K3sCluster, K3sClusterArgs
+
+    stack = pulumi.get_stack()
+    gcp_config = pulumi.Config("gcp")
+    project, region = gcp_config.require("project"), gcp_config.require("region")
+    flannel = FlannelBackend.WIREGUARD_NATIVE if cluster.wireguard else FlannelBackend.VXLAN
+    network = GcpNetwork(
+        stack,
+        GcpNetworkArgs(
+            api_allowed_cidrs=list(cluster.allowed_cidrs), regions=[region], flannel_backend=flannel
+        ),
+    )
+    # serverInstanceType's default names an EC2 type; unset, the servers take the GCP default.
+    machine_type = (
+        cluster.server_instance_type
+        if "server_instance_type" in cluster.model_fields_set
+        else _ServerDefaults.machine_type
+    )
+    k3s = K3sCluster(
+        stack,
+        K3sClusterArgs(
+            host=GcpK3sServers(
+                GcpK3sServersArgs(network=network, project=project, machine_type=machine_type)
+            ),
+            server_count=cluster.servers,
+            flannel_backend=flannel,
+            k3s_version=cluster.version or K3S_VERSION,
+        ),
+    )
+    for pool in config.pools:
+        GcpGpuNodePool(
+            pool.name,
+            GcpGpuNodePoolArgs(
+                network=network, join=k3s.agent_join, project=project, region=region, **pool_args(pool)
+            ),
+        )
+    pulumi.export("apiEndpoint", k3s.api_endpoint)
+    pulumi.export("kubeconfig", k3s.kubeconfig)
+    return k3s.provider
+
+
 def observability_args(
     observability: ObservabilityConfig, pools: Sequence[PoolConfig] = ()
 ) -> ObservabilityStackArgs:
@@ -147,8 +205,14 @@ def observability_args(
         prometheus_storage_size=observability.prometheus_storage_size,
         log_retention_hours=observability.log_retention_hours,
         loki_storage_size=observability.loki_storage_size,
-        gpu_price_per_hour=gpu_prices(pools, pulumi.Config("aws").get("region")) if pools else {},
+        gpu_price_per_hour=gpu_prices(pools, _pools_region(pools)) if pools else {},
     )
+
+
+def _pools_region(pools: Sequence[PoolConfig]) -> str | None:
+    """The region the pools are priced in: the provider's region key of their cloud."""
+    cloud = pools[0].cloud.value if pools else "aws"
+    return pulumi.Config(cloud).get("region")
 
 
 # Token mix the forecast's per-token costs assume: a chat-style request (the capacity

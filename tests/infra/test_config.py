@@ -261,9 +261,17 @@ BAD_CONFIGS = [
     ),
     pytest.param(
         K3S_CLUSTER
-        + "  llmops:pools:\n    - {name: l4, cloud: gcp, gpuType: L4, instanceTypes: [g2-standard-4]}\n",
-        "pools[0].cloud: 'gcp' has no GPU pool component yet (available: aws). Fix: use cloud: aws",
+        + "  llmops:pools:\n    - {name: l4, cloud: azure, gpuType: L4, instanceTypes: [Standard_NC4as_T4_v3]}\n",
+        "pools[0].cloud: 'azure' has no GPU pool component yet (available: aws, gcp). Fix: use cloud: aws or gcp",
         id="pool-on-a-cloud-not-built",
+    ),
+    pytest.param(
+        "  gcp:project: p\n  gcp:region: us-central1\n"
+        + K3S_CLUSTER
+        + "  llmops:pools:\n    - {name: l4, cloud: gcp, gpuType: L4, instanceTypes: [g2-standard-4]}\n",
+        "pools[0].cloud: 'gcp' differs from cluster.cloud 'aws'; pools in another cloud than the servers are "
+        "not composed yet. Fix: set cluster.cloud: gcp, or move the pool to aws",
+        id="pool-in-another-cloud-than-the-servers",
     ),
     pytest.param(
         LOCAL_CLUSTER + "  llmops:observability: {enabled: true, logRetentionHours: 100}\n",
