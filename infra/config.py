@@ -456,6 +456,7 @@ def _check_gcp(config: StackConfig, provider_keys: Mapping[str, Any]) -> list[Pr
             gpu_type=pool.gpu_type,
             capacity=pool.capacity.value,
             region=region if isinstance(region, str) else None,
+            schedules=[(w.cron, w.timezone) for w in pool.schedules],
         )
         problems += [Problem(f"pools[{i}].{key}", value, what, fix) for key, value, what, fix in findings]
     return problems

@@ -12,14 +12,37 @@ from typing import Any
 
 from components.gcp.machines import EXAMPLES, MachineTypeError, gpu_machine
 from components.gcp.offerings import regions_offering, zones_offering
+from components.gcp.schedules import fire_minutes
 
 Finding = tuple[str, Any, str, str]
 
 
 def pool_findings(
-    *, instance_types: Sequence[str], gpu_type: str, capacity: str, region: str | None
+    *,
+    instance_types: Sequence[str],
+    gpu_type: str,
+    capacity: str,
+    region: str | None,
+    schedules: Sequence[tuple[str, str]] = (),
 ) -> list[Finding]:
+    """Problems of one GCP pool; `schedules` are its windows' (cron, time zone)."""
     findings: list[Finding] = []
+    zones = sorted({zone for _, zone in schedules})
+    if len(zones) > 1:
+        findings.append(
+            (
+                "schedules",
+                zones,
+                "use several time zones; a MIG's scaling schedules hold each window until the next, "
+                "which needs one clock",
+                f"give every window of the pool the same timezone, e.g. {zones[0]}",
+            )
+        )
+    for index, (cron, _) in enumerate(schedules):
+        try:
+            fire_minutes(cron)
+        except (ValueError, KeyError) as exc:
+            findings.append((f"schedules[{index}].cron", cron, str(exc), "write e.g. '0 8 * * 1-5'"))
     if len(instance_types) > 1:
         findings.append(
             (

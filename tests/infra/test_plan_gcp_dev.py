@@ -182,6 +182,21 @@ def _raw(overrides: dict[str, Any], provider: dict[str, Any] | None = None) -> A
         ({"max": 0}, None, "pools[0].max: 0 makes a spot pool that can never hold a machine"),
         ({"capacity": "mixed", "onDemandBase": 1}, None, "pools[0].capacity: 'mixed' has no GCP form"),
         ({}, {"gcp:project": None}, "gcp:project: is not set"),
+        (
+            {"schedules": [{"name": "a", "cron": "0 8 1 * *"}]},
+            None,
+            "pools[0].schedules[0].cron: '0 8 1 * *' sets day of month or month",
+        ),
+        (
+            {
+                "schedules": [
+                    {"name": "a", "cron": "0 8 * * 1-5", "timezone": "UTC", "desired": 1},
+                    {"name": "b", "cron": "0 20 * * *", "timezone": "Europe/Berlin"},
+                ]
+            },
+            None,
+            'pools[0].schedules: ["Europe/Berlin", "UTC"] use several time zones',
+        ),
     ],
 )
 def test_bad_gcp_input_names_the_key_path(
