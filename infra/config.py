@@ -437,6 +437,16 @@ def _check_gcp(config: StackConfig, provider_keys: Mapping[str, Any]) -> list[Pr
             problems.append(
                 Problem(key, _MISSING, "is not set; GCP servers and pools need it", f"add {key}: {example}")
             )
+    cluster = config.cluster
+    if isinstance(cluster, K3sClusterConfig) and cluster.cloud is Cloud.GCP and cluster.servers > 1:
+        problems.append(
+            Problem(
+                "cluster.servers",
+                cluster.servers,
+                "needs an API load balancer, which is not built on GCP yet",
+                "use servers: 1 on gcp",
+            )
+        )
     for i, pool in enumerate(config.pools):
         if pool.cloud is not Cloud.GCP:
             continue

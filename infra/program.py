@@ -144,7 +144,7 @@ def gcp_k3s_cluster(config: StackConfig, cluster: K3sClusterConfig) -> k8s.Provi
         GcpNetwork,
         GcpNetworkArgs,
     )
-    from components.gcp.servers import GcpK3sServersArgs as _ServerDefaults
+    from components.gcp.servers import DEFAULT_MACHINE_TYPE
     from components.k3s import K3S_VERSION, FlannelBackend, K3sCluster, K3sClusterArgs
 
     stack = pulumi.get_stack()
@@ -161,7 +161,7 @@ def gcp_k3s_cluster(config: StackConfig, cluster: K3sClusterConfig) -> k8s.Provi
     machine_type = (
         cluster.server_instance_type
         if "server_instance_type" in cluster.model_fields_set
-        else _ServerDefaults.machine_type
+        else DEFAULT_MACHINE_TYPE
     )
     k3s = K3sCluster(
         stack,

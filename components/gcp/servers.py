@@ -14,6 +14,7 @@ from components.gcp.iam import CLOUD_PLATFORM_SCOPE, NodeSecret, node_secret, no
 from components.gcp.network import GcpNetwork, server_address
 from components.k3s.host import K3sServerHost, ServerEndpoints
 
+DEFAULT_MACHINE_TYPE = "e2-standard-2"
 UBUNTU_IMAGE = "projects/ubuntu-os-cloud/global/images/family/ubuntu-2404-lts-amd64"
 """Canonical's Ubuntu 24.04 LTS family on Compute Engine (amd64)."""
 
@@ -28,7 +29,7 @@ class GcpK3sServersArgs:
     """GCP project id; the servers' secrets live in its Secret Manager."""
     zone: str | None = None
     """Zone of the server; default: zone `b` of the network's first region (every GCP region has one)."""
-    machine_type: str = "e2-standard-2"
+    machine_type: str = DEFAULT_MACHINE_TYPE
     """On-demand CPU type; default: e2-standard-2 (2 vCPU, 8 GiB), room for K3s and the CPU add-ons."""
     disk_size_gb: int = 50
     """Boot disk (pd-balanced, encrypted by Compute Engine); default: 50 GB (etcd, images, logs)."""

@@ -140,6 +140,26 @@ def test_cost_prices_every_pool(repo_root: Path, tmp_path: Path) -> None:
     assert not [w for w in cost["warnings"] if "not priced" in w and "pool" in w]
 
 
+def test_three_servers_are_a_key_path_error() -> None:
+    raw = split_namespace(
+        "test",
+        {
+            "gcp:project": "p",
+            "gcp:region": "us-central1",
+            "llmops:cluster": {
+                "kind": "k3s",
+                "cloud": "gcp",
+                "servers": 3,
+                "allowedCidrs": ["203.0.113.0/24"],
+            },
+        },
+    )
+    with pytest.raises(
+        ConfigError, match=r"cluster.servers: 3 needs an API load balancer, which is not built on GCP"
+    ):
+        parse(raw)
+
+
 def _raw(overrides: dict[str, Any], provider: dict[str, Any] | None = None) -> Any:
     pool = {
         "name": "p",
