@@ -133,7 +133,7 @@ def aws_k3s_cluster(config: StackConfig, cluster: K3sClusterConfig) -> k8s.Provi
 def gcp_k3s_cluster(config: StackConfig, cluster: K3sClusterConfig) -> k8s.Provider:
     """Network, K3s servers and GPU pools on GCP; returns the new cluster's provider.
 
-    Spot preemption needs no handler here: spot pools' agents run the kubelet's graceful node
+    Spot preemption needs no handler here: every pool's agents run the kubelet's graceful node
     shutdown inside the 30 s notice (docs/decisions/100-gcp-spot-preemption.md).
     """
     from components.gcp import (

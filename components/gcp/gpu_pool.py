@@ -165,8 +165,8 @@ class GcpGpuNodePool(pulumi.ComponentResource):
         config = agent_config(
             server_address=join.server_address, node_labels=self.labels, node_taints=args.taints
         )
-        if spot:
-            config["kubelet-arg"] = graceful_shutdown_kubelet_args()
+        # Preemption, host maintenance and scale-in all reach the VM as an ACPI shutdown.
+        config["kubelet-arg"] = graceful_shutdown_kubelet_args()
         user_data = render_gcp_cloud_init(
             role="agent",
             k3s_config=config,

@@ -110,7 +110,8 @@ def test_agent_user_data_is_valid_cloud_config_and_joins_with_labels_taint_and_s
     on_demand = yaml.safe_load(
         {e["path"]: e["content"] for e in _user_data(dev, "t4-on-demand")["write_files"]}[K3S_CONFIG_PATH]
     )
-    assert "kubelet-arg" not in on_demand  # no preemption on standard VMs
+    # Host maintenance (GPUs cannot live-migrate) and scale-in shut standard VMs down too.
+    assert on_demand["kubelet-arg"] == config["kubelet-arg"]
 
 
 def test_the_agent_token_is_not_in_metadata_and_is_a_secret_in_state(dev: RecordingMocks) -> None:
