@@ -24,7 +24,7 @@ def _slug(text: str) -> str:
 def account_id(name: str) -> str:
     """A service account id (6 to 30 of [a-z0-9-], starting with a letter), unique per stack and name."""
     digest = hashlib.sha256(f"{pulumi.get_project()}/{pulumi.get_stack()}/{name}".encode()).hexdigest()[:6]
-    stem = _slug(name)[:20].strip("-") or "node"
+    stem = _slug(name)[:19].strip("-") or "node"  # 4 + 19 + 1 + 6 = 30, the limit
     return f"k3s-{stem}-{digest}"
 
 

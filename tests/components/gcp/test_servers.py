@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import jsonschema
@@ -9,6 +10,7 @@ import pytest
 import yaml
 
 from components.gcp import GcpK3sServers, GcpK3sServersArgs, GcpNetwork, GcpNetworkArgs
+from components.gcp.iam import account_id
 from components.k3s import ClusterArgsError, K3sCluster, K3sClusterArgs
 from components.k3s.render import K3S_CONFIG_PATH, NODE_ETC_DIR
 from tests.components.gcp.mocks import GCP_PROJECT, MOCK_STATIC_IP, GcpRecordingMocks
@@ -92,3 +94,15 @@ def test_three_servers_are_refused_until_there_is_a_load_balancer() -> None:
 
     with pytest.raises(ClusterArgsError, match="not yet built on GCP"):
         run_program(program, mocks=GcpRecordingMocks())
+
+
+def test_service_account_ids_fit_gcp_limits() -> None:
+    run_program(lambda: {}, mocks=GcpRecordingMocks())  # account ids hash the project and stack
+    for name in (
+        "a",
+        "gcp-dev-server",
+        "a-very-long-pool-name-for-the-l4-spot-machines-in-europe",
+        "UPPER_case.pool",
+    ):
+        ident = account_id(name)
+        assert re.fullmatch(r"[a-z][-a-z0-9]{4,28}[a-z0-9]", ident), ident
