@@ -7,6 +7,8 @@ from typing import Any
 
 import pulumi
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from components.gcp.network import (
     API_PORT,
@@ -16,6 +18,7 @@ from components.gcp.network import (
     NetworkArgsError,
     egress_usd_per_month,
     server_address,
+    subnet_cidrs,
     validate_network_args,
 )
 from components.k3s.render import FlannelBackend
@@ -144,3 +147,29 @@ def test_server_addresses_skip_reserved_ones() -> None:
     assert server_address("10.30.0.0/20", 0) == "10.30.0.10"
     with pytest.raises(ValueError, match="no host number"):
         server_address("10.30.0.0/29", 0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    second_octet=st.integers(0, 255),
+    prefix=st.integers(8, 24),
+    subnet_prefix=st.integers(16, 29),
+    regions=st.integers(1, 6),
+)
+def test_accepted_ranges_split_into_disjoint_subnetworks_clear_of_k3s(
+    second_octet: int, prefix: int, subnet_prefix: int, regions: int
+) -> None:
+    cidr = str(ipaddress.ip_network(f"10.{second_octet}.0.0/{prefix}", strict=False))
+    names = [f"region-{i}" for i in range(regions)]
+    args = GcpNetworkArgs(
+        api_allowed_cidrs=[ALLOWED], regions=names, network_cidr=cidr, subnet_prefix=subnet_prefix
+    )
+    if validate_network_args(args):
+        return
+    blocks = [ipaddress.ip_network(c) for c in subnet_cidrs(cidr, regions, subnet_prefix)]
+    network = ipaddress.ip_network(cidr)
+    k3s = [ipaddress.ip_network("10.42.0.0/16"), ipaddress.ip_network("10.43.0.0/16")]
+    for i, block in enumerate(blocks):
+        assert block.subnet_of(network)  # pyright: ignore[reportArgumentType]
+        assert not any(block.overlaps(r) for r in k3s)
+        assert not any(block.overlaps(other) for other in blocks[i + 1 :])
