@@ -174,12 +174,12 @@ def clean_value(value: Any) -> Any:
     return value
 
 
-def _default_outputs(type_token: str, name: str) -> dict[str, Any]:
+def _default_outputs(type_token: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
     from components.cloud import all_kits
 
     out: dict[str, Any] = {}
     for cloud in all_kits():
-        out.update(cloud.plan_default_outputs(type_token, name))
+        out.update(cloud.plan_default_outputs(type_token, name, inputs))
     return out
 
 
@@ -196,7 +196,7 @@ class PlanMocks(pulumi_mocks.Mocks):
         computed = COMPUTED_OUTPUTS.get(args.typ)
         if computed is not None:
             outputs.update(computed(args.name))
-        for key, value in _default_outputs(args.typ, args.name).items():
+        for key, value in _default_outputs(args.typ, args.name, args.inputs).items():
             outputs.setdefault(key, value)
         return f"{args.name}-id", outputs
 

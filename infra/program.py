@@ -193,7 +193,12 @@ def node_autoscaling_wanted(config: StackConfig) -> bool:
     wanted = config.node_autoscaling.enabled
     if wanted is None:
         wanted = any(model.autoscaling is not None for model in config.models)
-    return bool(wanted) and isinstance(config.cluster, K3sClusterConfig) and bool(config.pools)
+    if not (wanted and isinstance(config.cluster, K3sClusterConfig) and config.pools):
+        return False
+    from components.cloud import kit
+
+    # Asked for explicitly, the config refuses a cloud without one; by default it is left out.
+    return kit(config.cluster.cloud).node_autoscaler_unavailable is None
 
 
 def stack_region(config: StackConfig) -> str | None:
@@ -225,6 +230,12 @@ def observability_args(
         loki_storage_size=observability.loki_storage_size,
         gpu_price_per_hour=gpu_prices(pools, region) if pools else {},
     )
+
+
+def _pools_region(pools: Sequence[PoolConfig]) -> str | None:
+    """The region the pools are priced in: the provider's region key of their cloud."""
+    cloud = pools[0].cloud.value if pools else "aws"
+    return pulumi.Config(cloud).get("region")
 
 
 # Token mix the forecast's per-token costs assume: a chat-style request (the capacity

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from components.errors import MISSING as _MISSING
 from components.errors import InputError, Problem
-from infra.config.checks import check_semantics
+from infra.config.checks import _not_yet_reported, check_semantics, provider_problems
 from infra.config.models import TOP_LEVEL_KEYS, StackConfig
 from infra.config.translate import _translate, _unknown_key
 
@@ -68,6 +68,7 @@ def parse(raw: RawStack) -> StackConfig:
         problems.extend(_translate(err, known) for err in exc.errors())
         raise ConfigError(raw.source, problems) from None
     problems.extend(check_semantics(config))
+    problems.extend(_not_yet_reported(problems, provider_problems(config, raw.other)))
     if problems:
         raise ConfigError(raw.source, problems)
     return config
@@ -135,13 +136,15 @@ def load_from_pulumi() -> StackConfig:
 
     raw = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
     values: dict[str, Any] = {}
+    other: dict[str, Any] = {}
     for full_key, text in raw.items():
         namespace, _, key = str(full_key).rpartition(":")
         if namespace != NAMESPACE:
+            other[str(full_key)] = _decode(text)
             continue
         values[key] = _decode(text)
     source = f"stack {pulumi.get_stack()!r} (stacks/Pulumi.{pulumi.get_stack()}.yaml)"
-    return parse(RawStack(source, values, frozenset(), {}))
+    return parse(RawStack(source, values, frozenset(), other))
 
 
 def _decode(text: Any) -> Any:

@@ -267,6 +267,14 @@ BAD_CONFIGS = [
         id="pool-on-a-cloud-without-a-kit",
     ),
     pytest.param(
+        "  gcp:project: p\n  gcp:region: us-central1\n"
+        + K3S_CLUSTER
+        + "  llmops:pools:\n    - {name: l4, cloud: gcp, gpuType: L4, instanceTypes: [g2-standard-4]}\n",
+        "pools[0].cloud: 'gcp' differs from cluster.cloud 'aws'; pools in another cloud than the servers are "
+        "not composed yet. Fix: set cluster.cloud: gcp, or move the pool to aws",
+        id="pool-in-another-cloud-than-the-servers",
+    ),
+    pytest.param(
         LOCAL_CLUSTER + "  llmops:observability: {enabled: true, logRetentionHours: 100}\n",
         "observability.logRetentionHours: 100 must be a positive multiple of 24 (Loki's index period); "
         "use e.g. 168 for 7 days",
