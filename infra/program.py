@@ -232,12 +232,6 @@ def observability_args(
     )
 
 
-def _pools_region(pools: Sequence[PoolConfig]) -> str | None:
-    """The region the pools are priced in: the provider's region key of their cloud."""
-    cloud = pools[0].cloud.value if pools else "aws"
-    return pulumi.Config(cloud).get("region")
-
-
 # Token mix the forecast's per-token costs assume: a chat-style request (the capacity
 # model's documented default mix).
 FORECAST_MIX = (1000.0, 200.0)

@@ -57,6 +57,16 @@ def check_semantics(config: StackConfig) -> list[Problem]:
     for i, pool in enumerate(config.pools):
         at = f"pools[{i}]"
         problems += _check_instance_types(at, pool)
+        if isinstance(config.cluster, K3sClusterConfig) and pool.cloud is not config.cluster.cloud:
+            problems.append(
+                Problem(
+                    f"{at}.cloud",
+                    pool.cloud.value,
+                    f"differs from cluster.cloud {config.cluster.cloud.value!r}; pools in another cloud "
+                    "than the servers are not composed yet",
+                    f"set cluster.cloud: {pool.cloud.value}, or move the pool to {config.cluster.cloud.value}",
+                )
+            )
         if pool.capacity is not Capacity.MIXED and pool.on_demand_base:
             problems.append(
                 Problem(

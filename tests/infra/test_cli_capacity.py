@@ -162,7 +162,7 @@ def test_prices_refresh_aws(app: typer.Typer, tmp_path: Path, fake_aws: None) ->
 def test_prices_refresh_other_clouds_explain(app: typer.Typer) -> None:
     code, _, stderr = run(app, "prices", "refresh", "--cloud", "azure")
     assert code == 2
-    assert "only aws and gcp can be refreshed from their APIs" in stderr
+    assert "only aws, gcp can be refreshed from its API" in stderr
 
 
 def test_prices_refresh_without_credentials(app: typer.Typer, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -262,8 +262,8 @@ BAD_CONFIGS = [
     ),
     pytest.param(
         K3S_CLUSTER
-        + "  llmops:pools:\n    - {name: l4, cloud: gcp, gpuType: L4, instanceTypes: [g2-standard-4]}\n",
-        "pools[0].cloud: 'gcp' is not one of 'aws'. Fix: use one of 'aws'",
+        + "  llmops:pools:\n    - {name: l4, cloud: azure, gpuType: T4, instanceTypes: [Standard_NC4as_T4_v3]}\n",
+        "pools[0].cloud: 'azure' is not one of 'aws' or 'gcp'. Fix: use one of 'aws' or 'gcp'",
         id="pool-on-a-cloud-without-a-kit",
     ),
     pytest.param(

@@ -159,7 +159,7 @@ def test_cli_without_a_key_or_with_a_bad_type(tmp_path: Path, monkeypatch: pytes
     result = CliRunner().invoke(
         app, ["prices", "refresh", "--cloud", "gcp", "--output", str(tmp_path / "x.csv")]
     )
-    assert result.exit_code == 2 and "no GOOGLE_API_KEY" in result.output
+    assert result.exit_code == 2 and "export GOOGLE_API_KEY" in result.output
     monkeypatch.setenv("GOOGLE_API_KEY", API_KEY)
     result = CliRunner().invoke(
         app, ["prices", "refresh", "--cloud", "gcp", "--instance-type", "n2-standard-8"]

@@ -102,11 +102,11 @@ def test_agent_user_data_is_valid_cloud_config_and_joins_with_labels_taint_and_s
     assert config["node-taint"] == ["nvidia.com/gpu=true:NoSchedule"]
     assert config["kubelet-arg"] == ["shutdown-grace-period=25s", "shutdown-grace-period-critical-pods=5s"]
     env = files[f"{NODE_ETC_DIR}/bootstrap.env"]
-    assert "LLMOPS_SECRET_BACKEND=gcp-secret-manager" in env
+    assert "LLMOPS_CLOUD=gcp" in env and "LLMOPS_PROVIDER_ID=cloud" in env
     assert f"K3S_VERSION={K3S_VERSION}" in env
     secrets = files[f"{NODE_ETC_DIR}/secrets.list"].split()
     assert secrets[0] == f"projects/{GCP_PROJECT}/secrets/llmops-llmops-aws-dev-dev-pool-l4-spot-agent-token"
-    assert "gcp_fetch_secret()" in files[f"{NODE_LIB_DIR}/lib.sh"]
+    assert "cloud_read_secret()" in files[f"{NODE_LIB_DIR}/cloud.sh"]
     on_demand = yaml.safe_load(
         {e["path"]: e["content"] for e in _user_data(dev, "t4-on-demand")["write_files"]}[K3S_CONFIG_PATH]
     )
@@ -203,7 +203,7 @@ class _Network:
 
 
 def _problems(**overrides: Any) -> list[str]:
-    return validate_gcp_pool("pool", _args(_Network(), **overrides))
+    return [str(p) for p in validate_gcp_pool("pool", _args(_Network(), **overrides))]
 
 
 @pytest.mark.parametrize(
@@ -238,16 +238,17 @@ def _problems(**overrides: Any) -> list[str]:
         ),
         (
             {"region": "southamerica-east1"},
-            "args.instance_types[0]: 'g2-standard-8' is not sold in region 'southamerica-east1'; pick one of",
+            "args.instance_types[0]: 'g2-standard-8' is not sold in any zone of region 'southamerica-east1'. "
+            "Fix: pick a region that has it (",
         ),
         (
             {"capacity": Capacity.SPOT, "max_size": 0},
-            "args.max_size: 0 with capacity 'spot' can never launch a node",
+            "args.max_size: 0 makes a spot pool that can never hold a machine",
         ),
         ({"capacity": Capacity.MIXED}, "args.capacity: 'mixed' has no GCP form"),
         (
             {"instance_types": ["g2-standard-8", "g2-standard-16"]},
-            "a GCP pool runs one machine type",
+            "lists several machine types; a GCP pool runs one",
         ),
         ({"region": "europe-west4"}, "args.region: 'europe-west4' has no subnetwork in the network"),
         (

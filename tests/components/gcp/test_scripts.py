@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 import yaml
 
-from components.gcp.bootstrap import SCRIPTS_DIR, render_gcp_cloud_init
+from components.gcp.bootstrap import BOOTSTRAP, SCRIPTS_DIR
 from components.k3s.render import SCRIPTS_DIR as K3S_SCRIPTS_DIR
-from components.k3s.render import SecretFile
+from components.k3s.render import SecretFile, render_cloud_init
 
 TOKEN = "ya29.fake-access-token"
 SECRETS = {
@@ -45,7 +45,7 @@ def _shellcheck() -> str:
 
 def test_fragments_pass_shellcheck() -> None:
     result = subprocess.run(
-        [_shellcheck(), "--severity=style", str(SCRIPTS_DIR / "gcp.sh")],
+        [_shellcheck(), "--severity=style", str(SCRIPTS_DIR / "cloud.sh")],
         capture_output=True,
         text=True,
         check=False,
@@ -54,8 +54,12 @@ def test_fragments_pass_shellcheck() -> None:
 
 
 def test_lib_with_fragments_as_shipped_passes_shellcheck(tmp_path: Path) -> None:
-    document = render_gcp_cloud_init(
-        role="agent", k3s_config={"server": "https://10.30.0.10:6443"}, secrets=[]
+    document = render_cloud_init(
+        role="agent",
+        k3s_config={"server": "https://10.30.0.10:6443"},
+        secrets=[],
+        bootstrap=BOOTSTRAP,
+        provider_id=True,
     )
     for entry in yaml.safe_load(document)["write_files"]:
         if entry["path"].endswith(".sh"):
@@ -117,7 +121,7 @@ def _run(tmp_path: Path, base_url: str, snippet: str) -> subprocess.CompletedPro
         "GCP_SECRET_MANAGER_URL": f"{base_url}/v1",
     }
     script = (
-        f"set -euo pipefail\n. {K3S_SCRIPTS_DIR / 'lib.sh'}\n. {SCRIPTS_DIR / 'gcp.sh'}\n"
+        f"set -euo pipefail\n. {K3S_SCRIPTS_DIR / 'lib.sh'}\n. {SCRIPTS_DIR / 'cloud.sh'}\n"
         f"K3S_ETC={tmp_path}/k3s\n{snippet}\n"
     )
     return subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True, check=False)
@@ -134,7 +138,7 @@ def test_secrets_are_fetched_with_the_metadata_token(tmp_path: Path, fake_google
     result = _run(
         tmp_path,
         fake_google,
-        f"LLMOPS_SECRET_BACKEND=gcp-secret-manager\nfetch_all_secrets {listing}\nfetch_all_secrets {listing}",
+        f"fetch_all_secrets {listing}\nfetch_all_secrets {listing}",
     )
     assert result.returncode == 0, result.stderr
     assert token.read_bytes() == SECRETS["projects/p/secrets/agent-token"]
@@ -156,25 +160,22 @@ def test_a_missing_secret_stops_the_bootstrap_and_writes_nothing(tmp_path: Path,
     listing = tmp_path / "secrets.list"
     listing.write_text(f"projects/p/secrets/missing {dest} 0600\n")
     result = _run(
-        tmp_path, fake_google, f"LLMOPS_SECRET_BACKEND=gcp-secret-manager\nfetch_all_secrets {listing}"
+        tmp_path, fake_google, f"fetch_all_secrets {listing}"
     )
     assert result.returncode != 0
     assert "cannot read Secret Manager secret projects/p/secrets/missing" in result.stderr
     assert not dest.exists() and [p.name for p in tmp_path.iterdir() if p.name.startswith("token")] == []
 
 
-def test_other_backends_are_refused(tmp_path: Path, fake_google: str) -> None:
-    listing = tmp_path / "secrets.list"
-    listing.write_text(f"a {tmp_path / 'x'} 0600\n")
-    result = _run(tmp_path, fake_google, f"LLMOPS_SECRET_BACKEND=aws-ssm\nfetch_all_secrets {listing}")
-    assert result.returncode != 0 and "supported: gcp-secret-manager" in result.stderr
-
-
 def test_provider_id_and_external_address_from_metadata(tmp_path: Path, fake_google: str) -> None:
-    result = _run(tmp_path, fake_google, "LLMOPS_NODE_EXTERNAL_IP=gce-metadata\nwrite_external_ip")
+    result = _run(
+        tmp_path,
+        fake_google,
+        "LLMOPS_NODE_EXTERNAL_IP=cloud\nLLMOPS_PROVIDER_ID=cloud\nwrite_external_ip\nwrite_provider_id",
+    )
     assert result.returncode == 0, result.stderr
     dropins = tmp_path / "k3s" / "config.yaml.d"
-    assert yaml.safe_load((dropins / "40-provider-id.yaml").read_text()) == {
+    assert yaml.safe_load((dropins / "60-provider-id.yaml").read_text()) == {
         "kubelet-arg+": ["provider-id=gce://llmops-test-project/us-central1-b/l4-spot-x7k2"]
     }
     assert yaml.safe_load((dropins / "50-external-ip.yaml").read_text()) == {
@@ -183,6 +184,19 @@ def test_provider_id_and_external_address_from_metadata(tmp_path: Path, fake_goo
 
 
 def test_no_external_address_unless_asked(tmp_path: Path, fake_google: str) -> None:
-    result = _run(tmp_path, fake_google, "LLMOPS_NODE_EXTERNAL_IP=\nwrite_external_ip")
+    result = _run(
+        tmp_path, fake_google, "LLMOPS_NODE_EXTERNAL_IP=\nLLMOPS_PROVIDER_ID=cloud\nwrite_external_ip\nwrite_provider_id"
+    )
     assert result.returncode == 0, result.stderr
-    assert sorted(p.name for p in (tmp_path / "k3s" / "config.yaml.d").iterdir()) == ["40-provider-id.yaml"]
+    assert sorted(p.name for p in (tmp_path / "k3s" / "config.yaml.d").iterdir()) == ["60-provider-id.yaml"]
+
+
+def test_no_external_address_in_metadata_goes_on_without_one(tmp_path: Path, fake_google: str) -> None:
+    saved = METADATA.pop("instance/network-interfaces/0/access-configs/0/external-ip")
+    try:
+        result = _run(tmp_path, fake_google, "LLMOPS_NODE_EXTERNAL_IP=cloud\nwrite_external_ip")
+    finally:
+        METADATA["instance/network-interfaces/0/access-configs/0/external-ip"] = saved
+    assert result.returncode == 0, result.stderr
+    assert "not setting node-external-ip" in result.stderr
+    assert not (tmp_path / "k3s" / "config.yaml.d" / "50-external-ip.yaml").exists()

@@ -76,7 +76,7 @@ def test_server_instance(built: tuple[RecordingMocks, dict[str, Resolved]]) -> N
     assert list(jsonschema.Draft4Validator(cloud_config_schema()).iter_errors(document)) == []
     files = {e["path"]: e["content"] for e in document["write_files"]}
     assert MOCK_STATIC_IP in yaml.safe_load(files[K3S_CONFIG_PATH])["tls-san"]
-    assert "LLMOPS_SECRET_BACKEND=gcp-secret-manager" in files[f"{NODE_ETC_DIR}/bootstrap.env"]
+    assert "LLMOPS_CLOUD=gcp" in files[f"{NODE_ETC_DIR}/bootstrap.env"]
     assert resolved["api"].value == f"https://{MOCK_STATIC_IP}:6443"
     assert resolved["kubeconfig"].secret
 
