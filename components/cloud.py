@@ -111,12 +111,15 @@ class CloudKit(Protocol):
     def validate_network(self, spec: NetworkSpec, *, path: str, keys: Mapping[str, str]) -> list[Problem]: ...
     def validate_servers(self, server_count: int, spec: NetworkSpec, *, path: str) -> list[Problem]: ...
     def validate_provider(
-        self, provider_keys: Mapping[str, Any], pools: Mapping[str, GpuNodePoolArgs], *, keys: Mapping[str, str]
+        self,
+        provider_keys: Mapping[str, Any],
+        pools: Mapping[str, GpuNodePoolArgs],
+        *,
+        keys: Mapping[str, str],
     ) -> list[Problem]:
         """Checks against the stack's provider keys (`<cloud>:region`, ...): the keys the kit needs
         and what the region offers `pools` (each pool's key path -> its args)."""
         ...
-
 
     # --- resources (import the provider SDK lazily)
     def network(self, name: str, spec: NetworkSpec) -> Any: ...

@@ -5,7 +5,15 @@ from __future__ import annotations
 import zoneinfo
 
 from components.serving.autoscaling import clock_minutes, valid_days
-from infra.config import _MISSING, ExistingClusterConfig, K3sClusterConfig, ModelConfig, PoolConfig, Problem, StackConfig
+from infra.config import (
+    _MISSING,
+    ExistingClusterConfig,
+    K3sClusterConfig,
+    ModelConfig,
+    PoolConfig,
+    Problem,
+    StackConfig,
+)
 
 
 def autoscaling_problems(config: StackConfig) -> list[Problem]:

@@ -225,9 +225,7 @@ def prices_refresh(
     lookup = kit(cloud)
     output = output or Path(f"build/prices/{cloud}.csv")
     if not lookup.credentials_available():
-        raise _fail(
-            f"no {lookup.display_name} credentials found; {lookup.credentials_hint}, and retry"
-        )
+        raise _fail(f"no {lookup.display_name} credentials found; {lookup.credentials_hint}, and retry")
     try:
         rows = lookup.refresh_prices(regions or [lookup.default_region], instance_types)
     except ValueError as exc:

@@ -65,7 +65,11 @@ class AwsKit:
         return server_problems(server_count, spec.api_load_balancer, path=path)
 
     def validate_provider(
-        self, provider_keys: Mapping[str, Any], pools: Mapping[str, GpuNodePoolArgs], *, keys: Mapping[str, str]
+        self,
+        provider_keys: Mapping[str, Any],
+        pools: Mapping[str, GpuNodePoolArgs],
+        *,
+        keys: Mapping[str, str],
     ) -> list[Problem]:
         """Nothing required: without aws:region the program runs in the provider's default region."""
         del provider_keys, pools, keys

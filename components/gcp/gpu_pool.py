@@ -13,8 +13,8 @@ from components.gcp.bootstrap import BOOTSTRAP
 from components.gcp.iam import CLOUD_PLATFORM_SCOPE, node_secret, node_service_account, secret_id
 from components.gcp.machines import GpuMachine, gpu_machine
 from components.gcp.network import Egress, GcpNetwork
-from components.gcp.offerings import regions_offering, zones_offering
-from components.gcp.schedules import mig_scaling_schedules, schedule_problems
+from components.gcp.offerings import zones_offering
+from components.gcp.schedules import mig_scaling_schedules
 from components.gcp.shutdown import graceful_shutdown_kubelet_args
 from components.k3s.cluster import K3sAgentJoin
 from components.k3s.render import (

@@ -82,7 +82,11 @@ class GcpKit:
         return gcp_pool_problems(name, args, region=None, path=path, keys=keys)
 
     def validate_provider(
-        self, provider_keys: Mapping[str, Any], pools: Mapping[str, GpuNodePoolArgs], *, keys: Mapping[str, str]
+        self,
+        provider_keys: Mapping[str, Any],
+        pools: Mapping[str, GpuNodePoolArgs],
+        *,
+        keys: Mapping[str, str],
     ) -> list[Problem]:
         problems = provider_problems(provider_keys)
         region = provider_keys.get(self.region_key)
@@ -135,7 +139,9 @@ class GcpKit:
         from components.gcp.network import GcpNetworkArgs
 
         return GcpNetworkArgs(
-            api_allowed_cidrs=list(spec.api_allowed_cidrs), regions=[region], flannel_backend=spec.flannel_backend
+            api_allowed_cidrs=list(spec.api_allowed_cidrs),
+            regions=[region],
+            flannel_backend=spec.flannel_backend,
         )
 
     def _project(self) -> str:

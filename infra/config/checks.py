@@ -64,7 +64,8 @@ def check_semantics(config: StackConfig) -> list[Problem]:
                     pool.cloud.value,
                     f"differs from cluster.cloud {config.cluster.cloud.value!r}; pools in another cloud "
                     "than the servers are not composed yet",
-                    f"set cluster.cloud: {pool.cloud.value}, or move the pool to {config.cluster.cloud.value}",
+                    f"set cluster.cloud: {pool.cloud.value}, or move the pool to "
+                    f"{config.cluster.cloud.value}",
                 )
             )
         if pool.capacity is not Capacity.MIXED and pool.on_demand_base:

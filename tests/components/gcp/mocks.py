@@ -24,6 +24,8 @@ class GcpRecordingMocks(RecordingMocks):
         if args.typ.startswith("gcp:"):
             outputs.pop("arn", None)
             outputs.update(
-                computed_outputs(args.typ, args.name, args.inputs, project=GCP_PROJECT, address=MOCK_STATIC_IP)
+                computed_outputs(
+                    args.typ, args.name, args.inputs, project=GCP_PROJECT, address=MOCK_STATIC_IP
+                )
             )
         return resource_id, outputs

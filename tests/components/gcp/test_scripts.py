@@ -159,9 +159,7 @@ def test_a_missing_secret_stops_the_bootstrap_and_writes_nothing(tmp_path: Path,
     dest = tmp_path / "token"
     listing = tmp_path / "secrets.list"
     listing.write_text(f"projects/p/secrets/missing {dest} 0600\n")
-    result = _run(
-        tmp_path, fake_google, f"fetch_all_secrets {listing}"
-    )
+    result = _run(tmp_path, fake_google, f"fetch_all_secrets {listing}")
     assert result.returncode != 0
     assert "cannot read Secret Manager secret projects/p/secrets/missing" in result.stderr
     assert not dest.exists() and [p.name for p in tmp_path.iterdir() if p.name.startswith("token")] == []
@@ -185,7 +183,9 @@ def test_provider_id_and_external_address_from_metadata(tmp_path: Path, fake_goo
 
 def test_no_external_address_unless_asked(tmp_path: Path, fake_google: str) -> None:
     result = _run(
-        tmp_path, fake_google, "LLMOPS_NODE_EXTERNAL_IP=\nLLMOPS_PROVIDER_ID=cloud\nwrite_external_ip\nwrite_provider_id"
+        tmp_path,
+        fake_google,
+        "LLMOPS_NODE_EXTERNAL_IP=\nLLMOPS_PROVIDER_ID=cloud\nwrite_external_ip\nwrite_provider_id",
     )
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in (tmp_path / "k3s" / "config.yaml.d").iterdir()) == ["60-provider-id.yaml"]
