@@ -218,12 +218,19 @@ class GcpKit:
         return False
 
     def preflight(self, region: str, instance_types: Sequence[str]) -> dict[str, Any]:
+        """No account call: the zones the shipped snapshot says sell each type (`--preflight`
+        asked for explicitly), no live spot prices, and a line saying so."""
+        from components.gcp.offerings import zones_offering
+
         return {
-            "cloud": self.cloud,
             "region": region,
-            "checked": False,
-            "reason": "no GCP account preflight yet; prices come from the shipped catalog",
-            "instance_types": list(instance_types),
+            "offered_zones": {t: list(zones_offering(t, region)) for t in instance_types},
+            "spot_usd_per_h": {},
+            "dlami_ami_id": None,
+            "problems": [
+                "no live GCP account check yet: zones are the shipped snapshot's "
+                "(components/gcp/data/offerings.csv), prices the catalog's"
+            ],
         }
 
     def credentials_available(self) -> bool:

@@ -4,14 +4,17 @@
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from typer.testing import CliRunner
 
 from components.capacity import load_catalog
 from components.cloud import Cloud, kit
+from infra.cli import app
 from infra.config import ConfigError, parse, split_namespace
 from infra.placement import catalog_gpu_counts
 from infra.plan import Plan, run_plan
@@ -130,3 +133,26 @@ def test_the_kit_and_the_catalog_agree_on_every_gcp_machine() -> None:
         machine = gcp.machine(instance_type)
         assert machine is not None, instance_type
         assert (machine.gpu, machine.gpu_count) == catalog.instance_gpu("gcp", instance_type), instance_type
+
+
+def test_preflight_asked_for_on_gcp_reports_the_snapshot_zones(repo_root: Path, tmp_path: Path) -> None:
+    assert not kit(Cloud.GCP).preflight_wanted({"GOOGLE_API_KEY": "k", "GOOGLE_APPLICATION_CREDENTIALS": "f"})
+    result = CliRunner().invoke(
+        app,
+        [
+            "plan",
+            "--stack",
+            "gcp-dev",
+            "--preflight",
+            "--out",
+            str(tmp_path),
+            "--project-dir",
+            str(repo_root),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    checks = json.loads((tmp_path / "gcp-dev" / "plan.json").read_text())["preflight"]
+    assert checks["cloud"] == "GCP" and checks["region"] == "us-central1"
+    assert checks["offered_zones"]["g2-standard-8"] == ["us-central1-a", "us-central1-b", "us-central1-c"]
+    assert checks["spot_usd_per_h"] == {}
+    assert "no live GCP account check yet" in checks["problems"][0]
