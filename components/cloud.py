@@ -14,7 +14,7 @@ resources, so the config layer can look machines up without loading Pulumi.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
@@ -73,6 +73,10 @@ class NetworkSpec:
     api_allowed_cidrs: Sequence[str]
     flannel_backend: FlannelBackend
     api_load_balancer: bool
+    allow_public_api: bool = False
+    """Let `api_allowed_cidrs` cover more than `max_public_share` of the internet."""
+    max_public_share: float = 0.001
+    """Largest share of the public IPv4 space the API ranges may cover together."""
 
 
 class CloudKit(Protocol):
@@ -123,9 +127,20 @@ class CloudKit(Protocol):
 
     # --- resources (import the provider SDK lazily)
     def network(self, name: str, spec: NetworkSpec) -> Any: ...
-    def server_host(self, network: Any, instance_type: str | None) -> K3sServerHost: ...
+    def server_host(
+        self, network: Any, instance_type: str | None, *, session_manager: bool = False
+    ) -> K3sServerHost:
+        """The K3s servers; `session_manager`: remote shells through the cloud's session service."""
+        ...
+
     def gpu_pool(
-        self, name: str, network: Any, join: K3sAgentJoin, args: GpuNodePoolArgs
+        self,
+        name: str,
+        network: Any,
+        join: K3sAgentJoin,
+        args: GpuNodePoolArgs,
+        *,
+        session_manager: bool = False,
     ) -> pulumi.Resource: ...
     def spot_termination_handler(self, name: str, provider: k8s.Provider) -> pulumi.Resource | None: ...
     def cluster_autoscaler(
@@ -144,12 +159,18 @@ class CloudKit(Protocol):
         """The region of the running Pulumi program (its provider config), if set."""
         ...
 
+    def known_regions(self) -> Collection[str]:
+        """Every region name the config accepts for `region_key` (pure)."""
+        ...
+
     # --- the offline plan's answers for this cloud's provider functions and computed outputs
     plan_invokes: Mapping[str, Callable[[Mapping[str, Any]], dict[str, Any]]]
     plan_outputs: Mapping[str, Callable[[str], dict[str, Any]]]
 
-    def plan_default_outputs(self, type_token: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
-        """Outputs the provider computes for a resource of `type_token` (set where the inputs lack them)."""
+    def plan_default_outputs(
+        self, type_token: str, name: str, inputs: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Outputs the cloud computes for a resource without its own `plan_outputs` entry."""
         ...
 
     # --- live account checks and prices (optional SDK, imported lazily)

@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from components.cron import cron_problem, timezone_problem
 from components.errors import MISSING, Problem, key_path
 from components.k3s.render import GPU_TAINT, NodeTaint
 
@@ -73,7 +74,6 @@ class GpuNodePoolArgs:
 MIN_DISK_GB = 100
 _LABEL_NAME = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
 _LABEL_PREFIX = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
-_CRON = re.compile(r"^\S+( \S+){4}$")
 
 GpuLookup = Callable[[str], "str | None"]
 """instance type -> the GPU it carries, or None for a machine the cloud's table does not know."""
@@ -228,13 +228,23 @@ def validate_pool(
                 )
             )
         names.add(schedule.name)
-        if not _CRON.match(schedule.recurrence.strip()):
+        # The same field-by-field checks as the stack config (components/cron.py).
+        if (cron := cron_problem(schedule.recurrence.strip())) is not None:
             problems.append(
                 Problem(
                     key_path(where, keys.get("recurrence", "recurrence")),
                     schedule.recurrence,
-                    "is not a five-field cron expression",
+                    cron,
                     "write e.g. '0 8 * * MON-FRI'",
+                )
+            )
+        if timezone_problem(schedule.time_zone) is not None:
+            problems.append(
+                Problem(
+                    key_path(where, keys.get("time_zone", "time_zone")),
+                    schedule.time_zone,
+                    "is not an IANA time zone",
+                    "write e.g. 'Europe/Berlin'",
                 )
             )
         if not 0 <= schedule.min_size <= schedule.desired_size <= schedule.max_size:

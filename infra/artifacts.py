@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import tempfile
@@ -15,6 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
+from infra.atomic_dir import replace_dir
 from infra.plan import SECRET_MASK, Plan, PlannedResource, dumps
 
 if TYPE_CHECKING:
@@ -99,13 +99,8 @@ def write(plan: Plan, out_dir: Path, extra: dict[str, Any] | None = None) -> Pat
         manifest_dir.mkdir()
         for file_name, document in manifests(plan).items():
             (manifest_dir / file_name).write_text(yaml.safe_dump(document, sort_keys=False))
-        if target.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{plan.stack}-old-", dir=out_dir))
-            os.replace(target, old / "previous")
-            os.replace(staging, target)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(staging, target)
+        # One atomic swap: a kill at any moment leaves the old folder or the new one, never none.
+        replace_dir(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

@@ -13,7 +13,14 @@ from typing import TYPE_CHECKING
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.serving import DEFAULT_IMAGE, DemandForecast, EngineSpec, VllmModel, VllmModelArgs
+from components.serving import (
+    DEFAULT_IMAGE,
+    DemandForecast,
+    EngineSpec,
+    VllmModel,
+    VllmModelArgs,
+    WritablePath,
+)
 from infra.config import (
     OBSERVABILITY_INSTANCE,
     ExistingClusterConfig,
@@ -86,6 +93,8 @@ def run(config: StackConfig | None = None) -> None:
         keda = Keda(KEDA_INSTANCE, KedaArgs(provider=provider), opts=k8s_opts)
         # ScaledObjects need KEDA's CRDs, which the release installs.
         monitoring.append(keda.release)
+    if config.network_policies.enabled:
+        network_policies(config, namespace_name, k8s_opts, monitoring)
 
     pools = {pool.name: pool for pool in config.pools}
     for model in config.models:
@@ -104,6 +113,63 @@ def run(config: StackConfig | None = None) -> None:
 
 # Instance name of the Keda add-on; its release is `<this>-keda`.
 KEDA_INSTANCE = "autoscaling"
+
+
+def network_policies(
+    config: StackConfig,
+    namespace: pulumi.Input[str],
+    k8s_opts: pulumi.ResourceOptions,
+    monitoring: Sequence[pulumi.Resource],
+) -> None:
+    """Default-deny ingress in the serving namespace (the model port open to the named namespaces)
+    and, with observability, in the monitoring namespace."""
+    from components.network_policies import IngressOpening, namespace_policies
+    from components.serving.vllm_args import PORT
+    from components.serving.vllm_model import selector_labels
+
+    observability = config.observability
+    serving_from = config.network_policies.serving_from
+    if serving_from is None:
+        serving_from = [config.namespace] + ([observability.namespace] if observability.enabled else [])
+    model_pods = {"app.kubernetes.io/name": selector_labels("")["app.kubernetes.io/name"]}
+    namespace_policies(
+        "serving",
+        namespace,
+        [
+            IngressOpening(
+                "allow-model-port", from_namespaces=serving_from, ports=[PORT], pod_labels=model_pods
+            )
+        ],
+        k8s_opts,
+    )
+    if not observability.enabled:
+        return
+    openings = [
+        IngressOpening("allow-same-namespace"),
+        # The API server calls the Prometheus operator's admission webhook from the host network.
+        IngressOpening(
+            "allow-operator-webhook", ports=[PROMETHEUS_OPERATOR_WEBHOOK_PORT], from_anywhere=True
+        ),
+    ]
+    monitoring_from = list(config.network_policies.monitoring_from)
+    if any(model.autoscaling is not None for model in config.models):
+        from components.addons.keda import DEFAULT_NAMESPACE as KEDA_NAMESPACE
+
+        # KEDA's operator queries Prometheus for the ScaledObjects' Prometheus triggers.
+        if KEDA_NAMESPACE not in monitoring_from:
+            monitoring_from.append(KEDA_NAMESPACE)
+    if monitoring_from:
+        openings.append(IngressOpening("allow-named-namespaces", from_namespaces=monitoring_from))
+    namespace_policies(
+        "monitoring",
+        observability.namespace,
+        openings,
+        pulumi.ResourceOptions.merge(k8s_opts, pulumi.ResourceOptions(depends_on=list(monitoring))),
+    )
+
+
+# The kube-prometheus-stack operator serves its admission webhook on this container port.
+PROMETHEUS_OPERATOR_WEBHOOK_PORT = 10250
 
 
 def cluster_provider(config: StackConfig) -> k8s.Provider:
@@ -128,7 +194,9 @@ def k3s_cluster(config: StackConfig, cluster: K3sClusterConfig) -> k8s.Provider:
     stack = pulumi.get_stack()
     flannel = FlannelBackend.WIREGUARD_NATIVE if cluster.wireguard else FlannelBackend.VXLAN
     network = cloud.network(stack, network_spec(cluster))
-    servers = cloud.server_host(network, cluster.server_instance_type)
+    servers = cloud.server_host(
+        network, cluster.server_instance_type, session_manager=cluster.session_manager
+    )
     k3s = K3sCluster(
         stack,
         K3sClusterArgs(
@@ -139,7 +207,13 @@ def k3s_cluster(config: StackConfig, cluster: K3sClusterConfig) -> k8s.Provider:
         ),
     )
     for pool in config.pools:
-        kit(pool.cloud).gpu_pool(pool.name, network, k3s.agent_join, GpuNodePoolArgs(**pool_args(pool)))
+        kit(pool.cloud).gpu_pool(
+            pool.name,
+            network,
+            k3s.agent_join,
+            GpuNodePoolArgs(**pool_args(pool)),
+            session_manager=cluster.session_manager,
+        )
     if node_autoscaling_wanted(config):
         from components.cloud import ScalablePool
 
@@ -306,9 +380,12 @@ def model_args(
         node_pools=node_pools,
         startup_timeout_s=model.startup_timeout_s,
         hf_token_secret=model.hf_token_secret,
+        api_key_secret=model.api_key_secret,
         progress_probe=model.progress_probe,
         stall_seconds=model.stall_seconds,
         image=model.image or DEFAULT_IMAGE,
+        image_digest=model.image_digest,
+        writable_paths=[WritablePath(w.path, w.size_limit) for w in model.writable_paths],
         service_monitor=monitored,
         scrape_interval=observability.vllm_scrape_interval if observability else "2s",
         demand_forecast=demand_forecast(model, pools) if monitored else None,

@@ -11,19 +11,9 @@ from __future__ import annotations
 import json
 
 WAIVERS: dict[str, str] = {
-    "workload-non-root": "vLLM's image runs as root; passes when VllmModel runs the server as a non-root UID "
-    "with fsGroup (hardening, #10).",
-    "workload-read-only-root": "vLLM writes caches under its home directory; passes when the caches are "
-    "emptyDir volumes and the root filesystem is read-only (hardening, #10).",
-    "workload-seccomp": "passes when the serving pods set seccompProfile RuntimeDefault (hardening, #10).",
-    "workload-no-token-mount": "passes when the serving pods set automountServiceAccountToken: false "
-    "(hardening, #10).",
-    "serving-network-policy": "passes when the serving namespace gets its default-deny ingress "
-    "NetworkPolicy (hardening, #10).",
-    "serving-namespace-restricted": "the restricted Pod Security label would refuse today's root vLLM pods; "
-    "label the serving namespace restricted together with the non-root serving pods (hardening, #10).",
-    "aws-no-broad-secret-reads": "every node role has AmazonSSMManagedInstanceCore, which reads every "
-    "parameter; passes when Session Manager becomes an opt-in without parameter reads (hardening, #10).",
+    "serving-namespace-restricted": "the restricted Pod Security label also needs every serving pod to drop "
+    "all capabilities and forbid privilege escalation; label the serving namespace once the model, "
+    "download and pre-pull pods are checked against the restricted profile (follow-up to #10).",
 }
 
 

@@ -14,13 +14,17 @@ from components.addons.charts import KEDA, deep_merge, load_values
 CHART = KEDA
 
 
+DEFAULT_NAMESPACE = "keda"
+"""KEDA's documented namespace."""
+
+
 @dataclass(kw_only=True)
 class KedaArgs:
     """Inputs of `Keda`."""
 
     provider: k8s.Provider
     """Provider of the cluster the ScaledObjects live in."""
-    namespace: str = "keda"
+    namespace: str = DEFAULT_NAMESPACE
     """Namespace of the release (created with it); default: keda, KEDA's documented namespace."""
     node_selector: Mapping[str, str] = field(default_factory=dict)
     """Nodes that run KEDA's three pods; default: any node without a taint they do not tolerate

@@ -54,6 +54,9 @@ class AwsGpuNodePoolArgs(GpuNodePoolArgs):
     """Default: the image has the NVIDIA driver (true of the DLAMI), so the nodes carry
     `nvidia.com/gpu.deploy.driver=false` and the GPU operator installs no driver there. Set False
     with an `ami_parameter` naming a plain image."""
+    session_manager: bool = False
+    """Allow Session Manager shells on the agents (channel actions only, no parameter reads);
+    default: off."""
 
 
 @dataclass(frozen=True)
@@ -97,7 +100,8 @@ class AwsGpuNodePool(pulumi.ComponentResource):
             f"llmops K3s cluster {join.cluster_name}: agent token for pool {name}",
             self,
         )
-        role = node_role(name, [token_parameter], self)
+        # The agent token is the only parameter an agent reads: the CA keys stay with the servers.
+        role = node_role(name, [token_parameter], self, session_manager=args.session_manager)
 
         self.labels = {
             **args.labels,

@@ -1,4 +1,10 @@
-"""Instance roles for K3s nodes: Session Manager access plus reading their own SSM parameters."""
+"""Instance roles for K3s nodes: each reads its own SSM parameters and nothing else.
+
+No AWS-managed policy is attached: `AmazonSSMManagedInstanceCore` allows `ssm:GetParameter(s)` on
+every parameter in the account, which would let any node (or a host-network pod on it) read the
+cluster's CA keys. Session Manager is an opt-in with `session_manager_policy()`, which grants the
+agent's channel actions and no parameter read (docs/decisions/060-node-roles-read-only-their-own.md).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +15,15 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-SSM_MANAGED_INSTANCE_CORE = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
+# What the SSM agent needs for Session Manager shell sessions, from AWS's "custom IAM instance
+# profile for Session Manager" page: register the instance, open the control and data channels.
+SESSION_MANAGER_ACTIONS = (
+    "ssm:UpdateInstanceInformation",
+    "ssmmessages:CreateControlChannel",
+    "ssmmessages:CreateDataChannel",
+    "ssmmessages:OpenControlChannel",
+    "ssmmessages:OpenDataChannel",
+)
 
 _EC2_ASSUME_ROLE = json.dumps(
     {
@@ -39,6 +53,24 @@ def read_parameters_policy(parameter_arns: Sequence[str]) -> str:
     )
 
 
+def session_manager_policy() -> str:
+    """Session Manager shell access without any `ssm:GetParameter*` (the channel actions take no
+    resource-level permissions, hence `*`)."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "SessionManagerChannels",
+                    "Effect": "Allow",
+                    "Action": list(SESSION_MANAGER_ACTIONS),
+                    "Resource": "*",
+                }
+            ],
+        }
+    )
+
+
 @dataclass(frozen=True)
 class NodeRole:
     role: aws.iam.Role
@@ -46,18 +78,28 @@ class NodeRole:
     policy: aws.iam.RolePolicy
 
 
-def node_role(name: str, parameters: Sequence[aws.ssm.Parameter], parent: pulumi.Resource) -> NodeRole:
-    """Role + instance profile named `{name}-role`/`{name}-profile`, parented to `parent`."""
+def node_role(
+    name: str,
+    parameters: Sequence[aws.ssm.Parameter],
+    parent: pulumi.Resource,
+    *,
+    session_manager: bool = False,
+) -> NodeRole:
+    """Role + instance profile named `{name}-role`/`{name}-profile`, parented to `parent`.
+
+    The role reads exactly `parameters`; with `session_manager`, it also gets the Session Manager
+    channel actions (and still no other parameter)."""
     child = pulumi.ResourceOptions(parent=parent)
     role = aws.iam.Role(
         f"{name}-role",
         assume_role_policy=_EC2_ASSUME_ROLE,
-        description="llmops K3s node: Session Manager, and its own bootstrap parameters",
+        description="llmops K3s node: reads its own bootstrap parameters only",
         opts=child,
     )
-    aws.iam.RolePolicyAttachment(
-        f"{name}-ssm-core", role=role.name, policy_arn=SSM_MANAGED_INSTANCE_CORE, opts=child
-    )
+    if session_manager:
+        aws.iam.RolePolicy(
+            f"{name}-session-manager", role=role.id, policy=session_manager_policy(), opts=child
+        )
     policy = aws.iam.RolePolicy(
         f"{name}-read-secrets",
         role=role.id,

@@ -7,7 +7,7 @@ need them, so the config layer can check machines and networks without either.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from components.aws import machines, plan_mocks
@@ -82,6 +82,8 @@ class AwsKit:
             api_allowed_cidrs=list(spec.api_allowed_cidrs),
             flannel_backend=spec.flannel_backend,
             api_load_balancer=spec.api_load_balancer,
+            allow_public_api=spec.allow_public_api,
+            max_public_share=spec.max_public_share,
         )
 
     def network(self, name: str, spec: NetworkSpec) -> AwsNetwork:
@@ -89,20 +91,35 @@ class AwsKit:
 
         return AwsNetwork(name, self._network_args(spec))
 
-    def server_host(self, network: Any, instance_type: str | None) -> K3sServerHost:
+    def server_host(
+        self, network: Any, instance_type: str | None, *, session_manager: bool = False
+    ) -> K3sServerHost:
         from components.aws.servers import AwsK3sServers, AwsK3sServersArgs
 
         return AwsK3sServers(
             AwsK3sServersArgs(
-                network=network, instance_type=instance_type or self.default_server_instance_type
+                network=network,
+                instance_type=instance_type or self.default_server_instance_type,
+                session_manager=session_manager,
             )
         )
 
-    def gpu_pool(self, name: str, network: Any, join: K3sAgentJoin, args: GpuNodePoolArgs) -> pulumi.Resource:
+    def gpu_pool(
+        self,
+        name: str,
+        network: Any,
+        join: K3sAgentJoin,
+        args: GpuNodePoolArgs,
+        *,
+        session_manager: bool = False,
+    ) -> pulumi.Resource:
         from components.aws.gpu_pool import AwsGpuNodePool, AwsGpuNodePoolArgs
 
         shared = {f.name: getattr(args, f.name) for f in dataclasses.fields(GpuNodePoolArgs)}
-        return AwsGpuNodePool(name, AwsGpuNodePoolArgs(network=network, join=join, **shared))
+        return AwsGpuNodePool(
+            name,
+            AwsGpuNodePoolArgs(network=network, join=join, session_manager=session_manager, **shared),
+        )
 
     def spot_termination_handler(self, name: str, provider: k8s.Provider) -> pulumi.Resource | None:
         """Spot pools on AWS need the Node Termination Handler: cordon and drain on the two-minute notice."""
@@ -156,15 +173,21 @@ class AwsKit:
             ),
         )
 
+    def known_regions(self) -> Collection[str]:
+        from components.aws.regions import AWS_REGIONS
+
+        return AWS_REGIONS
+
     def region(self) -> str | None:
         import pulumi
 
         return pulumi.Config("aws").get("region")
 
     # --- the offline plan
-    def plan_default_outputs(self, type_token: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
-        del inputs
-        return plan_mocks.default_outputs(type_token, name)
+    def plan_default_outputs(
+        self, type_token: str, name: str, inputs: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        return plan_mocks.default_outputs(type_token, name, inputs or {})
 
     # --- live account checks and prices
     def preflight_wanted(self, environ: Mapping[str, str]) -> bool:

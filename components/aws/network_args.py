@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from components.aws.subnets import vpc_cidr_problems
 from components.errors import MISSING, InputError, Problem, key_path
 from components.k3s.render import FlannelBackend
+from components.netguard import DEFAULT_MAX_PUBLIC_SHARE, cidr_problems
 
 NetworkArgsError = InputError
 """Kept for old imports: bad network args raise the project's one input error."""
@@ -32,6 +32,10 @@ class AwsNetworkArgs:
     """Other clouds' node addresses allowed to reach WireGuard UDP; default: none (one cloud)."""
     api_load_balancer: bool = False
     """Open 6443 to the VPC range for a load balancer's health checks; needed for 3 servers. Default: off."""
+    allow_public_api: bool = False
+    """Let `api_allowed_cidrs` cover more than `max_public_share` of the internet; default: refused."""
+    max_public_share: float = DEFAULT_MAX_PUBLIC_SHARE
+    """Largest share of the public IPv4 space one rule's ranges may cover together; default: 0.1%."""
 
 
 def validate_network_args(
@@ -56,27 +60,25 @@ def validate_network_args(
                 "use 2 or more",
             )
         )
-    for field_name, cidrs in (
-        ("api_allowed_cidrs", args.api_allowed_cidrs),
-        ("wireguard_peer_cidrs", args.wireguard_peer_cidrs),
+    # Address arithmetic, not string compares: 0.0.0.0/1 + 128.0.0.0/1 is the internet too.
+    for field_name, cidrs, what, allow in (
+        ("api_allowed_cidrs", args.api_allowed_cidrs, "the Kubernetes API", args.allow_public_api),
+        ("wireguard_peer_cidrs", args.wireguard_peer_cidrs, "the WireGuard overlay", False),
     ):
-        for index, cidr in enumerate(cidrs):
-            try:
-                ipaddress.IPv4Network(cidr, strict=True)
-            except ValueError as exc:
-                try:
-                    ipaddress.IPv6Network(cidr, strict=True)
-                    why = "is an IPv6 range; the VPC and its security groups are IPv4 only"
-                except ValueError:
-                    why = f"is not an IPv4 network ({exc})"
-                problems.append(
-                    Problem(
-                        key_path(at(field_name), f"[{index}]"),
-                        cidr,
-                        why,
-                        "write an IPv4 range such as '203.0.113.0/24'",
-                    )
-                )
+        for problem in cidr_problems(
+            list(cidrs),
+            what=what,
+            ipv6=False,
+            max_public_share=args.max_public_share,
+            allow_public=allow,
+            open_key=keys.get("allow_public_api", "allow_public_api")
+            if field_name == "api_allowed_cidrs"
+            else None,
+        ):
+            where = (
+                at(field_name) if problem.index is None else key_path(at(field_name), f"[{problem.index}]")
+            )
+            problems.append(Problem(where, problem.value, problem.message, problem.fix))
     if args.wireguard_peer_cidrs and args.flannel_backend is not FlannelBackend.WIREGUARD_NATIVE:
         problems.append(
             Problem(

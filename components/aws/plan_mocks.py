@@ -59,8 +59,15 @@ COMPUTED_OUTPUTS: dict[str, Callable[[str], dict[str, Any]]] = {
 }
 
 
-def default_outputs(type_token: str, name: str) -> dict[str, Any]:
+def default_outputs(type_token: str, name: str, inputs: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Outputs every AWS resource has (an ARN), for resources without their own entry."""
+    inputs = inputs or {}
+    if type_token == "aws:ssm/parameter:Parameter":
+        # The ARN AWS gives a parameter, so IAM statements are checked against real-looking ARNs.
+        return {"arn": f"arn:aws:ssm:{plan_region()}:000000000000:parameter{inputs.get('name', '')}"}
+    if type_token == "aws:iam/role:Role":
+        # AWS names an unnamed role after the resource.
+        return {"name": name, "arn": f"arn:aws:iam::000000000000:role/{name}"}
     if type_token.startswith("aws:"):
         return {"arn": f"arn:aws:plan:{plan_region()}:000000000000:{name}"}
     return {}

@@ -32,6 +32,9 @@ class AwsK3sServersArgs:
     """Encrypted gp3 root volume; default: 50 GB (etcd, images, logs)."""
     ami_parameter: str = UBUNTU_AMI_PARAMETER
     """Public SSM parameter naming the AMI; default: Ubuntu 24.04 LTS."""
+    session_manager: bool = False
+    """Allow Session Manager shells on the servers (channel actions only, no parameter reads);
+    default: off, the servers take no remote shell at all."""
 
 
 class AwsK3sServers(K3sServerHost):
@@ -108,7 +111,12 @@ class AwsK3sServers(K3sServerHost):
                 f"llmops K3s cluster {name}: {key}, read by its servers at boot",
                 parent,
             )
-        role = node_role(f"{name}-server", list(self.parameters.values()), parent)
+        role = node_role(
+            f"{name}-server",
+            list(self.parameters.values()),
+            parent,
+            session_manager=self.args.session_manager,
+        )
         self.role = role.role
         ami = aws.ssm.get_parameter_output(
             name=self.args.ami_parameter, opts=pulumi.InvokeOutputOptions(parent=parent)

@@ -11,11 +11,11 @@ from __future__ import annotations
 import dataclasses
 import os
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from components.cloud import CloudKit, GpuMachine, NetworkSpec, ScalablePool
-from components.errors import Problem, as_problem, key_path
+from components.errors import InputError, Problem, as_problem, key_path
 from components.gcp import plan_mocks
 from components.gcp.bootstrap import BOOTSTRAP
 from components.gcp.checks import gcp_pool_problems, provider_problems
@@ -142,6 +142,8 @@ class GcpKit:
             api_allowed_cidrs=list(spec.api_allowed_cidrs),
             regions=[region],
             flannel_backend=spec.flannel_backend,
+            allow_public_api=spec.allow_public_api,
+            max_public_share=spec.max_public_share,
         )
 
     def _project(self) -> str:
@@ -154,7 +156,23 @@ class GcpKit:
 
         return GcpNetwork(name, self._network_args(spec, self.region() or DEFAULT_REGION))
 
-    def server_host(self, network: Any, instance_type: str | None) -> K3sServerHost:
+    def server_host(
+        self, network: Any, instance_type: str | None, *, session_manager: bool = False
+    ) -> K3sServerHost:
+        """`session_manager` has no GCP form yet: refused as an input error, before any resource."""
+        if session_manager:
+            raise InputError(
+                "the GCP servers",
+                [
+                    Problem(
+                        "cluster.sessionManager",
+                        True,
+                        "has no GCP form yet (the network admits no SSH)",
+                        "remove it; read a node's boot log with "
+                        "`gcloud compute instances get-serial-port-output <instance>`",
+                    )
+                ],
+            )
         from components.gcp.servers import GcpK3sServers, GcpK3sServersArgs
 
         return GcpK3sServers(
@@ -165,7 +183,16 @@ class GcpKit:
             )
         )
 
-    def gpu_pool(self, name: str, network: Any, join: K3sAgentJoin, args: GpuNodePoolArgs) -> pulumi.Resource:
+    def gpu_pool(
+        self,
+        name: str,
+        network: Any,
+        join: K3sAgentJoin,
+        args: GpuNodePoolArgs,
+        *,
+        session_manager: bool = False,
+    ) -> pulumi.Resource:
+        del session_manager  # refused with the servers (server_host), which come first
         from components.gcp.gpu_pool import GcpGpuNodePool, GcpGpuNodePoolArgs
 
         shared = {f.name: getattr(args, f.name) for f in dataclasses.fields(GpuNodePoolArgs)}
@@ -203,13 +230,21 @@ class GcpKit:
         return pulumi.Config("gcp").get("region")
 
     # --- the offline plan
-    def plan_default_outputs(self, type_token: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    def known_regions(self) -> Collection[str]:
+        """The regions of the shipped offerings snapshot: every region that sells a GPU machine."""
+        from components.gcp.offerings import known_regions
+
+        return known_regions()
+
+    def plan_default_outputs(
+        self, type_token: str, name: str, inputs: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
         if not type_token.startswith("gcp:"):
             return {}
         import pulumi
 
         project = pulumi.Config("gcp").get("project") or plan_mocks.PLAN_PROJECT
-        return plan_mocks.computed_outputs(type_token, name, inputs, project=project)
+        return plan_mocks.computed_outputs(type_token, name, inputs or {}, project=project)
 
     # --- live account checks and prices
     def preflight_wanted(self, environ: Mapping[str, str]) -> bool:

@@ -10,7 +10,9 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_gcp as gcp
 
+from components.errors import show
 from components.k3s.render import API_PORT, FlannelBackend
+from components.netguard import DEFAULT_MAX_PUBLIC_SHARE, cidr_problems
 
 KUBELET_PORT = 10250
 FLANNEL_VXLAN_PORT = 8472
@@ -89,6 +91,10 @@ class GcpNetworkArgs:
     """Pod network between nodes; decides which overlay port is opened. Default: VXLAN."""
     wireguard_peer_cidrs: Sequence[str] = ()
     """Other clouds' node addresses allowed to reach WireGuard UDP; default: none (one cloud)."""
+    allow_public_api: bool = False
+    """Let `api_allowed_cidrs` cover more than `max_public_share` of the internet; default: refused."""
+    max_public_share: float = DEFAULT_MAX_PUBLIC_SHARE
+    """Largest share of the public IPv4 space the API ranges may cover together."""
 
 
 def subnet_cidrs(network_cidr: str, count: int, prefix: int) -> list[str]:
@@ -146,21 +152,25 @@ def validate_network_args(args: GcpNetworkArgs, *, path: str = "args") -> list[s
         problems.append(f"{path}.regions: [] is empty; name at least one region, e.g. ['us-central1']")
     if len(set(args.regions)) != len(args.regions):
         problems.append(f"{path}.regions: {list(args.regions)!r} names a region twice; remove the repeat")
-    for field_name, cidrs in (
-        ("api_allowed_cidrs", args.api_allowed_cidrs),
-        ("wireguard_peer_cidrs", args.wireguard_peer_cidrs),
+    # Address arithmetic, not string compares (components/netguard.py, shared with every cloud):
+    # 0.0.0.0/1 + 128.0.0.0/1 is the internet too.
+    for field_name, cidrs, what, allow in (
+        ("api_allowed_cidrs", args.api_allowed_cidrs, "the Kubernetes API", args.allow_public_api),
+        ("wireguard_peer_cidrs", args.wireguard_peer_cidrs, "the WireGuard overlay", False),
     ):
-        for index, cidr in enumerate(cidrs):
-            try:
-                parsed = ipaddress.IPv4Network(cidr, strict=True)
-            except ValueError as exc:
-                problems.append(f"{path}.{field_name}[{index}]: {cidr!r} is not an IPv4 network ({exc})")
-                continue
-            if field_name == "api_allowed_cidrs" and parsed.prefixlen == 0:
-                problems.append(
-                    f"{path}.api_allowed_cidrs[{index}]: {cidr!r} opens the Kubernetes API to the whole "
-                    "internet; list the networks you deploy from, e.g. '203.0.113.0/24'"
-                )
+        for problem in cidr_problems(
+            list(cidrs),
+            what=what,
+            ipv6=False,
+            max_public_share=args.max_public_share,
+            allow_public=allow,
+            open_key="allow_public_api" if field_name == "api_allowed_cidrs" else None,
+        ):
+            where = (
+                f"{path}.{field_name}" if problem.index is None else f"{path}.{field_name}[{problem.index}]"
+            )
+            fix = f"; {problem.fix}" if problem.fix else ""
+            problems.append(f"{where}: {show(problem.value)} {problem.message}{fix}")
     if args.wireguard_peer_cidrs and args.flannel_backend is not FlannelBackend.WIREGUARD_NATIVE:
         problems.append(
             f"{path}.wireguard_peer_cidrs: set while flannel_backend is "

@@ -115,6 +115,11 @@ def zones_offering(instance_type: str, region: str) -> tuple[str, ...]:
     return _offerings().get((instance_type, region), ())
 
 
+def known_regions() -> frozenset[str]:
+    """Every region of the snapshot (a region sells GPU machines in at least one zone)."""
+    return frozenset(region for _, region in _offerings())
+
+
 def regions_offering(instance_type: str) -> tuple[str, ...]:
     return tuple(sorted({region for (name, region) in _offerings() if name == instance_type}))
 

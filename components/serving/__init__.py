@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from components.serving.autoscaling import AutoscalingSpec, CronWindow
+from components.serving.pod_security import WritablePath
 from components.serving.vllm_args import DEFAULT_IMAGE, Dtype, EngineSpec, Quantization, serve_args
 
 if TYPE_CHECKING:
@@ -25,6 +26,7 @@ __all__ = [
     "Quantization",
     "VllmModel",
     "VllmModelArgs",
+    "WritablePath",
     "serve_args",
 ]
 

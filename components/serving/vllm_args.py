@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from components.serving.secret_flags import is_secret_option, secret_option_fix
+
 VLLM_VERSION = "0.33.0"
 DEFAULT_IMAGE = f"vllm/vllm-openai:v{VLLM_VERSION}"
 PORT = 8000
@@ -153,7 +155,11 @@ def spec_problems(spec: EngineSpec) -> list[tuple[str, object, str, str]]:
             ("max_model_len", spec.max_model_len, "must be >= 128", "raise it, or leave it unset")
         )
     for flag in spec.extra_args:
-        if flag in MANAGED_FLAGS:
+        if is_secret_option(flag, spec.extra_args[flag]):
+            problems.append(
+                (f"extra_args[{flag!r}]", "[not shown]", "carries a secret", secret_option_fix(flag))
+            )
+        elif flag in MANAGED_FLAGS:
             problems.append(
                 (
                     f"extra_args[{flag!r}]",

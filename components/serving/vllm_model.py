@@ -18,7 +18,9 @@ import pulumi_kubernetes as k8s
 from components.errors import InputError, as_problem, raise_if
 from components.kube_names import is_dns1035_label
 from components.observability.manifests import scrape_problems
+from components.serving import pod_security
 from components.serving.autoscaling import AutoscalingSpec, reactive_query, scaled_object_spec
+from components.serving.pod_security import WritablePath
 from components.serving.vllm_args import (
     DEFAULT_IMAGE,
     MAX_MODEL_NAME,
@@ -31,7 +33,7 @@ from components.serving.vllm_args import (
 GPU_RESOURCE = "nvidia.com/gpu"
 # Node label every llmops GPU pool puts on its nodes (components/k3s/render.py).
 POOL_LABEL = "llmops.io/pool"
-HF_HOME = "/root/.cache/huggingface"
+HF_HOME = pod_security.HF_HOME
 
 # Readiness: a replica whose /health fails twice, one second apart, leaves the
 # Service's endpoints. Worst case from the fault: up to 1 s until the next probe,
@@ -86,6 +88,11 @@ class VllmModelArgs:
     """Pods serving the model; default: one (no redundancy, cheapest)."""
     image: str = DEFAULT_IMAGE
     """Serving image; default: the pinned vllm/vllm-openai release the flags are checked against."""
+    image_digest: str | None = None
+    """`sha256:<hex>` digest the image is pinned to (`image@digest`); default: the tag alone."""
+    writable_paths: Sequence[WritablePath] = ()
+    """Extra writable directories (emptyDirs) for an engine that writes outside the caches llmops
+    points at its volumes; the root filesystem stays read-only. Default: none."""
     cpu: str = "4"
     """CPU request per pod; no CPU limit, since throttling the tokenizer adds latency."""
     memory: str = "16Gi"
@@ -103,6 +110,9 @@ class VllmModelArgs:
     """How long a pod may take to download/load weights before it is restarted; default: 20 minutes."""
     hf_token_secret: str | None = None
     """Existing Secret with key HF_TOKEN, for gated models; default: anonymous downloads."""
+    api_key_secret: str | None = None
+    """Existing Secret with key VLLM_API_KEY: the OpenAI API then needs `Authorization: Bearer <key>`
+    (/health and /metrics stay open, so probes and scrapes need no key). Default: no key."""
     model_cache_claim: pulumi.Input[str] | None = None
     """PVC holding the shared model cache; default: a per-pod emptyDir (downloads at every start)."""
     labels: Mapping[str, str] = field(default_factory=dict)
@@ -144,6 +154,14 @@ def validate_args(name: str, args: VllmModelArgs) -> list[str]:
             f"name: {name!r} is not usable as a Kubernetes name (lower-case letters, digits, '-', "
             "at most 40 characters). Fix: rename the model"
         )
+    problems += [
+        f"writable_paths[{i}]: {v!r} {what}. Fix: {fix}"
+        for i, v, what, fix in pod_security.writable_path_problems(args.writable_paths)
+    ]
+    problems += [
+        f"{f}: {v!r} {what}. Fix: {fix}"
+        for f, v, what, fix in pod_security.image_problems(args.image, args.image_digest)
+    ]
     if args.replicas < 0:
         problems.append(f"replicas: {args.replicas} must be >= 0. Fix: use 0 to scale the model down")
     if args.progress_probe and not 2 <= args.stall_seconds <= 600:
@@ -342,11 +360,24 @@ class VllmModel(pulumi.ComponentResource):
     ) -> k8s.core.v1.PodSpecArgs:
         gpus = args.engine.gpus
         env = [
-            k8s.core.v1.EnvVarArgs(name="HF_HOME", value=HF_HOME),
+            # Every cache the engine writes points into a writable volume (pod_security.py).
+            *(k8s.core.v1.EnvVarArgs(name=key, value=value) for key, value in pod_security.CACHE_ENV),
             # No usage reports leave the cluster.
             k8s.core.v1.EnvVarArgs(name="VLLM_NO_USAGE_STATS", value="1"),
             k8s.core.v1.EnvVarArgs(name="DO_NOT_TRACK", value="1"),
         ]
+        if args.api_key_secret:
+            # vLLM reads VLLM_API_KEY itself; the key never appears in the args.
+            env.append(
+                k8s.core.v1.EnvVarArgs(
+                    name="VLLM_API_KEY",
+                    value_from=k8s.core.v1.EnvVarSourceArgs(
+                        secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(
+                            name=args.api_key_secret, key="VLLM_API_KEY"
+                        )
+                    ),
+                )
+            )
         if args.hf_token_secret:
             env.append(
                 k8s.core.v1.EnvVarArgs(
@@ -376,7 +407,7 @@ class VllmModel(pulumi.ComponentResource):
         )
         container = k8s.core.v1.ContainerArgs(
             name="vllm",
-            image=args.image,
+            image=pod_security.pinned_image(args.image, args.image_digest),
             command=["vllm", "serve"],
             args=serve_args(args.engine, port=PORT),
             ports=[k8s.core.v1.ContainerPortArgs(name="http", container_port=PORT, protocol="TCP")],
@@ -388,6 +419,12 @@ class VllmModel(pulumi.ComponentResource):
             volume_mounts=[
                 k8s.core.v1.VolumeMountArgs(name="dshm", mount_path="/dev/shm"),
                 k8s.core.v1.VolumeMountArgs(name="model-cache", mount_path=HF_HOME),
+                k8s.core.v1.VolumeMountArgs(name="home", mount_path=pod_security.HOME),
+                k8s.core.v1.VolumeMountArgs(name="tmp", mount_path=pod_security.TMP),
+                *(
+                    k8s.core.v1.VolumeMountArgs(name=f"writable-{i}", mount_path=extra.path)
+                    for i, extra in enumerate(args.writable_paths)
+                ),
                 *(
                     [
                         k8s.core.v1.VolumeMountArgs(
@@ -429,10 +466,25 @@ class VllmModel(pulumi.ComponentResource):
             security_context=k8s.core.v1.SecurityContextArgs(
                 allow_privilege_escalation=False,
                 capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
+                read_only_root_filesystem=True,
+                run_as_non_root=True,
+                run_as_user=pod_security.RUN_AS_USER,
+                run_as_group=pod_security.RUN_AS_GROUP,
+                seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
             ),
         )
         return k8s.core.v1.PodSpecArgs(
             containers=[container],
+            # vLLM talks to no Kubernetes API: a stolen token would be the only use of one.
+            automount_service_account_token=False,
+            security_context=k8s.core.v1.PodSecurityContextArgs(
+                run_as_non_root=True,
+                run_as_user=pod_security.RUN_AS_USER,
+                run_as_group=pod_security.RUN_AS_GROUP,
+                fs_group=pod_security.FS_GROUP,
+                fs_group_change_policy="OnRootMismatch",
+                seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
+            ),
             node_selector=dict(args.node_selector) or None,
             affinity=_pool_affinity(args.node_pools),
             tolerations=list(tolerations) or None,
@@ -452,6 +504,21 @@ class VllmModel(pulumi.ComponentResource):
                     empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(medium="Memory", size_limit=args.shm_size),
                 ),
                 cache_volume,
+                k8s.core.v1.VolumeArgs(
+                    name="home",
+                    empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit=pod_security.HOME_SIZE),
+                ),
+                k8s.core.v1.VolumeArgs(
+                    name="tmp",
+                    empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit=pod_security.TMP_SIZE),
+                ),
+                *(
+                    k8s.core.v1.VolumeArgs(
+                        name=f"writable-{i}",
+                        empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit=extra.size_limit),
+                    )
+                    for i, extra in enumerate(args.writable_paths)
+                ),
                 *(
                     [
                         k8s.core.v1.VolumeArgs(

@@ -13,7 +13,9 @@ from components.capacity.catalog import normalise_gpu_name
 from components.cloud import kit
 from components.errors import MISSING as _MISSING
 from components.errors import Problem
+from components.netguard import cidr_problems
 from components.pools import Capacity
+from components.serving.secret_flags import is_secret_option
 from components.serving.vllm_args import MANAGED_FLAGS
 from infra.config.models import (
     ExistingClusterConfig,
@@ -103,6 +105,9 @@ def check_semantics(config: StackConfig) -> list[Problem]:
             problems += _check_size(f"{at}.schedules[{j}]", sizes.min, sizes.max, sizes.desired)
 
     problems += _check_observability(config.observability)
+    from infra.model_checks import model_problems  # imports this package's Problem
+
+    problems += model_problems(config)
     problems += _placement_problems(config)
     from infra.autoscaling_checks import autoscaling_problems
 
@@ -134,6 +139,8 @@ def check_semantics(config: StackConfig) -> list[Problem]:
                 )
             )
         for flag in model.extra_args:
+            if is_secret_option(flag, model.extra_args[flag]):
+                continue  # infra.model_checks refuses it without repeating the value
             if not _FLAG_NAME.match(flag):
                 problems.append(
                     Problem(
@@ -169,6 +176,15 @@ def _check_k3s_cluster(cluster: K3sClusterConfig) -> list[Problem]:
                 "list the networks you deploy from, e.g. allowedCidrs: ['203.0.113.0/24']",
             )
         )
+    for problem in cidr_problems(
+        cluster.allowed_cidrs,
+        ipv6=False,
+        max_public_share=cluster.max_public_share,
+        allow_public=cluster.allow_public_api,
+        open_key="cluster.allowPublicApi",
+    ):
+        if problem.index is None:  # entries were checked one by one when the config was read
+            problems.append(Problem("cluster.allowedCidrs", problem.value, problem.message, problem.fix))
     return problems
 
 
@@ -326,3 +342,18 @@ def _placement_problems(config: StackConfig) -> list[Problem]:
     from infra.placement import placement_problems  # imports this package; loaded on first use
 
     return placement_problems(config)
+
+
+def model_component_problems(config: StackConfig) -> list[Problem]:
+    """`VllmModel`'s own argument checks on each model's args, reported at the model's key path."""
+    from components.serving.vllm_model import validate_args
+    from infra.program import model_args
+
+    pools = {p.name: p for p in config.pools}
+    problems: list[Problem] = []
+    for index, model in enumerate(config.models):
+        args = model_args(model, config.namespace, pools, config.observability)
+        problems += [
+            Problem(f"models[{index}]", _MISSING, line, "") for line in validate_args(model.name, args)
+        ]
+    return problems

@@ -36,6 +36,8 @@ CLUSTER_KEYS: dict[str, str] = {
     "k3s_version": "version",
     # the cloud's network args -> K3sClusterConfig key
     "api_allowed_cidrs": "allowedCidrs",
+    "allow_public_api": "allowPublicApi",
+    "max_public_share": "maxPublicShare",
 }
 
 OBSERVABILITY_KEYS: dict[str, str] = {
@@ -88,4 +90,6 @@ def network_spec(cluster: K3sClusterConfig) -> Any:
         api_allowed_cidrs=list(cluster.allowed_cidrs),
         flannel_backend=FlannelBackend.WIREGUARD_NATIVE if cluster.wireguard else FlannelBackend.VXLAN,
         api_load_balancer=cluster.servers > 1,
+        allow_public_api=cluster.allow_public_api,
+        max_public_share=cluster.max_public_share,
     )

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from components.errors import MISSING as _MISSING
@@ -24,8 +23,10 @@ from infra.config.translate import _translate, _unknown_key
 
 NAMESPACE = "llmops"
 
-# The value a `{secure: ...}` key gets in the offline plan, where nothing is decrypted.
-SECRET_PLACEHOLDER = "[secret]"
+# `{secure: ...}` values stand in as this in the offline plan, where nothing is decrypted.
+from infra.secrets import SECRET_PLACEHOLDER as SECRET_PLACEHOLDER  # noqa: E402
+from infra.secrets import holds_sensitive as holds_sensitive  # noqa: E402
+from infra.secrets import plaintext_problems, unwrap_secure  # noqa: E402
 
 ConfigError = InputError
 """Every problem found in one stack's config, reported together: the project's one input error."""
@@ -68,7 +69,17 @@ def parse(raw: RawStack) -> StackConfig:
         problems.extend(_translate(err, known) for err in exc.errors())
         raise ConfigError(raw.source, problems) from None
     problems.extend(check_semantics(config))
+    problems.extend(plaintext_problems(config, raw.secret_keys, NAMESPACE))
+    from infra.stack_checks import stack_problems  # imports this package's Problem
+
+    problems.extend(stack_problems(config, raw.other))
     problems.extend(_not_yet_reported(problems, provider_problems(config, raw.other)))
+    if not problems:
+        # The serving component's own checks on the args this config builds (imports Pulumi SDKs):
+        # a model it would refuse is a config error first, never a traceback from `pulumi up`.
+        from infra.config.checks import model_component_problems
+
+        problems.extend(model_component_problems(config))
     if problems:
         raise ConfigError(raw.source, problems)
     return config
@@ -88,21 +99,16 @@ def read_stack_file(stacks_dir: Path, stack: str) -> RawStack:
     if not path.is_file():
         raise StackNotFoundError(stack, stacks_dir)
     source = str(path)
+    # Bounded in size, depth and alias expansion; duplicate keys and odd types are errors.
+    from infra.stackfile import StackFileError, load_document, read_bounded, stack_config
+
     try:
-        document = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        config = stack_config(load_document(read_bounded(path)))
+    except StackFileError as exc:
         raise ConfigError(
-            source, [Problem("(file)", _MISSING, f"is not valid YAML{where}: {exc}", "fix the YAML syntax")]
+            source,
+            [Problem(p.path.removeprefix("config."), _MISSING, p.message, p.fix) for p in exc.problems],
         ) from None
-    if not isinstance(document, dict):
-        raise ConfigError(
-            source, [Problem("(file)", _MISSING, "is not a YAML mapping", "start with 'config:'")]
-        )
-    config = document.get("config") or {}
-    if not isinstance(config, dict):
-        raise ConfigError(source, [Problem("config", config, "is not a mapping", "write 'key: value' lines")])
     return split_namespace(source, config)
 
 
@@ -115,9 +121,11 @@ def split_namespace(source: str, config: Mapping[str, Any], secret_keys: Iterabl
         namespace, _, key = str(full_key).rpartition(":")
         # Pulumi treats a key without a namespace as belonging to the project.
         namespace = namespace or NAMESPACE
-        if isinstance(value, dict) and set(value) == {"secure"}:
-            value = SECRET_PLACEHOLDER
-            secrets.add(f"{namespace}:{key}")
+        found: set[str] = set()
+        value = unwrap_secure(value, f"{namespace}:{key}", found)
+        if found:
+            # Pulumi marks the whole top-level key secret when any part of it is (`--path`).
+            secrets |= found | {f"{namespace}:{key}"}
         if namespace == NAMESPACE:
             values[key] = value
         else:
@@ -140,11 +148,14 @@ def load_from_pulumi() -> StackConfig:
     for full_key, text in raw.items():
         namespace, _, key = str(full_key).rpartition(":")
         if namespace != NAMESPACE:
-            other[str(full_key)] = _decode(text)
+            other[str(full_key)] = _decode(text)  # provider keys (`<cloud>:region`) for the checks
             continue
         values[key] = _decode(text)
     source = f"stack {pulumi.get_stack()!r} (stacks/Pulumi.{pulumi.get_stack()}.yaml)"
-    return parse(RawStack(source, values, frozenset(), other))
+    secret_keys = set(runtime_config.get_config_secret_keys_env()) | {
+        str(k) for k in raw if runtime_config.is_config_secret(str(k))
+    }
+    return parse(RawStack(source, values, frozenset(secret_keys), other))
 
 
 def _decode(text: Any) -> Any:

@@ -15,10 +15,12 @@ from pydantic.alias_generators import to_camel
 from pydantic.config import JsonDict
 
 from components.cloud import DEFAULT_CLOUD, Cloud
+from components.netguard import DEFAULT_MAX_PUBLIC_SHARE
 from components.pools import MIN_DISK_GB, Capacity
 from components.serving.vllm_args import Dtype, Quantization
 from infra.autoscaling_config import AutoscalingConfig, NodeAutoscalingConfig
-from infra.config.values import Cidr, Cron, ModelSource, Name, Quantity
+from infra.config.values import MAX_POOL_SIZE, Cidr, Cron, ModelSource, Name, Quantity
+from infra.value_checks import ByteQuantity, K3sVersion, LabelKey, LabelValue, ServedName, TimeZone
 
 # --------------------------------------------------------------------------- the model
 
@@ -64,7 +66,7 @@ class K3sClusterConfig(_Strict):
     kind: Literal["k3s"] = Field(description="selects this shape")
     cloud: Cloud = Field(DEFAULT_CLOUD, description="where the K3s servers run")
     servers: Literal[1, 3] = Field(1, description="`1`, or `3` for embedded-etcd high availability")
-    version: str | None = Field(
+    version: K3sVersion | None = Field(
         None,
         description="K3s version, e.g. `v1.33.5+k3s1`",
         json_schema_extra=shown_default("the pinned K3s release"),
@@ -80,6 +82,19 @@ class K3sClusterConfig(_Strict):
         "`0.0.0.0/0` is refused, and at least one is needed",
     )
     wireguard: bool = Field(False, description="flannel over WireGuard, needed when pools span clouds")
+    session_manager: bool = Field(
+        False, description="remote shells on the nodes through the cloud's session service (no secret reads)"
+    )
+    allow_public_api: bool = Field(
+        False, description="let `allowedCidrs` open the API to the internet; refused otherwise"
+    )
+    max_public_share: float = Field(
+        DEFAULT_MAX_PUBLIC_SHARE,
+        gt=0,
+        le=1,
+        description="largest share of the public IPv4 space `allowedCidrs` may cover together",
+        json_schema_extra=shown_default("0.1 % (about a /10)"),
+    )
 
 
 ClusterConfig = Annotated[ExistingClusterConfig | K3sClusterConfig, Field(discriminator="kind")]
@@ -90,16 +105,25 @@ class ScheduleConfig(_Strict):
 
     name: Name = Field(description="unique within the pool; names the scheduled action")
     cron: Cron = Field(description="when the window starts, 5-field cron")
-    timezone: str = Field("UTC", description="IANA time zone of the cron expression")
+    timezone: TimeZone = Field("UTC", description="IANA time zone of the cron expression")
     min: int | None = Field(
-        None, ge=0, description="fewest machines", json_schema_extra=shown_default("the pool's `min`")
+        None,
+        ge=0,
+        le=MAX_POOL_SIZE,
+        description="fewest machines",
+        json_schema_extra=shown_default("the pool's `min`"),
     )
     max: int | None = Field(
-        None, ge=0, description="most machines", json_schema_extra=shown_default("the pool's `max`")
+        None,
+        ge=0,
+        le=MAX_POOL_SIZE,
+        description="most machines",
+        json_schema_extra=shown_default("the pool's `max`"),
     )
     desired: int | None = Field(
         None,
         ge=0,
+        le=MAX_POOL_SIZE,
         description="machines when the window starts",
         json_schema_extra=shown_default("this window's `min`"),
     )
@@ -128,22 +152,39 @@ class PoolConfig(_Strict):
         description="machine types, most preferred first; each must carry `gpuType` GPUs, none twice"
     )
     capacity: Capacity = Field(Capacity.ON_DEMAND, description="`mixed`: on-demand base + spot above")
-    on_demand_base: int = Field(0, ge=0, description="`mixed` only: machines kept on-demand before any spot")
-    min: int = Field(0, ge=0, description="fewest machines; `0` lets an idle pool cost nothing")
-    max: int = Field(1, ge=0, description="most machines; a spot or mixed pool needs at least 1")
+    on_demand_base: int = Field(
+        0, ge=0, le=MAX_POOL_SIZE, description="`mixed` only: machines kept on-demand before any spot"
+    )
+    min: int = Field(
+        0, ge=0, le=MAX_POOL_SIZE, description="fewest machines; `0` lets an idle pool cost nothing"
+    )
+    max: int = Field(
+        1, ge=0, le=MAX_POOL_SIZE, description="most machines; a spot or mixed pool needs at least 1"
+    )
     desired: int | None = Field(
-        None, ge=0, description="machines at creation", json_schema_extra=shown_default("`min`")
+        None,
+        ge=0,
+        le=MAX_POOL_SIZE,
+        description="machines at creation",
+        json_schema_extra=shown_default("`min`"),
     )
     disk_gb: int = Field(
         200, ge=MIN_DISK_GB, le=16384, description="root disk (GB); images and the weights cache live there"
     )
-    labels: dict[str, str] = Field(
+    labels: dict[LabelKey, LabelValue] = Field(
         default_factory=dict, description="extra node labels (Kubernetes label keys and values)"
     )
     schedules: list[ScheduleConfig] = Field(default_factory=list, description="time windows (table below)")
     fallback_pool: str | None = Field(
         None, description="pool that takes the load when this (spot) pool is gone"
     )
+
+
+class WritablePathConfig(_Strict):
+    """An extra writable directory for an engine that writes outside the caches llmops provides."""
+
+    path: str = Field(description="absolute path inside the serving container")
+    size_limit: Quantity = Field("1Gi", description="most the directory may hold")
 
 
 class ModelConfig(_Strict):
@@ -156,7 +197,7 @@ class ModelConfig(_Strict):
     revision: str | None = Field(
         None, description="git revision of the repo", json_schema_extra=shown_default("main branch")
     )
-    served_model_name: str | None = Field(
+    served_model_name: ServedName | None = Field(
         None, description="name clients send in requests", json_schema_extra=shown_default("the source")
     )
     gpu_type: str | None = Field(
@@ -195,10 +236,12 @@ class ModelConfig(_Strict):
         "required when the stack has pools",
         json_schema_extra=shown_default("any GPU node"),
     )
-    node_selector: dict[str, str] = Field(default_factory=dict, description="extra node labels to require")
+    node_selector: dict[LabelKey, LabelValue] = Field(
+        default_factory=dict, description="extra node labels to require"
+    )
     cpu: Quantity = Field("4", description="CPU request per pod")
-    memory: Quantity = Field("16Gi", description="memory request per pod, also its limit")
-    shm_size: Quantity = Field("2Gi", description="in-memory `/dev/shm` for NCCL and workers")
+    memory: ByteQuantity = Field("16Gi", description="memory request per pod, also its limit")
+    shm_size: ByteQuantity = Field("2Gi", description="in-memory `/dev/shm` for NCCL and workers")
     startup_timeout_s: int = Field(
         1200, ge=60, le=7200, description="seconds allowed to download and load weights"
     )
@@ -224,8 +267,20 @@ class ModelConfig(_Strict):
     hf_token_secret: Name | None = Field(
         None, description="existing Secret with key `HF_TOKEN`, for gated models"
     )
+    api_key_secret: Name | None = Field(
+        None, description="existing Secret with key `VLLM_API_KEY`; clients then send it as a bearer token"
+    )
+    fit: Literal["error", "warn"] = Field(
+        "error", description="a model that does not fit its GPU's memory: an error, or warn and deploy anyway"
+    )
     image: str | None = Field(
         None, description="serving image", json_schema_extra=shown_default("the pinned `vllm/vllm-openai`")
+    )
+    image_digest: str | None = Field(
+        None, description="`sha256:` digest the image is pinned to", json_schema_extra=shown_default("none")
+    )
+    writable_paths: list[WritablePathConfig] = Field(
+        default_factory=list, description="extra writable directories; the root filesystem stays read-only"
     )
     extra_args: dict[str, str | int | float | bool] = Field(
         default_factory=dict,
@@ -273,13 +328,13 @@ class ObservabilityConfig(_Strict):
         "15s", description="rule evaluation interval (the fast vLLM alerts use 1 s)"
     )
     metrics_retention: str = Field("15d", description="how long Prometheus keeps metrics")
-    prometheus_storage_size: Quantity | None = Field(
+    prometheus_storage_size: ByteQuantity | None = Field(
         None,
         description="volume for Prometheus, e.g. `50Gi`",
         json_schema_extra=shown_default("none (pod storage)"),
     )
     log_retention_hours: int = Field(168, description="how long Loki keeps logs; a multiple of 24")
-    loki_storage_size: Quantity = Field("20Gi", description="volume for Loki's chunks and index")
+    loki_storage_size: ByteQuantity = Field("20Gi", description="volume for Loki's chunks and index")
     vllm_scrape_interval: str = Field(
         "2s",
         description="scrape interval of every vLLM replica "
@@ -295,6 +350,24 @@ class BudgetConfig(_Strict):
         "advisory",
         description="`advisory` warns; `mandatory` makes `llmops plan` exit with an error when the estimate "
         "is over the ceiling (`pulumi preview` does not check it)",
+    )
+
+
+class NetworkPoliciesConfig(_Strict):
+    """Default-deny ingress NetworkPolicies in the serving and monitoring namespaces."""
+
+    enabled: bool = Field(True, description="create the policies; K3s enforces them out of the box")
+    serving_from: list[Name] | None = Field(
+        None,
+        description="namespaces that may call the models' port",
+        json_schema_extra=shown_default(
+            "the serving namespace and, with observability on, the monitoring one"
+        ),
+    )
+    monitoring_from: list[Name] = Field(
+        default_factory=list,
+        description="further namespaces that may reach Prometheus, Grafana and Loki (KEDA's is added "
+        "when a model autoscales)",
     )
 
 
@@ -351,6 +424,10 @@ class StackConfig(_Strict):
     )
     budget: BudgetConfig = Field(
         default_factory=lambda: BudgetConfig.model_validate({}), description="what the stack may cost"
+    )
+    network_policies: NetworkPoliciesConfig = Field(
+        default_factory=lambda: NetworkPoliciesConfig.model_validate({}),
+        description="default-deny ingress in the serving and monitoring namespaces",
     )
     gpu_operator: GpuOperatorConfig = Field(
         default_factory=lambda: GpuOperatorConfig.model_validate({}),

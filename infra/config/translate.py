@@ -24,6 +24,8 @@ def _unknown_key(path: str, key: str, allowed: Iterable[str], prefix: str = "") 
 def _format_loc(loc: tuple[Any, ...]) -> str:
     out = ""
     for part in loc:
+        if part == "[key]":  # pydantic's marker for a bad mapping key; the key is already in the path
+            continue
         if isinstance(part, int):
             out += f"[{part}]"
         else:
@@ -80,6 +82,10 @@ def _translate(err: Any, given: Mapping[str, Any]) -> Problem:
     kind = err["type"]
     ctx = err.get("ctx") or {}
     value = err.get("input", _MISSING)
+    from infra.secrets import holds_sensitive
+
+    if holds_sensitive(path, value):
+        value = _MISSING  # a secret's value never reaches a message
 
     if kind == "extra_forbidden":
         model = _model_at(loc)

@@ -1,4 +1,5 @@
-"""Value types of the stack config: names, quantities, cron expressions, CIDRs, model sources.
+"""Value types of the stack config: names, quantities, CIDRs, model sources (cron, time zones,
+labels and byte sizes live in `infra.value_checks`).
 
 Each is an `Annotated[str, ...]` whose validator raises a pydantic error carrying the problem
 and its fix; `translate` turns those into `Problem`s with the key path.
@@ -6,7 +7,6 @@ and its fix; `translate` turns those into `Problem`s with the key path.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from typing import Annotated
 
@@ -15,6 +15,7 @@ from pydantic_core import PydanticCustomError
 
 from components.kube_names import QUANTITY, is_dns1035_label
 from components.serving.vllm_args import MAX_MODEL_NAME
+from infra.value_checks import Cron as Cron  # strict fields, names and ranges
 
 
 def _fail(message: str, fix: str) -> PydanticCustomError:
@@ -25,6 +26,8 @@ def _fail(message: str, fix: str) -> PydanticCustomError:
 # --------------------------------------------------------------------------- value types
 
 MAX_NAME_LENGTH = MAX_MODEL_NAME
+# Machines in one pool; far above any real pool, far below what the cloud APIs' integers hold.
+MAX_POOL_SIZE = 10_000
 
 
 def _dns_name(value: str) -> str:
@@ -54,34 +57,14 @@ def _quantity(value: str) -> str:
 
 Quantity = Annotated[str, AfterValidator(_quantity)]
 
-_CRON_FIELD = re.compile(r"^[0-9*/,\-A-Za-z]+$")
-
-
-def _cron(value: str) -> str:
-    fields = value.split()
-    if len(fields) != 5 or not all(_CRON_FIELD.match(f) for f in fields):
-        raise _fail(
-            "is not a 5-field cron expression (minute hour day-of-month month day-of-week)",
-            "write it like '0 8 * * 1-5' (08:00 on weekdays)",
-        )
-    return value
-
-
-Cron = Annotated[str, AfterValidator(_cron)]
-
 
 def _cidr(value: str) -> str:
+    from components.netguard import CidrError, parse_cidr
+
     try:
-        ipaddress.ip_network(value, strict=True)
-    except ValueError as exc:
-        raise _fail(
-            f"is not a CIDR block ({exc})", "write it like '203.0.113.0/24' or '198.51.100.7/32'"
-        ) from None
-    if value in ("0.0.0.0/0", "::/0"):
-        raise _fail(
-            "opens the Kubernetes API to the whole internet",
-            "list the networks that need the API, e.g. your office or VPN range '203.0.113.0/24'",
-        )
+        parse_cidr(value, ipv6=False)  # the API and security groups take IPv4 ranges
+    except CidrError as exc:
+        raise _fail(exc.message, exc.fix) from None
     return value
 
 

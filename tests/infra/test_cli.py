@@ -32,6 +32,8 @@ def test_plan_writes_plan_json_and_manifests(runner: CliRunner, repo_root: Path,
         "configmap.llmops.qwen2-5-0-5b-progress-probe.yaml",
         "deployment.llmops.qwen2-5-0-5b.yaml",
         "namespace._cluster.llmops.yaml",
+        "networkpolicy.llmops.serving-allow-model-port.yaml",
+        "networkpolicy.llmops.serving-default-deny-ingress.yaml",
         "poddisruptionbudget.llmops.qwen2-5-0-5b.yaml",
         "service.llmops.qwen2-5-0-5b.yaml",
     ]
@@ -41,7 +43,7 @@ def test_plan_json_flag_prints_the_plan(runner: CliRunner, repo_root: Path, tmp_
     result = runner.invoke(app, ["plan", "--json", "--out", str(tmp_path), "--project-dir", str(repo_root)])
     assert result.exit_code == 0, result.output
     printed = json.loads(result.stdout)
-    assert printed["summary"]["by_package"] == {"kubernetes": 6, "llmops": 1}
+    assert printed["summary"]["by_package"] == {"kubernetes": 8, "llmops": 1}
 
 
 def test_unknown_stack_exits_2_and_writes_nothing(runner: CliRunner, repo_root: Path, tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ import yaml
 from infra.config import (
     ConfigError,
     ExistingClusterConfig,
+    ModelConfig,
     StackConfig,
     StackNotFoundError,
     load_stack_file,
@@ -18,7 +19,9 @@ from infra.config import (
     read_stack_file,
     split_namespace,
 )
+from infra.secrets import SECRET_PLACEHOLDER
 
+_MODEL_KEYS = [f.alias or n for n, f in ModelConfig.model_fields.items()]
 LOCAL_CLUSTER = "  llmops:cluster: {kind: existing}\n"
 K3S_CLUSTER = "  llmops:cluster: {kind: k3s, allowedCidrs: [203.0.113.0/24]}\n"
 L4_POOL = "    - {name: l4, cloud: aws, gpuType: L4, instanceTypes: [g6.xlarge], capacity: spot, max: 2}\n"
@@ -70,7 +73,7 @@ def test_secure_values_are_masked_and_remembered() -> None:
     raw = split_namespace(
         "t", {"llmops:cluster": {"kind": "existing"}, "llmops:namespace": {"secure": "v1:abc"}}
     )
-    assert raw.values["namespace"] == "[secret]"
+    assert raw.values["namespace"] == SECRET_PLACEHOLDER
     assert "llmops:namespace" in raw.secret_keys
 
 
@@ -78,8 +81,8 @@ def test_secure_values_are_masked_and_remembered() -> None:
 BAD_CONFIGS = [
     pytest.param(
         "  llmops:modles: []\n" + LOCAL_CLUSTER,
-        "llmops:modles: unknown key (allowed here: budget, cluster, gpuOperator, models, namespace, nodeAutoscaling, "
-        "observability, pools). "
+        "llmops:modles: unknown key (allowed here: budget, cluster, gpuOperator, models, namespace, networkPolicies, "
+        "nodeAutoscaling, observability, pools). "
         "Fix: did you mean 'llmops:models'?",
         id="unknown-top-level-key",
     ),
@@ -142,15 +145,14 @@ BAD_CONFIGS = [
     ),
     pytest.param(
         LOCAL_CLUSTER + "  llmops:models:\n    - {name: m, source: a/b, memory: 16GB}\n",
-        "models[0].memory: '16GB' is not a Kubernetes quantity. Fix: write it like '4', '500m', '16Gi' or '2G'",
+        "models[0].memory: '16GB' is not a Kubernetes quantity. Fix: write it like '16Gi' or '512Mi'",
         id="bad-quantity",
     ),
     pytest.param(
         LOCAL_CLUSTER + "  llmops:models:\n    - {name: m, source: a/b, maxModelLength: 4096}\n",
-        "models[0].maxModelLength: unknown key (allowed here: autoscaling, cpu, dtype, enablePrefixCaching, extraArgs, "
-        "gpuMemoryUtilization, gpuType, hfTokenSecret, image, kvCacheDtype, maxModelLen, maxNumSeqs, memory, name, "
-        "nodeSelector, pipelineParallelSize, pool, progressProbe, quantization, replicas, revision, servedModelName, "
-        "shmSize, source, stallSeconds, startupS, startupTimeoutS, tensorParallelSize). Fix: did you mean 'maxModelLen'?",
+        # The listing is every model key (several changes add keys; the format is what is tested here).
+        f"models[0].maxModelLength: unknown key (allowed here: {', '.join(sorted(_MODEL_KEYS))}). "
+        "Fix: did you mean 'maxModelLen'?",
         id="misspelt-model-key",
     ),
     pytest.param(
@@ -222,16 +224,49 @@ BAD_CONFIGS = [
     ),
     pytest.param(
         "  llmops:cluster: {kind: k3s, allowedCidrs: [0.0.0.0/0]}\n",
-        "cluster.allowedCidrs[0]: '0.0.0.0/0' opens the Kubernetes API to the whole internet. "
-        "Fix: list the networks that need the API, e.g. your office or VPN range '203.0.113.0/24'",
+        'cluster.allowedCidrs: ["0.0.0.0/0"] opens the Kubernetes API to the whole public IPv4 internet '
+        "(the limit is 0.10%). Fix: list only the networks that need it (office, VPN, CI), or set "
+        "cluster.allowPublicApi: true to open it on purpose",
         id="api-open-to-the-internet",
+    ),
+    pytest.param(
+        "  llmops:cluster: {kind: k3s, allowedCidrs: [0.0.0.0/1, 128.0.0.0/1]}\n",
+        'cluster.allowedCidrs: ["0.0.0.0/1", "128.0.0.0/1"] together open the Kubernetes API to the whole '
+        "public IPv4 internet (the limit is 0.10%). Fix: list only the networks that need it (office, VPN, "
+        "CI), or set cluster.allowPublicApi: true to open it on purpose",
+        id="api-open-in-two-halves",
+    ),
+    pytest.param(
+        "  llmops:cluster: {kind: k3s, allowedCidrs: [0.0.0.0/00]}\n",
+        "cluster.allowedCidrs[0]: '0.0.0.0/00' is not written in canonical form (it means '0.0.0.0/0'). "
+        "Fix: write '0.0.0.0/0'",
+        id="api-cidr-padded-prefix",
+    ),
+    pytest.param(
+        "  llmops:cluster: {kind: k3s, allowedCidrs: [0.0.0.0/0.0.0.0]}\n",
+        "cluster.allowedCidrs[0]: '0.0.0.0/0.0.0.0' is not written in canonical form (it means '0.0.0.0/0'). "
+        "Fix: write '0.0.0.0/0'",
+        id="api-cidr-netmask-form",
+    ),
+    pytest.param(
+        "  llmops:cluster: {kind: k3s, allowedCidrs: ['::0/0']}\n",
+        "cluster.allowedCidrs[0]: '::0/0' is an IPv6 range; these rules take IPv4 ranges only. "
+        "Fix: list the IPv4 ranges of the networks, e.g. '203.0.113.0/24'",
+        id="api-cidr-ipv6-everything",
+    ),
+    pytest.param(
+        "  llmops:cluster: {kind: k3s, allowedCidrs: [198.51.100.7/24]}\n",
+        "cluster.allowedCidrs[0]: '198.51.100.7/24' has host bits set; the block it names is "
+        "'198.51.100.0/24'. Fix: write '198.51.100.0/24' for the whole block or '198.51.100.7/32' for the "
+        "one address",
+        id="api-cidr-host-bits",
     ),
     pytest.param(
         K3S_CLUSTER
         + "  llmops:pools:\n    - {name: l4, cloud: aws, gpuType: L4, instanceTypes: [g6.xlarge], "
         "max: 2, schedules: [{name: day, cron: '0 8 * *'}]}\n",
         "pools[0].schedules[0].cron: '0 8 * *' is not a 5-field cron expression (minute hour day-of-month month "
-        "day-of-week). Fix: write it like '0 8 * * 1-5' (08:00 on weekdays)",
+        "day-of-week). Fix: write it like '0 8 * * 1-5' (08:00 on weekdays); names JAN-DEC and SUN-SAT are allowed",
         id="bad-cron",
     ),
     pytest.param(

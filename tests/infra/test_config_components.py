@@ -54,14 +54,14 @@ CASES = [
     ),
     pytest.param(
         _pool(labels={"tëam": "a"}),
-        "llmops:pools[0].labels: 'tëam' is not a valid Kubernetes label key. Fix: use `prefix/name` or "
-        "`name`: ASCII letters, digits, '-', '_' and '.', the name 63 characters or fewer",
+        "llmops:pools[0].labels.tëam: 'tëam' is not a label key (a name of at most 63 letters, digits, "
+        "'-', '_', '.', optionally prefix/name). Fix: use a key such as 'team' or 'example.com/team'",
         id="unicode-label-key",
     ),
     pytest.param(
         _pool(labels={"team": "a b"}),
-        "llmops:pools[0].labels.team: 'a b' is not a valid label value. "
-        "Fix: use 63 or fewer ASCII letters, digits, '-', '_' or '.'",
+        "llmops:pools[0].labels.team: 'a b' is not a label value (letters, digits, '-', '_', '.', "
+        "starting and ending alphanumeric). Fix: use a value such as 'a-b'",
         id="bad-label-value",
     ),
     pytest.param(
@@ -81,8 +81,8 @@ CASES = [
     ),
     pytest.param(
         "  llmops:cluster: {kind: k3s, allowedCidrs: ['2001:db8::/32']}\n",
-        "llmops:cluster.allowedCidrs[0]: '2001:db8::/32' is an IPv6 range; the VPC and its security groups "
-        "are IPv4 only. Fix: write an IPv4 range such as '203.0.113.0/24'",
+        "llmops:cluster.allowedCidrs[0]: '2001:db8::/32' is an IPv6 range; these rules take IPv4 ranges "
+        "only. Fix: list the IPv4 ranges of the networks, e.g. '203.0.113.0/24'",
         id="ipv6-cidr",
     ),
     pytest.param(

@@ -99,7 +99,7 @@ def test_a_model_too_big_for_its_gpu_is_flagged() -> None:
           llmops:pools:
             - {name: p, cloud: aws, gpuType: L4, instanceTypes: [g6.xlarge], max: 1}
           llmops:models:
-            - {name: big, source: meta-llama/Llama-3.1-70B-Instruct, pool: p}
+            - {name: big, source: meta-llama/Llama-3.1-70B-Instruct, pool: p, fit: warn}
         """
     )
     fit = costing.estimate(config, "us-east-1").fit["big"]
@@ -147,16 +147,21 @@ def test_mandatory_budget_over_fails_the_plan(repo_root: Path, tmp_path: Path) -
     (project / "Pulumi.yaml").write_text("name: llmops\n")
     text = (repo_root / "stacks" / "Pulumi.aws-dev.yaml").read_text()
     text = text.replace("monthlyUsd: 1500", "monthlyUsd: 10\n    enforcement: mandatory")
+    previous = tmp_path / "out" / "tight"
+    previous.mkdir(parents=True)
+    (previous / "plan.json").write_text('{"previous": true}')
     (project / "stacks" / "Pulumi.tight.yaml").write_text(text)
     result = CliRunner().invoke(
         app, ["plan", "--stack", "tight", "--out", str(tmp_path / "out"), "--project-dir", str(project)]
     )
     assert result.exit_code == 2
     assert "is over the mandatory budget $10.00" in result.stderr
-    # The reviewer still sees what costs what, and the failing policies, but nothing is written.
+    # The reviewer still sees what costs what, and the failing policies; the previous plan output
+    # stays as it was.
     assert "monthly cost" in result.stdout
     assert "budget-ceiling" in result.stderr
-    assert not (tmp_path / "out" / "tight").exists()
+    assert json.loads((previous / "plan.json").read_text()) == {"previous": True}
+    assert sorted(p.name for p in previous.iterdir()) == ["plan.json"]
 
 
 def test_preflight_runs_only_with_named_credentials(repo_root: Path) -> None:

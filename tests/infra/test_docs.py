@@ -58,4 +58,4 @@ def test_the_reference_shows_declared_defaults_and_limits() -> None:
     text = reference.render()
     assert "| `diskGb` | `200` | ≥ 100, ≤ 16384 |" in text
     assert "| `capacity` | `on-demand` | one of `spot`, `on-demand`, `mixed` |" in text
-    assert "| `desired` | `min` | ≥ 0 | machines at creation |" in text
+    assert "| `desired` | `min` | ≥ 0, ≤ 10000 | machines at creation |" in text

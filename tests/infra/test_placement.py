@@ -52,8 +52,9 @@ def test_pipeline_parallel_counts_too() -> None:
     assert placement_problems(config) == []  # g6.12xlarge carries 4 L4
     problems = problems_of(
         stack(
-            "    - {name: m, source: Qwen/Qwen2.5-0.5B-Instruct, pool: l4-big, tensorParallelSize: 4,"
-            " pipelineParallelSize: 2}\n"
+            # 2 x 4: the tensor-parallel size must divide the model's 2 KV heads.
+            "    - {name: m, source: Qwen/Qwen2.5-0.5B-Instruct, pool: l4-big, tensorParallelSize: 2,"
+            " pipelineParallelSize: 4}\n"
         )
     )
     assert len(problems) == 1

@@ -73,8 +73,10 @@ def test_each_pool_reads_only_its_own_agent_token(dev: RecordingMocks) -> None:
     parameter = dev.named("l4-spot-agent-token")
     assert parameter.inputs["type"] == "SecureString" and "value" in parameter.secret_inputs
     policy = json.loads(dev.named("l4-spot-read-secrets").inputs["policy"])
-    # The plan mocks give each AWS resource the ARN "arn:aws:plan:<region>:000000000000:<resource name>".
-    assert policy["Statement"][0]["Resource"] == [f"arn:aws:plan:us-east-1:000000000000:{parameter.name}"]
+    # The plan mocks give a parameter the ARN AWS would: arn:aws:ssm:<region>:<account>:parameter<name>.
+    assert policy["Statement"][0]["Resource"] == [
+        f"arn:aws:ssm:us-east-1:000000000000:parameter{parameter.inputs['name']}"
+    ]
 
 
 def test_spot_pool_is_all_spot_with_price_capacity_optimized(dev: RecordingMocks) -> None:
@@ -194,7 +196,7 @@ def test_all_problems_are_reported_together() -> None:
         "args.min_size: 5 is larger than max (0)",
         "args.max_size: 0 makes a spot pool",
         "args.disk_size_gb: 20 is below 100",
-        "args.schedules[0].recurrence: 'daily' is not a five-field cron expression",
+        "args.schedules[0].recurrence: 'daily' is not a 5-field cron expression",
         "args.schedules[0]: sizes min 2, desired 1, max 1 are not ordered",
     ):
         assert fragment in message

@@ -113,9 +113,36 @@ def test_bad_network_args_are_all_reported_before_any_resource() -> None:
         "args.vpc_cidr: '10.42.0.0/16' overlaps K3s's pod range 10.42.0.0/16; pick another range" in message
     )
     assert "args.az_count: 1 is below 2" in message
-    assert "args.api_allowed_cidrs[0]: '10.0.0.1/8' is not an IPv4 network" in message
+    assert (
+        "args.api_allowed_cidrs[0]: '10.0.0.1/8' has host bits set; the block it names is '10.0.0.0/8'"
+        in message
+    )
     assert "args.wireguard_peer_cidrs: [\"35.200.0.0/16\"] is set while flannel_backend is 'vxlan'" in message
     assert mocks.resources == []
+
+
+def test_the_component_refuses_an_api_open_to_the_internet_in_pieces() -> None:
+    from components.aws.network import validate_network_args
+
+    halves = AwsNetworkArgs(api_allowed_cidrs=["0.0.0.0/1", "128.0.0.0/1"])
+    (found,) = validate_network_args(halves)
+    problem = str(found)
+    assert problem.startswith(
+        'args.api_allowed_cidrs: ["0.0.0.0/1", "128.0.0.0/1"] together open'
+        " the Kubernetes API to the whole "
+        "public IPv4 internet"
+    )
+    assert "set allow_public_api: true" in problem
+    opened = AwsNetworkArgs(api_allowed_cidrs=["0.0.0.0/0"], allow_public_api=True)
+    assert validate_network_args(opened) == []
+    peers = AwsNetworkArgs(
+        api_allowed_cidrs=["203.0.113.0/24"],
+        flannel_backend=FlannelBackend.WIREGUARD_NATIVE,
+        wireguard_peer_cidrs=["0.0.0.0/2", "64.0.0.0/2"],
+    )
+    (found,) = validate_network_args(peers)
+    problem = str(found)
+    assert "open the WireGuard overlay to" in problem and "allow_public_api" not in problem
 
 
 @given(prefix=st.integers(16, 24), extra=st.integers(0, 4), count=st.integers(1, 6))

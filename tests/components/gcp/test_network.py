@@ -134,13 +134,24 @@ def test_bad_args_are_all_reported() -> None:
         )
     )
     text = "\n".join(problems)
-    assert "args.api_allowed_cidrs[0]: '0.0.0.0/0' opens the Kubernetes API to the whole internet" in text
-    assert "args.api_allowed_cidrs[1]: '10.0.0.1/8' is not an IPv4 network" in text
+    assert (
+        'args.api_allowed_cidrs: ["0.0.0.0/0", "10.0.0.1/8"] opens the Kubernetes API to the whole public '
+        "IPv4 internet" in text
+    )
+    assert "args.api_allowed_cidrs[1]: '10.0.0.1/8' has host bits set" in text
     assert "args.regions: ['us-central1', 'us-central1'] names a region twice" in text
     assert "overlaps K3s's pod range 10.42.0.0/16" in text
     assert "args.egress: 'cloud-nat' leaves the nodes without a public address" in text
     with pytest.raises(NetworkArgsError, match="GcpNetwork 'net'"):
         GcpNetwork("net", GcpNetworkArgs(api_allowed_cidrs=["0.0.0.0/0"]))
+
+
+def test_the_api_ranges_are_judged_by_address_arithmetic() -> None:
+    # Two halves are the whole internet too; the shared guard (components/netguard.py) sums them.
+    halves = validate_network_args(GcpNetworkArgs(api_allowed_cidrs=["0.0.0.0/1", "128.0.0.0/1"]))
+    assert len(halves) == 1 and "together open the Kubernetes API to the whole public IPv4" in halves[0]
+    # Opened on purpose, as the stack's allowPublicApi says.
+    assert validate_network_args(GcpNetworkArgs(api_allowed_cidrs=["0.0.0.0/0"], allow_public_api=True)) == []
 
 
 def test_server_addresses_skip_reserved_ones() -> None:

@@ -156,10 +156,11 @@ def test_server_role_reads_only_its_own_parameters(dev) -> None:
         r for r in mocks.of_type("aws:ssm/parameter:Parameter") if "/servers/" in r.inputs["name"]
     ]
     assert len(statement["Resource"]) == len(server_parameters)
-    assert all(arn.endswith(tuple(p.name for p in server_parameters)) for arn in statement["Resource"])
+    assert all(
+        arn.endswith(tuple(p.inputs["name"] for p in server_parameters)) for arn in statement["Resource"]
+    )
     assert "*" not in json.dumps(statement["Resource"])
-    core = mocks.named("aws-dev-server-ssm-core").inputs["policyArn"]
-    assert core == "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
+    assert not mocks.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
 
 
 def test_server_user_data_places_every_ca_before_k3s_starts(dev) -> None:

@@ -32,6 +32,16 @@ EXCEPTIONS: dict[str, dict[str, str]] = {
         # subchart value: the parent values.yaml lists only the kube-state-metrics keys it overrides;
         # metricLabelsAllowlist is a top-level key of the kube-state-metrics chart's values.yaml
         "kube-state-metrics.metricLabelsAllowlist": "key of the kube-state-metrics subchart",
+        # top-level `resources: {}` of the grafana 12.11.1, kube-state-metrics 8.4.0 and
+        # prometheus-node-exporter 4.56.1 subcharts (checked in their values.yaml)
+        "grafana.resources": "key of the grafana subchart",
+        "kube-state-metrics.resources": "key of the kube-state-metrics subchart",
+        "prometheus-node-exporter.resources": "key of the prometheus-node-exporter subchart",
+        # default {}: Kubernetes ResourceRequirements, copied into the operator's pods as they are
+        "prometheusOperator.resources.requests": "ResourceRequirements field; default is an empty map",
+        "prometheusOperator.resources.limits": "ResourceRequirements field; default is an empty map",
+        "prometheusOperator.admissionWebhooks.patch.resources.requests": "ResourceRequirements field; default {}",
+        "prometheusOperator.admissionWebhooks.patch.resources.limits": "ResourceRequirements field; default {}",
     },
     "loki": {
         # default {}: Loki's schema_config, passed through to Loki's config file
@@ -41,7 +51,16 @@ EXCEPTIONS: dict[str, dict[str, str]] = {
         # limits_config is Loki's free-form limits block (schema: skipProperties/additionalProperties)
         "loki.limits_config.retention_period": "Loki limits_config key; the block is free-form",
     },
-    "fluent-bit": {},
+    "fluent-bit": {
+        # default {} (the chart only shows them commented out): Kubernetes PodSecurityContext,
+        # SecurityContext and ResourceRequirements, copied into the DaemonSet as they are
+        "podSecurityContext.seccompProfile": "Kubernetes PodSecurityContext field; default is an empty map",
+        "securityContext.readOnlyRootFilesystem": "Kubernetes SecurityContext field; default is an empty map",
+        "securityContext.allowPrivilegeEscalation": "Kubernetes SecurityContext field; default is an empty map",
+        "securityContext.capabilities": "Kubernetes SecurityContext field; default is an empty map",
+        "resources.requests": "Kubernetes ResourceRequirements field; default is an empty map",
+        "resources.limits": "Kubernetes ResourceRequirements field; default is an empty map",
+    },
     "deepflow": {},
 }
 
