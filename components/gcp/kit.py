@@ -90,8 +90,8 @@ class GcpKit:
     ) -> list[Problem]:
         problems = provider_problems(provider_keys)
         region = provider_keys.get(self.region_key)
-        if not isinstance(region, str) or not region:
-            return problems
+        if not isinstance(region, str) or region not in self.known_regions():
+            return problems  # missing, or an unknown region: reported at the region key itself
         from components.gcp.offerings import regions_offering, zones_offering
 
         for path, args in pools.items():

@@ -156,3 +156,20 @@ def test_preflight_asked_for_on_gcp_reports_the_snapshot_zones(repo_root: Path, 
     assert checks["offered_zones"]["g2-standard-8"] == ["us-central1-a", "us-central1-b", "us-central1-c"]
     assert checks["spot_usd_per_h"] == {}
     assert "no live GCP account check yet" in checks["problems"][0]
+
+
+def test_provider_keys_are_named_as_the_stack_file_writes_them(gcp_dev: dict[str, Any]) -> None:
+    unknown = _with(gcp_dev, **{"gcp:region": "us-central9"})
+    with pytest.raises(ConfigError) as caught:
+        parse(split_namespace("test", unknown))
+    # One problem, at the provider key (no llmops: prefix), not repeated as "not sold" per pool.
+    assert str(caught.value).splitlines()[1:] == [
+        "  - gcp:region: 'us-central9' is not a GCP region. Fix: did you mean 'us-central1'?"
+    ]
+    missing = {k: v for k, v in gcp_dev.items() if k != "gcp:project"}
+    with pytest.raises(ConfigError) as caught:
+        parse(split_namespace("test", missing))
+    assert (
+        "  - gcp:project: is not set; GCP servers and pools need it. Fix: add gcp:project: my-project-id"
+        in (str(caught.value).splitlines())
+    )
