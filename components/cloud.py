@@ -33,14 +33,16 @@ if TYPE_CHECKING:
 class Cloud(StrEnum):
     """Clouds with a kit in this version; the config accepts only these."""
 
-    AZURE = "azure"
     AWS = "aws"
+    GCP = "gcp"
+    AZURE = "azure"
 
 
 # One line per cloud: where its kit lives ("module:attribute").
 _KITS: dict[Cloud, str] = {
-    Cloud.AZURE: "components.azure.kit:KIT",
     Cloud.AWS: "components.aws.kit:KIT",
+    Cloud.GCP: "components.gcp.kit:KIT",
+    Cloud.AZURE: "components.azure.kit:KIT",
 }
 
 DEFAULT_CLOUD = Cloud.AWS
@@ -97,6 +99,11 @@ class CloudKit(Protocol):
     image_ships_gpu_driver: bool
     """Whether the GPU pools' machine image carries the NVIDIA driver (the GPU operator then
     installs none)."""
+    node_autoscaler_unavailable: str | None
+    """Why `cluster_autoscaler` builds nothing on this cloud yet; None where it does. The config
+    refuses `nodeAutoscaling.enabled: true` with this reason."""
+    credentials_hint: str
+    """How to give `llmops prices refresh` the cloud's credentials, quoted when there are none."""
 
     # --- machines (pure)
     def gpu_of(self, instance_type: str) -> str | None: ...
@@ -109,6 +116,16 @@ class CloudKit(Protocol):
     ) -> list[Problem]: ...
     def validate_network(self, spec: NetworkSpec, *, path: str, keys: Mapping[str, str]) -> list[Problem]: ...
     def validate_servers(self, server_count: int, spec: NetworkSpec, *, path: str) -> list[Problem]: ...
+    def validate_provider(
+        self,
+        provider_keys: Mapping[str, Any],
+        pools: Mapping[str, GpuNodePoolArgs],
+        *,
+        keys: Mapping[str, str],
+    ) -> list[Problem]:
+        """Checks against the stack's provider keys (`<cloud>:region`, ...): the keys the kit needs
+        and what the region offers `pools` (each pool's key path -> its args)."""
+        ...
 
     # --- resources (import the provider SDK lazily)
     def network(self, name: str, spec: NetworkSpec) -> Any: ...

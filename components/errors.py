@@ -92,6 +92,9 @@ class InputError(ValueError):
         path = problem.path
         if not self.namespace or path.startswith((f"{self.namespace}:", "(")) or path == "config":
             return path
+        head = path.split(".", 1)[0].split("[", 1)[0]
+        if ":" in head:
+            return path  # already a namespaced key: a provider's (`<provider>:region`)
         return f"{self.namespace}:{path}"
 
     def __str__(self) -> str:

@@ -5,7 +5,15 @@ from __future__ import annotations
 import zoneinfo
 
 from components.serving.autoscaling import clock_minutes, valid_days
-from infra.config import _MISSING, ExistingClusterConfig, ModelConfig, PoolConfig, Problem, StackConfig
+from infra.config import (
+    _MISSING,
+    ExistingClusterConfig,
+    K3sClusterConfig,
+    ModelConfig,
+    PoolConfig,
+    Problem,
+    StackConfig,
+)
 
 
 def autoscaling_problems(config: StackConfig) -> list[Problem]:
@@ -83,6 +91,19 @@ def autoscaling_problems(config: StackConfig) -> list[Problem]:
                 )
             )
         problems += _window_problems(at, model)
+    if config.node_autoscaling.enabled and isinstance(config.cluster, K3sClusterConfig):
+        from components.cloud import kit
+
+        cloud = kit(config.cluster.cloud)
+        if cloud.node_autoscaler_unavailable is not None:
+            problems.append(
+                Problem(
+                    "nodeAutoscaling.enabled",
+                    True,
+                    f"is not available on {cloud.display_name} yet: {cloud.node_autoscaler_unavailable}",
+                    "remove nodeAutoscaling; size the pools with min, max and schedules",
+                )
+            )
     if config.node_autoscaling.enabled and isinstance(config.cluster, ExistingClusterConfig):
         problems.append(
             Problem(

@@ -365,10 +365,7 @@ def prices_refresh(
     lookup = kit(cloud)
     output = output or Path(f"build/prices/{cloud}.csv")
     if not lookup.credentials_available():
-        raise _fail(
-            f"no {lookup.display_name} credentials found; configure them as the cloud's CLI does "
-            "(a profile or access keys in the environment) and retry"
-        )
+        raise _fail(f"no {lookup.display_name} credentials found; {lookup.credentials_hint}, and retry")
     try:
         rows = lookup.refresh_prices(regions or [lookup.default_region], instance_types)
     except ValueError as exc:

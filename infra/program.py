@@ -290,7 +290,12 @@ def node_autoscaling_wanted(config: StackConfig) -> bool:
     wanted = config.node_autoscaling.enabled
     if wanted is None:
         wanted = any(model.autoscaling is not None for model in config.models)
-    return bool(wanted) and isinstance(config.cluster, K3sClusterConfig) and bool(config.pools)
+    if not (wanted and isinstance(config.cluster, K3sClusterConfig) and config.pools):
+        return False
+    from components.cloud import kit
+
+    # Asked for explicitly, the config refuses a cloud without one; by default it is left out.
+    return kit(config.cluster.cloud).node_autoscaler_unavailable is None
 
 
 def stack_region(config: StackConfig) -> str | None:

@@ -49,6 +49,13 @@ SECRET_FALSE_POSITIVES: list[tuple[str, str, re.Pattern[str], str]] = [
         "Grafana's chart values name the admin Secret and its keys (existingSecret, userKey, passwordKey); "
         "the password itself lives only in that Secret, which the plan masks",
     ),
+    (
+        "CKV_SECRET_6",
+        r"plan\.json",
+        re.compile(r'^\s*"(secretId|secret)":\s*"[a-z0-9-]+",?\s*$'),
+        "Secret Manager secrets are named by their secretId, and their versions and IAM bindings name the "
+        "secret they belong to (`secret`); the values (secretData) are masked in the plan",
+    ),
 ]
 
 

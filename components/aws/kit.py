@@ -37,6 +37,8 @@ class AwsKit:
     bootstrap = BOOTSTRAP
     image_ships_gpu_driver = True
     """The pools boot the Deep Learning Base OSS AMI, which carries the NVIDIA driver."""
+    node_autoscaler_unavailable: str | None = None
+    credentials_hint = "a profile or access keys in the environment, as the AWS CLI reads them"
     plan_invokes: Mapping[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = plan_mocks.INVOKES
     plan_outputs: Mapping[str, Callable[[str], dict[str, Any]]] = plan_mocks.COMPUTED_OUTPUTS
 
@@ -61,6 +63,17 @@ class AwsKit:
 
     def validate_servers(self, server_count: int, spec: NetworkSpec, *, path: str) -> list[Problem]:
         return server_problems(server_count, spec.api_load_balancer, path=path)
+
+    def validate_provider(
+        self,
+        provider_keys: Mapping[str, Any],
+        pools: Mapping[str, GpuNodePoolArgs],
+        *,
+        keys: Mapping[str, str],
+    ) -> list[Problem]:
+        """Nothing required: without aws:region the program runs in the provider's default region."""
+        del provider_keys, pools, keys
+        return []
 
     # --- resources
     @staticmethod

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Mapping
+from typing import Any
 
 from pydantic.alias_generators import to_camel
 
@@ -57,6 +59,17 @@ def check_semantics(config: StackConfig) -> list[Problem]:
     for i, pool in enumerate(config.pools):
         at = f"pools[{i}]"
         problems += _check_instance_types(at, pool)
+        if isinstance(config.cluster, K3sClusterConfig) and pool.cloud is not config.cluster.cloud:
+            problems.append(
+                Problem(
+                    f"{at}.cloud",
+                    pool.cloud.value,
+                    f"differs from cluster.cloud {config.cluster.cloud.value!r}; pools in another cloud "
+                    "than the servers are not composed yet",
+                    f"set cluster.cloud: {pool.cloud.value}, or move the pool to "
+                    f"{config.cluster.cloud.value}",
+                )
+            )
         if pool.capacity is not Capacity.MIXED and pool.on_demand_base:
             problems.append(
                 Problem(
@@ -224,6 +237,24 @@ def component_problems(config: StackConfig) -> list[Problem]:
     for i, pool in enumerate(config.pools):
         args = GpuNodePoolArgs(**pool_args(pool))
         problems += kit(pool.cloud).validate_pool(pool.name, args, path=f"pools[{i}]", keys=POOL_KEYS)
+    return problems
+
+
+def provider_problems(config: StackConfig, provider_keys: Mapping[str, Any]) -> list[Problem]:
+    """Each used cloud's checks against the stack's provider keys (`<cloud>:region`, ...)."""
+    from components.pools import GpuNodePoolArgs
+    from infra.config.fields import POOL_KEYS, pool_args
+
+    clouds = [config.cluster.cloud] if isinstance(config.cluster, K3sClusterConfig) else []
+    clouds += [pool.cloud for pool in config.pools if pool.cloud not in clouds]
+    problems: list[Problem] = []
+    for cloud in clouds:
+        pools = {
+            f"pools[{i}]": GpuNodePoolArgs(**pool_args(pool))
+            for i, pool in enumerate(config.pools)
+            if pool.cloud is cloud
+        }
+        problems += kit(cloud).validate_provider(provider_keys, pools, keys=POOL_KEYS)
     return problems
 
 

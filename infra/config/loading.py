@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from components.errors import MISSING as _MISSING
 from components.errors import InputError, Problem
-from infra.config.checks import check_semantics
+from infra.config.checks import _not_yet_reported, check_semantics, provider_problems
 from infra.config.models import TOP_LEVEL_KEYS, StackConfig
 from infra.config.translate import _translate, _unknown_key
 
@@ -73,6 +73,7 @@ def parse(raw: RawStack) -> StackConfig:
     from infra.stack_checks import stack_problems  # imports this package's Problem
 
     problems.extend(stack_problems(config, raw.other))
+    problems.extend(_not_yet_reported(problems, provider_problems(config, raw.other)))
     if not problems:
         # The serving component's own checks on the args this config builds (imports Pulumi SDKs):
         # a model it would refuse is a config error first, never a traceback from `pulumi up`.

@@ -298,8 +298,16 @@ BAD_CONFIGS = [
     pytest.param(
         K3S_CLUSTER
         + "  llmops:pools:\n    - {name: l4, cloud: oracle, gpuType: A10, instanceTypes: [VM.GPU.A10.1]}\n",
-        "pools[0].cloud: 'oracle' is not one of 'azure' or 'aws'. Fix: use one of 'azure' or 'aws'",
+        "pools[0].cloud: 'oracle' is not one of 'aws', 'gcp' or 'azure'. Fix: use one of 'aws', 'gcp' or 'azure'",
         id="pool-on-a-cloud-without-a-kit",
+    ),
+    pytest.param(
+        "  gcp:project: p\n  gcp:region: us-central1\n"
+        + K3S_CLUSTER
+        + "  llmops:pools:\n    - {name: l4, cloud: gcp, gpuType: L4, instanceTypes: [g2-standard-4]}\n",
+        "pools[0].cloud: 'gcp' differs from cluster.cloud 'aws'; pools in another cloud than the servers are "
+        "not composed yet. Fix: set cluster.cloud: gcp, or move the pool to aws",
+        id="pool-in-another-cloud-than-the-servers",
     ),
     pytest.param(
         LOCAL_CLUSTER + "  llmops:observability: {enabled: true, logRetentionHours: 100}\n",

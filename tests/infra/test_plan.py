@@ -234,7 +234,7 @@ def test_component_rejects_bad_args_before_creating_anything() -> None:
     assert "name: 'Bad_Name' is not usable as a Kubernetes name" in message
 
 
-@pytest.mark.parametrize("stack", ["local", "aws-dev"])
+@pytest.mark.parametrize("stack", ["local", "aws-dev", "gcp-dev"])
 def test_every_kubernetes_object_matches_its_schema(stack: str, repo_root: Path) -> None:
     plan = run_plan(read_stack_file(repo_root / "stacks", stack), stack)
     documents = artifacts.manifests(plan)

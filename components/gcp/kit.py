@@ -1,0 +1,335 @@
+"""The GCP kit: what `components.cloud.kit("gcp")` hands the generic layers.
+
+Pure at import time: the provider SDK (pulumi_gcp) loads inside the methods that build
+resources, so the config layer can check machines, pools and networks without it. The stack's
+`gcp:project` and `gcp:region` provider keys say where everything goes; the config layer
+refuses a GCP stack without them (`validate_provider`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+from collections.abc import Callable, Collection, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from components.cloud import CloudKit, GpuMachine, NetworkSpec, ScalablePool
+from components.errors import InputError, Problem, as_problem, key_path
+from components.gcp import plan_mocks
+from components.gcp.bootstrap import BOOTSTRAP
+from components.gcp.checks import gcp_pool_problems, provider_problems
+from components.gcp.machines import ACCELERATOR_FAMILIES, EXAMPLES, MachineTypeError, gpu_machine
+from components.pools import GpuNodePoolArgs
+
+if TYPE_CHECKING:
+    import pulumi
+    import pulumi_kubernetes as k8s
+
+    from components.gcp.network import GcpNetwork, GcpNetworkArgs
+    from components.k3s.cluster import K3sAgentJoin
+    from components.k3s.host import K3sServerHost
+
+DEFAULT_REGION = "us-central1"
+BILLING_URL_ENV = "LLMOPS_GCP_BILLING_URL"
+"""Points `llmops prices refresh --cloud gcp` at another Cloud Billing endpoint (a proxy, a fake)."""
+
+
+class GcpKit:
+    cloud = "gcp"
+    display_name = "GCP"
+    region_key = "gcp:region"
+    default_region = DEFAULT_REGION
+    default_server_instance_type = "e2-standard-2"
+    """On-demand CPU type of the servers: 2 vCPU, 8 GiB, room for K3s and the CPU add-ons."""
+    instance_type_example = EXAMPLES
+    bootstrap = BOOTSTRAP
+    image_ships_gpu_driver = True
+    """The pools boot a Deep Learning VM image family that carries the NVIDIA driver
+    (`components.gcp.gpu_pool.DLVM_IMAGE_FAMILY`), so the GPU operator installs none."""
+    node_autoscaler_unavailable: str | None = (
+        "cluster-autoscaler's GCE provider is not wired to the K3s servers yet (it needs MIG "
+        "discovery by name prefix and the servers' service account; docs/gcp.md)"
+    )
+    credentials_hint = "export GOOGLE_API_KEY, an API key restricted to the Cloud Billing API"
+    plan_invokes: Mapping[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = {}
+    """The GCP components call no provider functions."""
+    plan_outputs: Mapping[str, Callable[[str], dict[str, Any]]] = {}
+    """Computed outputs need the resource's inputs: see `plan_default_outputs`."""
+
+    # --- machines
+    def gpu_of(self, instance_type: str) -> str | None:
+        try:
+            return gpu_machine(instance_type).gpu
+        except MachineTypeError:
+            return None
+
+    def gpu_families(self) -> Mapping[str, str]:
+        return {**ACCELERATOR_FAMILIES, "n1": "T4 or V100 attached (n1-standard-8+T4x1)"}
+
+    def machine(self, instance_type: str) -> GpuMachine | None:
+        try:
+            found = gpu_machine(instance_type)
+        except MachineTypeError:
+            return None
+        return GpuMachine(instance_type=instance_type, gpu=found.gpu, gpu_count=found.gpu_count)
+
+    # --- checks
+    def validate_pool(
+        self, name: str, args: GpuNodePoolArgs, *, path: str, keys: Mapping[str, str]
+    ) -> list[Problem]:
+        # The region is a provider key: its offering check runs in validate_provider.
+        return gcp_pool_problems(name, args, region=None, path=path, keys=keys)
+
+    def validate_provider(
+        self,
+        provider_keys: Mapping[str, Any],
+        pools: Mapping[str, GpuNodePoolArgs],
+        *,
+        keys: Mapping[str, str],
+    ) -> list[Problem]:
+        problems = provider_problems(provider_keys)
+        region = provider_keys.get(self.region_key)
+        if not isinstance(region, str) or region not in self.known_regions():
+            return problems  # missing, or an unknown region: reported at the region key itself
+        from components.gcp.offerings import regions_offering, zones_offering
+
+        for path, args in pools.items():
+            if not args.instance_types or self.gpu_of(args.instance_types[0]) is None:
+                continue  # the pool's own check reports the machine type
+            instance_type = args.instance_types[0]
+            if not zones_offering(instance_type, region):
+                elsewhere = ", ".join(regions_offering(instance_type)[:6])
+                problems.append(
+                    Problem(
+                        key_path(key_path(path, keys.get("instance_types", "instance_types")), "[0]"),
+                        instance_type,
+                        f"is not sold in any zone of {self.region_key} {region!r}",
+                        f"pick a region that has it ({elsewhere}) or another machine type",
+                    )
+                )
+        return problems
+
+    def validate_network(self, spec: NetworkSpec, *, path: str, keys: Mapping[str, str]) -> list[Problem]:
+        from components.gcp.network import validate_network_args
+
+        problems = []
+        for line in validate_network_args(self._network_args(spec, DEFAULT_REGION), path=path):
+            field, _, rest = line.partition(": ")
+            name = field.removeprefix(f"{path}.")
+            base, bracket, index = name.partition("[")
+            mapped = keys.get(base, base) + (bracket + index if bracket else "")
+            problems.append(as_problem(f"{key_path(path, mapped)}: {rest}"))
+        return problems
+
+    def validate_servers(self, server_count: int, spec: NetworkSpec, *, path: str) -> list[Problem]:
+        if server_count > 1:
+            return [
+                Problem(
+                    key_path(path, "servers"),
+                    server_count,
+                    "needs an API load balancer, which is not built on GCP yet",
+                    "use servers: 1 on gcp",
+                )
+            ]
+        return []
+
+    # --- resources
+    def _network_args(self, spec: NetworkSpec, region: str) -> GcpNetworkArgs:
+        from components.gcp.network import GcpNetworkArgs
+
+        return GcpNetworkArgs(
+            api_allowed_cidrs=list(spec.api_allowed_cidrs),
+            regions=[region],
+            flannel_backend=spec.flannel_backend,
+            allow_public_api=spec.allow_public_api,
+            max_public_share=spec.max_public_share,
+        )
+
+    def _project(self) -> str:
+        import pulumi
+
+        return pulumi.Config("gcp").require("project")
+
+    def network(self, name: str, spec: NetworkSpec) -> GcpNetwork:
+        from components.gcp.network import GcpNetwork
+
+        return GcpNetwork(name, self._network_args(spec, self.region() or DEFAULT_REGION))
+
+    def server_host(
+        self, network: Any, instance_type: str | None, *, session_manager: bool = False
+    ) -> K3sServerHost:
+        """`session_manager` has no GCP form yet: refused as an input error, before any resource."""
+        if session_manager:
+            raise InputError(
+                "the GCP servers",
+                [
+                    Problem(
+                        "cluster.sessionManager",
+                        True,
+                        "has no GCP form yet (the network admits no SSH)",
+                        "remove it; read a node's boot log with "
+                        "`gcloud compute instances get-serial-port-output <instance>`",
+                    )
+                ],
+            )
+        from components.gcp.servers import GcpK3sServers, GcpK3sServersArgs
+
+        return GcpK3sServers(
+            GcpK3sServersArgs(
+                network=network,
+                project=self._project(),
+                machine_type=instance_type or self.default_server_instance_type,
+            )
+        )
+
+    def gpu_pool(
+        self,
+        name: str,
+        network: Any,
+        join: K3sAgentJoin,
+        args: GpuNodePoolArgs,
+        *,
+        session_manager: bool = False,
+    ) -> pulumi.Resource:
+        del session_manager  # refused with the servers (server_host), which come first
+        from components.gcp.gpu_pool import GcpGpuNodePool, GcpGpuNodePoolArgs
+
+        shared = {f.name: getattr(args, f.name) for f in dataclasses.fields(GpuNodePoolArgs)}
+        return GcpGpuNodePool(
+            name,
+            GcpGpuNodePoolArgs(
+                network=network, join=join, project=self._project(), region=self.region(), **shared
+            ),
+        )
+
+    # --- model store: none on GCP yet (Filestore NFS is the planned one; docs/gcp.md)
+    model_store_kind: str | None = None
+
+    def model_store(
+        self,
+        name: str,
+        network: Any,
+        pools: Sequence[pulumi.Resource],
+        provider: k8s.Provider,
+        namespace: pulumi.Input[str],
+        *,
+        size_gib: int,
+        throughput_mode: str,
+        provisioned_mibps: float,
+    ) -> pulumi.Output[str]:
+        raise NotImplementedError(
+            "no model store on GCP yet: set llmops:modelStore to kind nfs (an NFS export the nodes reach), "
+            "pvc (an existing ReadWriteMany claim) or none"
+        )
+
+    def model_store_cost(
+        self,
+        throughput_mode: str,
+        stored_gb: float,
+        read_gb_per_month: float,
+        written_gb_per_month: float,
+        provisioned_mibps: float,
+    ) -> dict[str, float]:
+        return {}
+
+    def spot_termination_handler(self, name: str, provider: k8s.Provider) -> pulumi.Resource | None:
+        """None: every GCP pool's kubelet runs graceful node shutdown inside the 30 s preemption
+        notice (components/gcp/shutdown.py, docs/decisions/100-gcp-spot-preemption.md), so no
+        cluster-side handler is needed."""
+        del name, provider
+        return None
+
+    def cluster_autoscaler(
+        self,
+        cluster_name: str,
+        servers: K3sServerHost,
+        provider: k8s.Provider,
+        pools: Sequence[ScalablePool],
+        *,
+        idle_s: int,
+    ) -> pulumi.Resource | None:
+        """None: not yet on GCP (`node_autoscaler_unavailable`); the config refuses
+        nodeAutoscaling.enabled: true for a GCP cluster before the program runs."""
+        del cluster_name, servers, provider, pools, idle_s
+        return None
+
+    def region(self) -> str | None:
+        import pulumi
+
+        return pulumi.Config("gcp").get("region")
+
+    # --- the offline plan
+    def known_regions(self) -> Collection[str]:
+        """The regions of the shipped offerings snapshot: every region that sells a GPU machine."""
+        from components.gcp.offerings import known_regions
+
+        return known_regions()
+
+    def plan_default_outputs(
+        self, type_token: str, name: str, inputs: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        if not type_token.startswith("gcp:"):
+            return {}
+        import pulumi
+
+        project = pulumi.Config("gcp").get("project") or plan_mocks.PLAN_PROJECT
+        return plan_mocks.computed_outputs(type_token, name, inputs or {}, project=project)
+
+    # --- live account checks and prices
+    def preflight_wanted(self, environ: Mapping[str, str]) -> bool:
+        """Never: there is no GCP account preflight yet (quotas and spot capacity are not read)."""
+        del environ
+        return False
+
+    def preflight(self, region: str, instance_types: Sequence[str]) -> dict[str, Any]:
+        """No account call: the zones the shipped snapshot says sell each type (`--preflight`
+        asked for explicitly), no live spot prices, and a line saying so."""
+        from components.gcp.offerings import zones_offering
+
+        return {
+            "region": region,
+            "offered_zones": {t: list(zones_offering(t, region)) for t in instance_types},
+            "spot_usd_per_h": {},
+            "dlami_ami_id": None,
+            "problems": [
+                "no live GCP account check yet: zones are the shipped snapshot's "
+                "(components/gcp/data/offerings.csv), prices the catalog's"
+            ],
+        }
+
+    def credentials_available(self) -> bool:
+        return bool(os.environ.get("GOOGLE_API_KEY"))
+
+    def refresh_prices(self, regions: Sequence[str], instance_types: Sequence[str] | None) -> list[Any]:
+        """Current prices from the Cloud Billing Catalog API (host + GPU SKUs per machine type).
+
+        Raises ValueError for a machine type the pools cannot run or an API failure."""
+        from components.capacity.catalog import load_catalog
+        from components.gcp.billing import BILLING_API, BillingApiError, refresh_prices
+
+        if instance_types:
+            for instance_type in instance_types:
+                try:
+                    gpu_machine(instance_type)
+                except MachineTypeError as exc:
+                    raise ValueError(f"--instance-type {instance_type!r} {exc}") from None
+            types = list(instance_types)
+        else:
+            types = sorted({row.instance_type for row in load_catalog().prices if row.cloud == self.cloud})
+        try:
+            result = refresh_prices(
+                regions,
+                types,
+                os.environ.get("GOOGLE_API_KEY", ""),
+                base_url=os.environ.get(BILLING_URL_ENV, BILLING_API),
+            )
+        except BillingApiError as exc:
+            raise ValueError(str(exc)) from None
+        for line in result.missing:
+            print(f"not priced: {line}", file=sys.stderr)
+        return list(result.rows)
+
+
+KIT: CloudKit = GcpKit()
+"""Typed as the protocol so the type checker holds the kit to it."""
