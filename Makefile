@@ -20,6 +20,7 @@ lint: $(VENV)/.ready-dev
 	$(BIN)/ruff format --check components infra policies tests examples
 
 typecheck: $(VENV)/.ready-dev
+	$(BIN)/python -m tests.support.typing_tree
 	$(BIN)/basedpyright
 
 bench: $(VENV)/.ready-dev

@@ -22,12 +22,11 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     import pulumi
     import pulumi_kubernetes as k8s
-
-    from components.errors import Problem
-    from components.k3s.cluster import K3sAgentJoin
-    from components.k3s.host import K3sServerHost
-    from components.k3s.render import FlannelBackend, NodeBootstrap
-    from components.pools import GpuNodePoolArgs
+    from llmops.components.errors import Problem
+    from llmops.components.k3s.cluster import K3sAgentJoin
+    from llmops.components.k3s.host import K3sServerHost
+    from llmops.components.k3s.render import FlannelBackend, NodeBootstrap
+    from llmops.components.pools import GpuNodePoolArgs
 
 
 class Cloud(StrEnum):
@@ -40,9 +39,9 @@ class Cloud(StrEnum):
 
 # One line per cloud: where its kit lives ("module:attribute").
 _KITS: dict[Cloud, str] = {
-    Cloud.AWS: "components.aws.kit:KIT",
-    Cloud.GCP: "components.gcp.kit:KIT",
-    Cloud.AZURE: "components.azure.kit:KIT",
+    Cloud.AWS: "llmops.components.aws.kit:KIT",
+    Cloud.GCP: "llmops.components.gcp.kit:KIT",
+    Cloud.AZURE: "llmops.components.azure.kit:KIT",
 }
 
 DEFAULT_CLOUD = Cloud.AWS

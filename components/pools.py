@@ -14,9 +14,9 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from components.cron import cron_problem, timezone_problem
-from components.errors import MISSING, Problem, key_path
-from components.k3s.render import GPU_TAINT, NodeTaint
+from llmops.components.cron import cron_problem, timezone_problem
+from llmops.components.errors import MISSING, Problem, key_path
+from llmops.components.k3s.render import GPU_TAINT, NodeTaint
 
 
 class Capacity(enum.Enum):

@@ -1,16 +1,23 @@
-"""Entry point Pulumi runs (`main: infra/` in Pulumi.yaml)."""
+"""Entry point Pulumi runs (`main: infra/` in Pulumi.yaml).
+
+The program imports itself as the installed `llmops` package (`pulumi install` installs it
+into .venv from requirements.txt), so it runs the same code a user's program imports.
+"""
 
 import sys
-from pathlib import Path
-
-# Pulumi puts infra/ itself on sys.path; the packages live one level up. An installed
-# llmops (pip install -e .) makes this a no-op.
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import pulumi
 
-from components.errors import InputError
-from infra.program import run
+try:
+    from llmops.components.errors import InputError
+    from llmops.infra.program import run
+except ModuleNotFoundError as missing:
+    if missing.name is None or not missing.name.startswith("llmops"):
+        raise
+    sys.exit(
+        "llmops is not installed in this program's virtual environment. "
+        "Fix: run `pulumi install` (or `make venv`) in the repository root."
+    )
 
 try:
     run()

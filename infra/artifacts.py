@@ -9,16 +9,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
+from llmops.infra.atomic_dir import replace_dir
+from llmops.infra.plan import SECRET_MASK, Plan, PlannedResource, dumps
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
-from infra.atomic_dir import replace_dir
-from infra.plan import SECRET_MASK, Plan, PlannedResource, dumps
-
 if TYPE_CHECKING:
-    from infra.costing import StackEstimate
+    from llmops.infra.costing import StackEstimate
 
 HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
 _K8S_TYPE = re.compile(r"^kubernetes:(?P<group>[^:]+)/(?P<version>[^:/]+):(?P<kind>\w+)$")
@@ -167,7 +166,7 @@ def render_estimate(estimate: StackEstimate, console: Console) -> None:
         _render_cost_table(cost, console)
     _render_fit(estimate, console)
     if cost.get("autoscaling"):
-        from infra.artifacts_autoscaling import render_autoscaling
+        from llmops.infra.artifacts_autoscaling import render_autoscaling
 
         render_autoscaling(cost, console)
     _render_budget(estimate, console)

@@ -11,10 +11,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from components.capacity.cost import HOURS_PER_MONTH
-from components.capacity.scaling import PLANNING_MIX
-from components.serving.autoscaling import AutoscalingSpec, CronWindow
-from infra.config import ModelConfig, ObservabilityConfig, PoolConfig, StackConfig
+from llmops.components.capacity.cost import HOURS_PER_MONTH
+from llmops.components.capacity.scaling import PLANNING_MIX
+from llmops.components.serving.autoscaling import AutoscalingSpec, CronWindow
+from llmops.infra.config import ModelConfig, ObservabilityConfig, PoolConfig, StackConfig
 
 TOKEN_MIX = PLANNING_MIX
 """Token mix the working batch assumes: the one the demand forecast's per-token costs assume too."""
@@ -40,9 +40,9 @@ def model_gpu(model: ModelConfig, pools: Mapping[str, PoolConfig]) -> str | None
 def working_batch(model: ModelConfig, pools: Mapping[str, PoolConfig]) -> int | None:
     """Sequences one replica runs within the ITL SLO (capacity model), capped by maxNumSeqs; with
     the model or GPU outside the catalog, maxNumSeqs alone; None when neither is known."""
-    from components.capacity import Slo, TokenMix, replica_capacity, replica_perf
-    from components.capacity.catalog import CatalogError
-    from components.capacity.throughput import DEFAULT_MAX_NUM_SEQS
+    from llmops.components.capacity import Slo, TokenMix, replica_capacity, replica_perf
+    from llmops.components.capacity.catalog import CatalogError
+    from llmops.components.capacity.throughput import DEFAULT_MAX_NUM_SEQS
 
     gpu = model_gpu(model, pools)
     if gpu is not None:
@@ -62,7 +62,7 @@ def working_batch(model: ModelConfig, pools: Mapping[str, PoolConfig]) -> int | 
 
 def pool_gpus_per_node(pool: PoolConfig) -> int | None:
     """GPUs on the pool's smallest machine type, or None when the catalog lacks one."""
-    from components.capacity.catalog import CatalogError, load_catalog
+    from llmops.components.capacity.catalog import CatalogError, load_catalog
 
     catalog = load_catalog()
     counts = []
@@ -134,7 +134,7 @@ def _seconds(duration: str) -> float:
 
 
 def _node_hour_usd(pool: PoolConfig, region: str | None, spot: Mapping[str, float]) -> float | None:
-    from components.capacity.catalog import CatalogError, load_catalog
+    from llmops.components.capacity.catalog import CatalogError, load_catalog
 
     try:
         row = load_catalog().price(pool.cloud.value, pool.instance_types[0], region)

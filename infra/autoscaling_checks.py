@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import zoneinfo
 
-from components.serving.autoscaling import clock_minutes, valid_days
-from infra.config import (
+from llmops.components.serving.autoscaling import clock_minutes, valid_days
+from llmops.infra.config import (
     _MISSING,
     ExistingClusterConfig,
     K3sClusterConfig,
@@ -17,7 +17,7 @@ from infra.config import (
 
 
 def autoscaling_problems(config: StackConfig) -> list[Problem]:
-    from infra.autoscaling import model_pools, replica_room, working_batch
+    from llmops.infra.autoscaling import model_pools, replica_room, working_batch
 
     problems: list[Problem] = []
     pools = {p.name: p for p in config.pools}
@@ -92,7 +92,7 @@ def autoscaling_problems(config: StackConfig) -> list[Problem]:
             )
         problems += _window_problems(at, model)
     if config.node_autoscaling.enabled and isinstance(config.cluster, K3sClusterConfig):
-        from components.cloud import kit
+        from llmops.components.cloud import kit
 
         cloud = kit(config.cluster.cloud)
         if cloud.node_autoscaler_unavailable is not None:
@@ -117,9 +117,9 @@ def autoscaling_problems(config: StackConfig) -> list[Problem]:
 
 
 def _forecastable(model: ModelConfig, pools: dict[str, PoolConfig]) -> bool:
-    from components.capacity import replica_perf
-    from components.capacity.catalog import CatalogError
-    from infra.autoscaling import model_gpu
+    from llmops.components.capacity import replica_perf
+    from llmops.components.capacity.catalog import CatalogError
+    from llmops.infra.autoscaling import model_gpu
 
     gpu = model_gpu(model, pools)
     if gpu is None:

@@ -6,10 +6,9 @@ that need more than one key are in infra/autoscaling_checks.py.
 
 from __future__ import annotations
 
+from llmops.components.serving.autoscaling import DEFAULT_SCALE_DOWN_WINDOW_S, DEFAULT_TARGET
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
-
-from components.serving.autoscaling import DEFAULT_SCALE_DOWN_WINDOW_S, DEFAULT_TARGET
 
 
 class _Block(BaseModel):

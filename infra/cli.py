@@ -8,13 +8,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from llmops.infra.config import ConfigError, StackNotFoundError, read_stack_file
 from rich.console import Console
 
-from infra.config import ConfigError, StackNotFoundError, read_stack_file
-
 if TYPE_CHECKING:
-    from infra.costing import StackEstimate
-    from policies.rules import Report
+    from llmops.infra.costing import StackEstimate
+    from llmops.policies.rules import Report
 
 app = typer.Typer(
     name="llmops",
@@ -90,9 +89,9 @@ def plan(
     ] = None,
 ) -> None:
     """Run the stack's program offline under Pulumi's mock engine: resources, manifests, outputs."""
-    from components.capacity import CostInputError
-    from infra import artifacts, costing, policy_check
-    from infra.plan import dumps, run_plan
+    from llmops.components.capacity import CostInputError
+    from llmops.infra import artifacts, costing, policy_check
+    from llmops.infra.plan import dumps, run_plan
 
     try:
         root = find_project_dir(project_dir)
@@ -122,7 +121,7 @@ def plan(
     blocking = blocking_failures(estimate, report)
     console = Console()
     if compare is not None:
-        from infra import cli_diff
+        from llmops.infra import cli_diff
 
         # Read before writing: the earlier plan may be the very file this run replaces.
         cli_diff.compare(compare, result.to_json() | extra, Console(stderr=as_json))
@@ -146,7 +145,7 @@ def plan(
 
 def blocking_failures(estimate: StackEstimate, report: Report) -> list[str]:
     """Mandatory checks that fail the plan before anything is written: the budget, then the policies."""
-    from infra import policy_check
+    from llmops.infra import policy_check
 
     failures = []
     if estimate.over_mandatory_budget:
@@ -171,7 +170,7 @@ def blocking_failures(estimate: StackEstimate, report: Report) -> list[str]:
 
 
 def _register_capacity_commands() -> None:
-    from infra import cli_capacity, cli_diff
+    from llmops.infra import cli_capacity, cli_diff
 
     cli_capacity.register(app)
     cli_diff.register(app)

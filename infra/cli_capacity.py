@@ -8,10 +8,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
-
-from components.capacity.catalog import CatalogError, write_prices
-from components.capacity.models import get_model, model_fit
-from components.capacity.replay import (
+from llmops.components.capacity.catalog import CatalogError, write_prices
+from llmops.components.capacity.models import get_model, model_fit
+from llmops.components.capacity.replay import (
     DEFAULT_MAX_MODEL_LEN,
     POLICIES,
     TRACE_START_EPOCH_S,
@@ -20,11 +19,11 @@ from components.capacity.replay import (
     plot,
     replay,
 )
-from components.capacity.throughput import Slo
-from components.capacity.traces import FORMATS, TraceFormatError, read_trace
+from llmops.components.capacity.throughput import Slo
+from llmops.components.capacity.traces import FORMATS, TraceFormatError, read_trace
 
 if TYPE_CHECKING:
-    from infra.replay_stack import StackModel
+    from llmops.infra.replay_stack import StackModel
 
 EXIT_BAD_INPUT = 2
 
@@ -158,7 +157,7 @@ def replay_command(
         raise _fail("--gpu is required without --stack (e.g. --gpu L4)")
     tensor_parallel = 1 if tensor_parallel is None else tensor_parallel
     max_model_len = max_model_len or DEFAULT_MAX_MODEL_LEN
-    from components.capacity.startup import WeightSource, model_estimate
+    from llmops.components.capacity.startup import WeightSource, model_estimate
 
     sources = {source.value: source for source in WeightSource}
     if weights_from not in sources:
@@ -180,7 +179,7 @@ def replay_command(
         "trace_start_epoch_s": start_epoch_s,
     }
     if from_stack is not None:
-        from infra.replay_stack import replay_settings
+        from llmops.infra.replay_stack import replay_settings
 
         settings = replay_settings(
             from_stack,
@@ -248,9 +247,9 @@ def _trace_start(text: str | None) -> float:
 
 
 def _stack_model(stack: str, name: str) -> StackModel:
-    from infra.cli import find_project_dir
-    from infra.config import ConfigError, StackNotFoundError, load_stack_file
-    from infra.replay_stack import StackModelError, stack_model
+    from llmops.infra.cli import find_project_dir
+    from llmops.infra.config import ConfigError, StackNotFoundError, load_stack_file
+    from llmops.infra.replay_stack import StackModelError, stack_model
 
     try:
         config = load_stack_file(find_project_dir() / "stacks", stack)
@@ -286,8 +285,8 @@ def capacity_command(
     json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Fit and throughput of one replica: weights, KV cache, max context; tokens/s, requests/s, TTFT, ITL."""
-    from components.capacity.capacity_report import capacity_report
-    from components.capacity.precision import DTYPES, KV_CACHE_DTYPES, QUANTIZATIONS
+    from llmops.components.capacity.capacity_report import capacity_report
+    from llmops.components.capacity.precision import DTYPES, KV_CACHE_DTYPES, QUANTIZATIONS
 
     for flag, value, allowed in (
         ("--dtype", dtype, DTYPES),
@@ -354,7 +353,7 @@ def prices_refresh(
     ] = None,
 ) -> None:
     """Fetch current spot prices from the cloud's API into a catalog-format CSV."""
-    from components.cloud import kit, registered_clouds
+    from llmops.components.cloud import kit, registered_clouds
 
     known = [c.value for c in registered_clouds()]
     if cloud not in known:

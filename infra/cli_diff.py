@@ -6,11 +6,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from llmops.infra import plandiff
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
-
-from infra import plandiff
 
 
 def register(app: typer.Typer) -> None:
@@ -31,7 +30,7 @@ def diff(
     ),
 ) -> None:
     """Resources added, removed and changed (by URN), monthly cost per pool and model, policy verdicts."""
-    from infra.cli import _fail
+    from llmops.infra.cli import _fail
 
     try:
         diffs = plandiff.diff_plans(plandiff.load_plans(before), plandiff.load_plans(after))
@@ -48,7 +47,7 @@ def diff(
 
 def compare(before: Path, after: dict[str, Any], console: Console) -> None:
     """`llmops plan --compare`: this plan against an earlier one of the same stack."""
-    from infra.cli import _fail
+    from llmops.infra.cli import _fail
 
     try:
         earlier = plandiff.load_plans(before)

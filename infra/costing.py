@@ -10,9 +10,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from components.capacity import PoolCost, ScheduleWindow, model_fit, stack_cost
-from components.capacity.catalog import CatalogError, load_catalog
-from infra.config import BudgetConfig, K3sClusterConfig, PoolConfig, ScheduleConfig, StackConfig
+from llmops.components.capacity import PoolCost, ScheduleWindow, model_fit, stack_cost
+from llmops.components.capacity.catalog import CatalogError, load_catalog
+from llmops.infra.config import BudgetConfig, K3sClusterConfig, PoolConfig, ScheduleConfig, StackConfig
 
 _DAY_NAMES = {name: i for i, name in enumerate(["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"])}
 
@@ -151,7 +151,7 @@ def estimate(
             "note": "the cluster is not created by this stack; its machines are not priced here",
         }
     if isinstance(config.cluster, K3sClusterConfig):
-        from components.cloud import kit
+        from llmops.components.cloud import kit
 
         server_type = (
             config.cluster.server_instance_type or kit(config.cluster.cloud).default_server_instance_type
@@ -161,7 +161,7 @@ def estimate(
             "on-demand) and network items are not priced: the catalog covers GPU machines"
         )
     cost["warnings"] = warnings
-    from infra.autoscaling import autoscaled_ceiling, model_ceilings
+    from llmops.infra.autoscaling import autoscaled_ceiling, model_ceilings
 
     ceilings = model_ceilings(config, region, spot_prices)
     if ceilings:
@@ -221,14 +221,14 @@ def budget_verdict(budget: BudgetConfig, cost: dict[str, Any]) -> dict[str, Any]
 
 def preflight_wanted(config: StackConfig, environ: Mapping[str, str]) -> bool:
     """Run the preflight when the stack has pools on a cloud whose credentials the shell names."""
-    from components.cloud import kit
+    from llmops.components.cloud import kit
 
     return any(kit(cloud).preflight_wanted(environ) for cloud in {pool.cloud for pool in config.pools})
 
 
 def preflight(config: StackConfig, raw_other: Mapping[str, Any]) -> dict[str, Any] | None:
     """Offerings per zone, current spot prices and the GPU image in the account of the pools' cloud."""
-    from components.cloud import kit
+    from llmops.components.cloud import kit
 
     clouds = sorted({pool.cloud for pool in config.pools})
     if len(clouds) != 1:
@@ -241,7 +241,7 @@ def preflight(config: StackConfig, raw_other: Mapping[str, Any]) -> dict[str, An
 
 def stack_region(config: StackConfig, raw_other: Mapping[str, Any]) -> str | None:
     """The region the stack file sets for its pools' cloud (`<provider>:region`), if it sets one."""
-    from components.cloud import kit
+    from llmops.components.cloud import kit
 
     clouds = {pool.cloud for pool in config.pools}
     if isinstance(config.cluster, K3sClusterConfig):

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from components.serving import pod_security
-from components.serving.secret_flags import is_secret_option, secret_option_fix
+from llmops.components.serving import pod_security
+from llmops.components.serving.secret_flags import is_secret_option, secret_option_fix
 
 if TYPE_CHECKING:
-    from infra.config import ModelConfig, Problem, StackConfig
+    from llmops.infra.config import ModelConfig, Problem, StackConfig
 
 
 def model_problems(config: StackConfig) -> list[Problem]:
@@ -26,7 +26,7 @@ def model_problems(config: StackConfig) -> list[Problem]:
 
 def secret_arg_problems(at: str, model: ModelConfig) -> list[Problem]:
     """extraArgs options that carry a secret; the value is never repeated."""
-    from infra.config import _MISSING, Problem
+    from llmops.infra.config import _MISSING, Problem
 
     return [
         Problem(
@@ -43,7 +43,7 @@ def secret_arg_problems(at: str, model: ModelConfig) -> list[Problem]:
 
 def pod_problems(at: str, model: ModelConfig) -> list[Problem]:
     """Image reference, digest and extra writable paths of one model."""
-    from infra.config import Problem
+    from llmops.infra.config import Problem
 
     problems: list[Problem] = []
     paths = [pod_security.WritablePath(w.path, w.size_limit) for w in model.writable_paths]

@@ -10,9 +10,8 @@ from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
-
-from components.serving import VllmModelArgs
-from components.serving.model_store import (
+from llmops.components.serving import VllmModelArgs
+from llmops.components.serving.model_store import (
     ImagePrePull,
     ImagePrePullArgs,
     ModelDownloadJob,
@@ -20,8 +19,8 @@ from components.serving.model_store import (
     ModelStoreMount,
     revision_suffix,
 )
-from infra.config import ModelConfig, PoolConfig, StackConfig
-from infra.model_store_config import StoreKind, revision_of, store_kind, stored_models, weights_gib
+from llmops.infra.config import ModelConfig, PoolConfig, StackConfig
+from llmops.infra.model_store_config import StoreKind, revision_of, store_kind, stored_models, weights_gib
 
 STORE_INSTANCE = "model-store"
 
@@ -53,8 +52,8 @@ def build_store(
         return None
     opts = pulumi.ResourceOptions(provider=provider)
     if kind is StoreKind.EFS:
-        from components.cloud import kit
-        from infra.config import K3sClusterConfig
+        from llmops.components.cloud import kit
+        from llmops.infra.config import K3sClusterConfig
 
         assert cloud_parts is not None and isinstance(config.cluster, K3sClusterConfig), (
             "kind efs is validated to need a K3s cluster on a cloud with that store"
@@ -71,7 +70,7 @@ def build_store(
         )
         return Store(kind, claim)
     if kind is StoreKind.NFS:
-        from components.addons.nfs_store import NfsModelStore, NfsModelStoreArgs
+        from llmops.components.addons.nfs_store import NfsModelStore, NfsModelStoreArgs
 
         assert settings.server and settings.path
         nfs = NfsModelStore(
@@ -133,7 +132,7 @@ def serve_from_store(
 def startup_estimate_s(config: StackConfig, model: ModelConfig) -> int | None:
     """Estimated seconds from a new pod to a ready replica of `model` in this stack (the store and
     pre-pull as configured); None for a model the catalog does not have."""
-    from components.capacity.startup import WeightSource, estimate
+    from llmops.components.capacity.startup import WeightSource, estimate
 
     size = weights_gib(model)
     if size is None:
@@ -155,7 +154,7 @@ def with_estimated_startup(config: StackConfig, model: ModelConfig, args: VllmMo
 
 
 def _store_source(config: StackConfig) -> Any:
-    from components.capacity.startup import WeightSource
+    from llmops.components.capacity.startup import WeightSource
 
     kind = store_kind(config)
     if kind is StoreKind.EFS:
@@ -189,7 +188,7 @@ def pre_pull(
 def store_summary(config: StackConfig, pools: Mapping[str, PoolConfig]) -> dict[str, Any]:
     """What the plan prints about the store: kind, size, monthly cost (EFS), and each model's
     estimated start-up with and without the store."""
-    from components.capacity.startup import WeightSource, estimate
+    from llmops.components.capacity.startup import WeightSource, estimate
 
     kind = store_kind(config)
     settings = config.model_store
@@ -219,8 +218,8 @@ def store_summary(config: StackConfig, pools: Mapping[str, PoolConfig]) -> dict[
             reads_per_month_gb += size_bytes / 1e9 * max(model.replicas, 1) * 30
     summary["startUp"] = startup
     if kind is StoreKind.EFS:
-        from components.cloud import kit
-        from infra.config import K3sClusterConfig
+        from llmops.components.cloud import kit
+        from llmops.infra.config import K3sClusterConfig
 
         assert isinstance(config.cluster, K3sClusterConfig)
         summary["throughputMode"] = settings.throughput_mode

@@ -11,13 +11,12 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Literal
 
+from llmops.components.serving.download import is_git_ref
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from components.serving.download import is_git_ref
-
 if TYPE_CHECKING:
-    from infra.config import ModelConfig, StackConfig
+    from llmops.infra.config import ModelConfig, StackConfig
 
 GIB = 1024**3
 DEFAULT_REVISION = "main"
@@ -75,8 +74,8 @@ def store_kind(config: StackConfig) -> StoreKind:
 
 def _cloud_store_kind(config: StackConfig) -> str | None:
     """The kind of the store the cluster's cloud builds, for a K3s cluster this stack creates."""
-    from components.cloud import kit
-    from infra.config import K3sClusterConfig
+    from llmops.components.cloud import kit
+    from llmops.infra.config import K3sClusterConfig
 
     if not isinstance(config.cluster, K3sClusterConfig):
         return None
@@ -85,7 +84,7 @@ def _cloud_store_kind(config: StackConfig) -> str | None:
 
 def stored_models(config: StackConfig) -> list[ModelConfig]:
     """Models whose weights the store holds: those from the hub (a path or bucket source is served as is)."""
-    from infra.config.values import _HF_REPO
+    from llmops.infra.config.values import _HF_REPO
 
     if store_kind(config) is StoreKind.NONE:
         return []
@@ -98,8 +97,8 @@ def revision_of(model: ModelConfig) -> str:
 
 def weights_gib(model: ModelConfig) -> float | None:
     """Catalog size of the model's weights; None for a model the catalog does not have."""
-    from components.capacity.catalog import CatalogError
-    from components.capacity.models import get_model
+    from llmops.components.capacity.catalog import CatalogError
+    from llmops.components.capacity.models import get_model
 
     try:
         spec = get_model(model.source)
@@ -113,7 +112,7 @@ def weights_gib(model: ModelConfig) -> float | None:
 def store_problems(config: StackConfig) -> list[tuple[str, Any, str, str]]:
     """(key path, value, problem, fix) for everything wrong with the store; the config module
     turns them into its Problem type."""
-    from infra.config import _MISSING, ExistingClusterConfig
+    from llmops.infra.config import _MISSING, ExistingClusterConfig
 
     store = config.model_store
     kind = store_kind(config)

@@ -19,9 +19,9 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from components.k3s.render import GPU_TAINT, NodeTaint, pool_labels
-from components.pools import GpuNodePoolArgs
-from infra.config import ModelConfig, PoolConfig, Problem, StackConfig
+from llmops.components.k3s.render import GPU_TAINT, NodeTaint, pool_labels
+from llmops.components.pools import GpuNodePoolArgs
+from llmops.infra.config import ModelConfig, PoolConfig, Problem, StackConfig
 
 # What the serving component tolerates (components/serving/vllm_model.py: the GPU taint, any value).
 MODEL_TOLERATIONS: tuple[tuple[str, str], ...] = ((GPU_TAINT.key, GPU_TAINT.effect),)
@@ -62,7 +62,7 @@ def pool_facts(pool: PoolConfig, gpus_per_node: Mapping[str, int]) -> PoolFacts:
 
 def catalog_gpu_counts(pool: PoolConfig) -> dict[str, int]:
     """GPUs per machine of each of the pool's instance types that the capacity catalog lists."""
-    from components.capacity import CatalogError, load_catalog
+    from llmops.components.capacity import CatalogError, load_catalog
 
     catalog = load_catalog()
     counts: dict[str, int] = {}
@@ -126,7 +126,7 @@ def _fix(
 
 
 def _catalog_types_for(cloud: str, gpu: str) -> dict[str, int]:
-    from components.capacity import load_catalog
+    from llmops.components.capacity import load_catalog
 
     catalog = load_catalog()
     out = {}

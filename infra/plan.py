@@ -18,10 +18,9 @@ from typing import Any
 
 import pulumi
 from google.protobuf import json_format
+from llmops.infra.config import NAMESPACE, RawStack, StackConfig, parse, to_pulumi_config
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import settings as pulumi_settings
-
-from infra.config import NAMESPACE, RawStack, StackConfig, parse, to_pulumi_config
 
 SECRET_MASK = "[secret]"
 UNKNOWN = "[unknown]"
@@ -35,7 +34,7 @@ _UNKNOWN_VALUE = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 
 
 def _cloud_invokes() -> dict[str, Callable[[Mapping[str, Any]], dict[str, Any]]]:
-    from components.cloud import all_kits
+    from llmops.components.cloud import all_kits
 
     answers: dict[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = {}
     for cloud in all_kits():
@@ -44,7 +43,7 @@ def _cloud_invokes() -> dict[str, Callable[[Mapping[str, Any]], dict[str, Any]]]
 
 
 def _cloud_outputs() -> dict[str, Callable[[str], dict[str, Any]]]:
-    from components.cloud import all_kits
+    from llmops.components.cloud import all_kits
 
     computed: dict[str, Callable[[str], dict[str, Any]]] = {}
     for cloud in all_kits():
@@ -175,7 +174,7 @@ def clean_value(value: Any) -> Any:
 
 
 def _default_outputs(type_token: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
-    from components.cloud import all_kits
+    from llmops.components.cloud import all_kits
 
     out: dict[str, Any] = {}
     for cloud in all_kits():
@@ -239,7 +238,7 @@ def run_plan(raw: RawStack, stack: str, *, preview: bool = False) -> Plan:
     """Validate the stack's config, then run the program under mocks and return what it declared."""
     config = parse(raw)  # raises ConfigError before anything is registered
 
-    from infra import program
+    from llmops.infra import program
 
     mocks = PlanMocks(preview)
     monitor = RecordingMonitor(mocks)

@@ -9,15 +9,14 @@ from importlib import resources as package_files
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from llmops.policies.rules import Level, Report, Resource, StackFacts, evaluate
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from policies.rules import Level, Report, Resource, StackFacts, evaluate
-
 if TYPE_CHECKING:
-    from infra.costing import StackEstimate
-    from infra.plan import Plan
+    from llmops.infra.costing import StackEstimate
+    from llmops.infra.plan import Plan
 
 SHIPPED_CONFIG = "shipped.json"
 
@@ -29,7 +28,7 @@ class PolicyConfigError(ValueError):
 def load_pack_config(path: Path | None = None) -> dict[str, Any]:
     """A `--policy-pack-config` file; default: the pack's own policies/shipped.json."""
     if path is None:
-        text = package_files.files("policies").joinpath(SHIPPED_CONFIG).read_text()
+        text = package_files.files("llmops.policies").joinpath(SHIPPED_CONFIG).read_text()
         source = f"policies/{SHIPPED_CONFIG}"
     else:
         try:
@@ -52,7 +51,7 @@ def load_pack_config(path: Path | None = None) -> dict[str, Any]:
 
 
 def _config_problems(config: Any) -> list[str]:
-    from policies.rules import RULES
+    from llmops.policies.rules import RULES
 
     if not isinstance(config, Mapping):
         return ['is not a JSON object. Fix: map policy ids to {"enforcementLevel": ...}']
@@ -87,7 +86,7 @@ def check(plan: Plan, region: str | None, estimate: StackEstimate, pack_config: 
 
 
 def remediation(rule_id: str) -> str:
-    from policies.rules import rule_by_id
+    from llmops.policies.rules import rule_by_id
 
     return rule_by_id(rule_id).remediation
 

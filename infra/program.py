@@ -12,9 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 import pulumi
 import pulumi_kubernetes as k8s
-
-from components.capacity.scaling import PLANNING_MIX
-from components.serving import (
+from llmops.components.capacity.scaling import PLANNING_MIX
+from llmops.components.serving import (
     DEFAULT_IMAGE,
     DemandForecast,
     EngineSpec,
@@ -22,7 +21,7 @@ from components.serving import (
     VllmModelArgs,
     WritablePath,
 )
-from infra.config import (
+from llmops.infra.config import (
     OBSERVABILITY_INSTANCE,
     ExistingClusterConfig,
     K3sClusterConfig,
@@ -32,7 +31,7 @@ from infra.config import (
     StackConfig,
     load_from_pulumi,
 )
-from infra.config.fields import network_spec, pool_args
+from llmops.infra.config.fields import network_spec, pool_args
 
 __all__ = [
     "cluster_provider",
@@ -45,15 +44,15 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from components.addons.gpu_operator import GpuOperatorArgs
-    from components.observability import ObservabilityStackArgs
-    from components.serving.autoscaling import AutoscalingSpec
+    from llmops.components.addons.gpu_operator import GpuOperatorArgs
+    from llmops.components.observability import ObservabilityStackArgs
+    from llmops.components.serving.autoscaling import AutoscalingSpec
 
 
 def run(config: StackConfig | None = None) -> None:
     """Build the stack. Config is validated in full before the first resource is registered."""
     config = config if config is not None else load_from_pulumi()
-    from infra import model_store
+    from llmops.infra import model_store
 
     store_parts: list[model_store.CloudStoreParts] = []
     provider = cluster_provider(config, store_parts)
@@ -71,7 +70,7 @@ def run(config: StackConfig | None = None) -> None:
     endpoints: dict[str, pulumi.Output[str]] = {}
     monitoring: list[pulumi.Resource] = []
     if config.observability.enabled:
-        from components.observability import ObservabilityStack
+        from llmops.components.observability import ObservabilityStack
 
         stack = ObservabilityStack(
             OBSERVABILITY_INSTANCE,
@@ -87,12 +86,12 @@ def run(config: StackConfig | None = None) -> None:
     # Pods requesting nvidia.com/gpu wait for the operator that makes nodes advertise it.
     gpu_ready: list[pulumi.Resource] = []
     if config.gpu_operator.is_on(config.cluster):
-        from components.addons.gpu_operator import GpuOperator
+        from llmops.components.addons.gpu_operator import GpuOperator
 
         operator = GpuOperator(GPU_OPERATOR_INSTANCE, gpu_operator_args(config, monitoring), opts=k8s_opts)
         gpu_ready.append(operator.release)
     if any(model.autoscaling is not None for model in config.models):
-        from components.addons.keda import Keda, KedaArgs
+        from llmops.components.addons.keda import Keda, KedaArgs
 
         keda = Keda(KEDA_INSTANCE, KedaArgs(provider=provider), opts=k8s_opts)
         # ScaledObjects need KEDA's CRDs, which the release installs.
@@ -137,9 +136,9 @@ def network_policies(
 ) -> None:
     """Default-deny ingress in the serving namespace (the model port open to the named namespaces)
     and, with observability, in the monitoring namespace."""
-    from components.network_policies import IngressOpening, namespace_policies
-    from components.serving.vllm_args import PORT
-    from components.serving.vllm_model import selector_labels
+    from llmops.components.network_policies import IngressOpening, namespace_policies
+    from llmops.components.serving.vllm_args import PORT
+    from llmops.components.serving.vllm_model import selector_labels
 
     observability = config.observability
     serving_from = config.network_policies.serving_from
@@ -167,7 +166,7 @@ def network_policies(
     ]
     monitoring_from = list(config.network_policies.monitoring_from)
     if any(model.autoscaling is not None for model in config.models):
-        from components.addons.keda import DEFAULT_NAMESPACE as KEDA_NAMESPACE
+        from llmops.components.addons.keda import DEFAULT_NAMESPACE as KEDA_NAMESPACE
 
         # KEDA's operator queries Prometheus for the ScaledObjects' Prometheus triggers.
         if KEDA_NAMESPACE not in monitoring_from:
@@ -202,9 +201,9 @@ def k3s_cluster(
     config: StackConfig, cluster: K3sClusterConfig, store_parts: list[Any] | None = None
 ) -> k8s.Provider:
     """Network, K3s servers, GPU pools and spot handling on the cluster's cloud; returns its provider."""
-    from components.cloud import kit
-    from components.k3s import K3S_VERSION, Capacity, FlannelBackend, K3sCluster, K3sClusterArgs
-    from components.pools import GpuNodePoolArgs
+    from llmops.components.cloud import kit
+    from llmops.components.k3s import K3S_VERSION, Capacity, FlannelBackend, K3sCluster, K3sClusterArgs
+    from llmops.components.pools import GpuNodePoolArgs
 
     cloud = kit(cluster.cloud)
     stack = pulumi.get_stack()
@@ -233,12 +232,12 @@ def k3s_cluster(
         for pool in config.pools
     ]
     if store_parts is not None:
-        from infra.model_store import CloudStoreParts
+        from llmops.infra.model_store import CloudStoreParts
 
         # The cloud's model store admits NFS from this network's nodes and grants the GPU pools.
         store_parts.append(CloudStoreParts(network=network, pools=gpu_pools))
     if node_autoscaling_wanted(config):
-        from components.cloud import ScalablePool
+        from llmops.components.cloud import ScalablePool
 
         cloud.cluster_autoscaler(
             stack,
@@ -263,13 +262,18 @@ def gpu_driver_needed(config: StackConfig) -> bool:
     """Whether a pool boots an image without the NVIDIA driver; each pool's cloud kit says."""
     if isinstance(config.cluster, ExistingClusterConfig):
         return False  # nodes you bring come with their driver unless llmops:gpuOperator.driver says otherwise
-    from components.cloud import kit
+    from llmops.components.cloud import kit
 
     return any(not kit(pool.cloud).image_ships_gpu_driver for pool in config.pools)
 
 
 def gpu_operator_args(config: StackConfig, monitoring: Sequence[pulumi.Resource] = ()) -> GpuOperatorArgs:
-    from components.addons.gpu_operator import ContainerRuntimeMode, GpuOperatorArgs, MigStrategy, TimeSlicing
+    from llmops.components.addons.gpu_operator import (
+        ContainerRuntimeMode,
+        GpuOperatorArgs,
+        MigStrategy,
+        TimeSlicing,
+    )
 
     settings = config.gpu_operator
     replicas = settings.time_slicing_replicas
@@ -292,7 +296,7 @@ def node_autoscaling_wanted(config: StackConfig) -> bool:
         wanted = any(model.autoscaling is not None for model in config.models)
     if not (wanted and isinstance(config.cluster, K3sClusterConfig) and config.pools):
         return False
-    from components.cloud import kit
+    from llmops.components.cloud import kit
 
     # Asked for explicitly, the config refuses a cloud without one; by default it is left out.
     return kit(config.cluster.cloud).node_autoscaler_unavailable is None
@@ -300,7 +304,7 @@ def node_autoscaling_wanted(config: StackConfig) -> bool:
 
 def stack_region(config: StackConfig) -> str | None:
     """Region of the cloud the stack's pools run in, from the program's provider config."""
-    from components.cloud import kit
+    from llmops.components.cloud import kit
 
     clouds = {pool.cloud for pool in config.pools}
     return kit(next(iter(clouds))).region() if len(clouds) == 1 else None
@@ -309,8 +313,8 @@ def stack_region(config: StackConfig) -> str | None:
 def observability_args(
     observability: ObservabilityConfig, pools: Sequence[PoolConfig] = (), region: str | None = None
 ) -> ObservabilityStackArgs:
-    from components.observability import ObservabilityStackArgs
-    from infra.costing import gpu_prices
+    from llmops.components.observability import ObservabilityStackArgs
+    from llmops.infra.costing import gpu_prices
 
     password = observability.grafana_admin_password
     return ObservabilityStackArgs(
@@ -337,8 +341,8 @@ DEFAULT_STARTUP_S = 180
 
 def demand_forecast(model: ModelConfig, pools: Mapping[str, PoolConfig]) -> DemandForecast | None:
     """Per-token replica costs from the capacity model; None where the model or GPU is not in its catalog."""
-    from components.capacity import TokenMix, replica_capacity, replica_perf
-    from components.capacity.catalog import CatalogError
+    from llmops.components.capacity import TokenMix, replica_capacity, replica_perf
+    from llmops.components.capacity.catalog import CatalogError
 
     pool = pools.get(model.pool) if model.pool else None
     gpu = model.gpu_type or (pool.gpu_type if pool else None)
@@ -421,8 +425,8 @@ def autoscaling_spec(
     model: ModelConfig, pools: Mapping[str, PoolConfig], observability: ObservabilityConfig
 ) -> AutoscalingSpec | None:
     """The model's autoscaling, querying the stack's own Prometheus."""
-    from components.observability.charts import PROMETHEUS_PORT, ReleaseNames
-    from infra import autoscaling
+    from llmops.components.observability.charts import PROMETHEUS_PORT, ReleaseNames
+    from llmops.infra import autoscaling
 
     service = ReleaseNames.for_instance(OBSERVABILITY_INSTANCE).prometheus_service
     url = f"http://{service}.{observability.namespace}.svc:{PROMETHEUS_PORT}"

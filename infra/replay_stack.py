@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from components.capacity.replay import DEFAULT_MAX_MODEL_LEN, ReplaySettings
-from components.capacity.scaling import AutoscalingSpec, DemandRule
-from components.errors import MISSING, Problem
-from infra.config import ModelConfig, StackConfig
+from llmops.components.capacity.replay import DEFAULT_MAX_MODEL_LEN, ReplaySettings
+from llmops.components.capacity.scaling import AutoscalingSpec, DemandRule
+from llmops.components.errors import MISSING, Problem
+from llmops.infra.config import ModelConfig, StackConfig
 
 
 @dataclass(frozen=True)
@@ -37,11 +37,11 @@ class StackModelError(ValueError):
 
 def stack_model(config: StackConfig, name: str) -> StackModel:
     """The model called `name` in the stack, with its deployed ScaledObject and forecast rule."""
-    from components.capacity.catalog import CatalogError
-    from components.capacity.scaling import PLANNING_MIX
-    from components.capacity.throughput import Slo, TokenMix, replica_capacity, replica_perf
-    from infra import program
-    from infra.autoscaling import model_gpu
+    from llmops.components.capacity.catalog import CatalogError
+    from llmops.components.capacity.scaling import PLANNING_MIX
+    from llmops.components.capacity.throughput import Slo, TokenMix, replica_capacity, replica_perf
+    from llmops.infra import program
+    from llmops.infra.autoscaling import model_gpu
 
     names = [m.name for m in config.models]
     if name not in names:
@@ -68,7 +68,7 @@ def stack_model(config: StackConfig, name: str) -> StackModel:
     gpu = model_gpu(model, pools)
     spec = program.autoscaling_spec(model, pools, config.observability)
     assert gpu is not None and spec is not None, "checked by infra.autoscaling_checks"
-    from infra.model_store import startup_estimate_s
+    from llmops.infra.model_store import startup_estimate_s
 
     # What the deployed forecast looks ahead by (infra.model_store.with_estimated_startup).
     startup_s = int(

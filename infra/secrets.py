@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from infra.config import Problem, StackConfig
+    from llmops.infra.config import Problem, StackConfig
 
 SECRET_PLACEHOLDER = "[secret: not decrypted offline]"
 """The value a `{secure: ...}` key gets in the offline plan, where nothing is decrypted; long enough
@@ -64,7 +64,7 @@ def _inline_kubeconfig(text: str) -> bool:
 
 def plaintext_problems(config: StackConfig, secret_keys: Iterable[str], namespace: str) -> list[Problem]:
     """Sensitive values given in plain text, and sensitive values too weak to use (never echoed)."""
-    from infra.config import _MISSING, ExistingClusterConfig, Problem
+    from llmops.infra.config import _MISSING, ExistingClusterConfig, Problem
 
     keys = list(secret_keys)
     problems: list[Problem] = []

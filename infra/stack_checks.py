@@ -10,11 +10,11 @@ import difflib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from components.serving.engine_support import support_problems
-from infra.value_checks import quantity_value
+from llmops.components.serving.engine_support import support_problems
+from llmops.infra.value_checks import quantity_value
 
 if TYPE_CHECKING:
-    from infra.config import ModelConfig, Problem, StackConfig
+    from llmops.infra.config import ModelConfig, Problem, StackConfig
 
 
 def stack_problems(config: StackConfig, provider_keys: Mapping[str, Any]) -> list[Problem]:
@@ -32,7 +32,7 @@ def stack_problems(config: StackConfig, provider_keys: Mapping[str, Any]) -> lis
 
 def memory_problems(at: str, model: ModelConfig) -> list[Problem]:
     """An in-memory /dev/shm counts against the container's memory limit."""
-    from infra.config import Problem
+    from llmops.infra.config import Problem
 
     if quantity_value(model.shm_size) >= quantity_value(model.memory):
         return [
@@ -48,7 +48,7 @@ def memory_problems(at: str, model: ModelConfig) -> list[Problem]:
 
 
 def engine_problems(at: str, model: ModelConfig, gpu: str) -> list[Problem]:
-    from infra.config import Problem
+    from llmops.infra.config import Problem
 
     values = {
         "dtype": model.dtype.value,
@@ -62,9 +62,9 @@ def engine_problems(at: str, model: ModelConfig, gpu: str) -> list[Problem]:
 
 def fit_problems(at: str, model: ModelConfig, gpu: str) -> list[Problem]:
     """Shape errors vLLM refuses to start with, then the memory fit (an error unless `fit: warn`)."""
-    from components.capacity.catalog import CatalogError
-    from components.capacity.models import get_model, model_fit, valid_tp_sizes
-    from infra.config import Problem
+    from llmops.components.capacity.catalog import CatalogError
+    from llmops.components.capacity.models import get_model, model_fit, valid_tp_sizes
+    from llmops.infra.config import Problem
 
     try:
         spec = get_model(model.source)
@@ -131,8 +131,8 @@ def fit_problems(at: str, model: ModelConfig, gpu: str) -> list[Problem]:
 
 def region_problems(provider_keys: Mapping[str, Any]) -> list[Problem]:
     """Each cloud's region key (`<provider>:region`), checked against the regions its kit knows."""
-    from components.cloud import all_kits
-    from infra.config import Problem
+    from llmops.components.cloud import all_kits
+    from llmops.infra.config import Problem
 
     problems: list[Problem] = []
     for cloud in all_kits():

@@ -1,6 +1,6 @@
 """Single-value checks of the stack config (pure Python), as pydantic validators with a fix.
 
-Each raises the same `llmops` error kind `infra.config` translates into a `Problem`, so a value
+Each raises the same `llmops` error kind `llmops.infra.config` translates into a `Problem`, so a value
 is reported with its key path, what is wrong and the fix.
 """
 
@@ -11,12 +11,11 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import Annotated
 
+from llmops.components.cron import EXAMPLE, cron_problem, known_timezones, timezone_problem
+from llmops.components.kube_names import QUANTITY
+from llmops.components.labels import label_key_problem, label_value_problem
 from pydantic import AfterValidator, BeforeValidator
 from pydantic_core import PydanticCustomError
-
-from components.cron import EXAMPLE, cron_problem, known_timezones, timezone_problem
-from components.kube_names import QUANTITY
-from components.labels import label_key_problem, label_value_problem
 
 
 def fail(message: str, fix: str) -> PydanticCustomError:

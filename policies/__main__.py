@@ -1,15 +1,20 @@
 """Entry point of the CrossGuard pack: `pulumi preview --policy-pack policies`.
 
-The Pulumi CLI runs this file by path, with the pack folder first on sys.path; the
-checkout it belongs to goes first instead, so the pack always evaluates its own rules and
-reads the stack config with the same code as the program.
+The Pulumi CLI runs this file by path in the project's virtualenv (PulumiPolicy.yaml), where
+llmops is installed: the pack evaluates the installed package's rules and reads the stack
+config with the same code as the program.
 """
 
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from policies.pack import serve
+try:
+    from llmops.policies.pack import serve
+except ModuleNotFoundError as missing:
+    if missing.name is None or not missing.name.startswith("llmops"):
+        raise
+    sys.exit(
+        "llmops is not installed in the pack's virtual environment (../.venv). "
+        "Fix: run `make venv` (or `pulumi install`) in the repository root."
+    )
 
 serve()

@@ -12,8 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pulumi_policy as cg
-
-from policies.rules import RULES, UNKNOWN, Level, NotApplicable, Resource, Rule, StackFacts
+from llmops.policies.rules import RULES, UNKNOWN, Level, NotApplicable, Resource, Rule, StackFacts
 
 PACK_NAME = "llmops"
 
@@ -72,9 +71,8 @@ def _target(proxy: Any) -> Any:
 def stack_facts() -> StackFacts:
     """The stack's config as the engine handed it to the pack; None where it did not."""
     import pulumi
+    from llmops.infra.config import NAMESPACE, ConfigError, load_from_pulumi
     from pulumi.runtime import config as runtime_config
-
-    from infra.config import NAMESPACE, ConfigError, load_from_pulumi
 
     present = any(key.startswith(f"{NAMESPACE}:") for key in runtime_config.get_config_env())
     if not present:

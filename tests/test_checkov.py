@@ -16,10 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from infra import artifacts
-from infra.config import available_stacks, read_stack_file
-from infra.plan import run_plan
+from llmops.infra import artifacts
+from llmops.infra.config import available_stacks, read_stack_file
+from llmops.infra.plan import run_plan
 
 REPO = Path(__file__).resolve().parent.parent
 CHECKOV_VERSION = "3.3.30"
@@ -157,8 +156,7 @@ def test_a_digest_pinned_image_passes_the_digest_check(tmp_path: Path) -> None:
     import textwrap
 
     import yaml
-
-    from infra.config import split_namespace
+    from llmops.infra.config import split_namespace
 
     text = textwrap.dedent(
         f"""

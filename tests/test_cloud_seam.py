@@ -6,8 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
-
-from components.cloud import Cloud, CloudKit, all_kits, kit, registered_clouds
+from llmops.components.cloud import Cloud, CloudKit, all_kits, kit, registered_clouds
 
 ROOT = Path(__file__).resolve().parent.parent
 GENERIC_LAYERS = ("components/k3s", "infra")

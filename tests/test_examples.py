@@ -8,8 +8,7 @@ from typing import Any
 
 import pulumi
 import pytest
-
-from infra.plan import PlanMocks, RecordingMonitor
+from llmops.infra.plan import PlanMocks, RecordingMonitor
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 

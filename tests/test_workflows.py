@@ -151,7 +151,7 @@ def test_preview_script_plans_both_sides_and_fails_on_a_mandatory_violation(tmp_
         tmp_path / "head",
         local.replace("      replicas: 1\n", "      replicas: 2\n      image: vllm/vllm-openai:latest\n"),
     )
-    llmops = f"{sys.executable} -m infra.cli"
+    llmops = f"{sys.executable} -m llmops.infra.cli"
     env = os.environ | {"BASE_LLMOPS": llmops, "HEAD_LLMOPS": llmops, "PYTHONPATH": str(REPO_ROOT)}
     out = tmp_path / "plans"
     result = subprocess.run(

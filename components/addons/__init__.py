@@ -6,7 +6,7 @@ repository, at which version, with which values file; the components that instal
 their pin from there.
 """
 
-from components.addons.charts import (
+from llmops.components.addons.charts import (
     AWS_NODE_TERMINATION_HANDLER,
     CLUSTER_AUTOSCALER,
     DEEPFLOW,

@@ -15,9 +15,8 @@ from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
-
-from components.addons.charts import CLUSTER_AUTOSCALER, deep_merge, load_values
-from components.k3s.render import SERVER_TAINT, NodeTaint
+from llmops.components.addons.charts import CLUSTER_AUTOSCALER, deep_merge, load_values
+from llmops.components.k3s.render import SERVER_TAINT, NodeTaint
 
 CHART = CLUSTER_AUTOSCALER
 

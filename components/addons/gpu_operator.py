@@ -18,11 +18,10 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 import yaml
-
-from components.addons.charts import GPU_OPERATOR, deep_merge, load_values
-from components.k3s.render import GPU_TAINT, NodeTaint
-from components.kube_names import DNS1123_LABEL
-from components.observability.manifests import is_duration
+from llmops.components.addons.charts import GPU_OPERATOR, deep_merge, load_values
+from llmops.components.k3s.render import GPU_TAINT, NodeTaint
+from llmops.components.kube_names import DNS1123_LABEL
+from llmops.components.observability.manifests import is_duration
 
 CHART = GPU_OPERATOR
 

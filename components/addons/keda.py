@@ -8,8 +8,7 @@ from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
-
-from components.addons.charts import KEDA, deep_merge, load_values
+from llmops.components.addons.charts import KEDA, deep_merge, load_values
 
 CHART = KEDA
 

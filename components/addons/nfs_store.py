@@ -7,8 +7,7 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_kubernetes as k8s
-
-from components.addons.charts import CSI_DRIVER_NFS, load_values
+from llmops.components.addons.charts import CSI_DRIVER_NFS, load_values
 
 CHART = CSI_DRIVER_NFS
 NFS_CSI_DRIVER = "nfs.csi.k8s.io"

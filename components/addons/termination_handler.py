@@ -11,9 +11,8 @@ from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
-
-from components.addons.charts import AWS_NODE_TERMINATION_HANDLER, load_values
-from components.k3s.render import GPU_TAINT, NodeTaint
+from llmops.components.addons.charts import AWS_NODE_TERMINATION_HANDLER, load_values
+from llmops.components.k3s.render import GPU_TAINT, NodeTaint
 
 CHART = AWS_NODE_TERMINATION_HANDLER
 CHART_VERSION = CHART.version

@@ -1,6 +1,6 @@
 """AWS cloud layer: network, K3s servers on EC2, GPU node pools, and the kit the generic layers use.
 
-`components.aws.kit.KIT` is what `components.cloud.kit("aws")` returns. The component classes
+`llmops.components.aws.kit.KIT` is what `llmops.components.cloud.kit("aws")` returns. The component classes
 load on first use, so the kit, the machine table and the look-ups import without Pulumi.
 """
 
@@ -10,23 +10,26 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from components.addons.termination_handler import SpotInterruptionHandler, SpotInterruptionHandlerArgs
-    from components.aws.gpu_pool import AwsGpuNodePool, AwsGpuNodePoolArgs
-    from components.aws.network import AwsNetwork
-    from components.aws.network_args import AwsNetworkArgs, NetworkArgsError
-    from components.aws.servers import AwsK3sServers, AwsK3sServersArgs
+    from llmops.components.addons.termination_handler import (
+        SpotInterruptionHandler,
+        SpotInterruptionHandlerArgs,
+    )
+    from llmops.components.aws.gpu_pool import AwsGpuNodePool, AwsGpuNodePoolArgs
+    from llmops.components.aws.network import AwsNetwork
+    from llmops.components.aws.network_args import AwsNetworkArgs, NetworkArgsError
+    from llmops.components.aws.servers import AwsK3sServers, AwsK3sServersArgs
 
 _LAZY = {
-    "AwsGpuNodePool": "components.aws.gpu_pool",
-    "AwsGpuNodePoolArgs": "components.aws.gpu_pool",
-    "AwsK3sServers": "components.aws.servers",
-    "AwsK3sServersArgs": "components.aws.servers",
-    "AwsNetwork": "components.aws.network",
-    "AwsNetworkArgs": "components.aws.network_args",
-    "NetworkArgsError": "components.aws.network_args",
+    "AwsGpuNodePool": "llmops.components.aws.gpu_pool",
+    "AwsGpuNodePoolArgs": "llmops.components.aws.gpu_pool",
+    "AwsK3sServers": "llmops.components.aws.servers",
+    "AwsK3sServersArgs": "llmops.components.aws.servers",
+    "AwsNetwork": "llmops.components.aws.network",
+    "AwsNetworkArgs": "llmops.components.aws.network_args",
+    "NetworkArgsError": "llmops.components.aws.network_args",
     # Moved to the add-ons package (a Kubernetes add-on); importable from here as before.
-    "SpotInterruptionHandler": "components.addons.termination_handler",
-    "SpotInterruptionHandlerArgs": "components.addons.termination_handler",
+    "SpotInterruptionHandler": "llmops.components.addons.termination_handler",
+    "SpotInterruptionHandlerArgs": "llmops.components.addons.termination_handler",
 }
 
 

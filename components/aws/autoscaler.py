@@ -18,8 +18,7 @@ from collections.abc import Mapping, Sequence
 
 import pulumi
 import pulumi_aws as aws
-
-from components.k3s.render import NodeTaint
+from llmops.components.k3s.render import NodeTaint
 
 TAG_PREFIX = "k8s.io/cluster-autoscaler"
 ENABLED_TAG = f"{TAG_PREFIX}/enabled"
@@ -30,7 +29,7 @@ GPU_RESOURCE = "nvidia.com/gpu"
 def gpus_per_node(instance_types: Sequence[str]) -> int | None:
     """The fewest GPUs any of the pool's machine types carries (the capacity catalog), or None
     when the catalog lacks one of them."""
-    from components.capacity.catalog import CatalogError, load_catalog
+    from llmops.components.capacity.catalog import CatalogError, load_catalog
 
     catalog = load_catalog()
     counts = []

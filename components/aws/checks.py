@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from components.aws.machines import gpu_families, gpu_of
-from components.errors import InputError, Problem, key_path
-from components.k3s.render import NodeBootstrap
-from components.pools import GpuNodePoolArgs, validate_pool
+from llmops.components.aws.machines import gpu_families, gpu_of
+from llmops.components.errors import InputError, Problem, key_path
+from llmops.components.k3s.render import NodeBootstrap
+from llmops.components.pools import GpuNodePoolArgs, validate_pool
 
 PoolConfigError = InputError
 """Kept for old imports: bad pool args raise the project's one input error."""

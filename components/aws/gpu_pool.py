@@ -7,14 +7,13 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
-
-from components.aws.autoscaler import autoscaler_tags, gpus_per_node
-from components.aws.checks import BOOTSTRAP, PoolConfigError, validate_aws_pool
-from components.aws.iam import node_role, parameter_path, secure_parameter
-from components.aws.network import AwsNetwork
-from components.errors import raise_if
-from components.k3s.cluster import K3sAgentJoin
-from components.k3s.render import (
+from llmops.components.aws.autoscaler import autoscaler_tags, gpus_per_node
+from llmops.components.aws.checks import BOOTSTRAP, PoolConfigError, validate_aws_pool
+from llmops.components.aws.iam import node_role, parameter_path, secure_parameter
+from llmops.components.aws.network import AwsNetwork
+from llmops.components.errors import raise_if
+from llmops.components.k3s.cluster import K3sAgentJoin
+from llmops.components.k3s.render import (
     TOKEN_FILE,
     FlannelBackend,
     NodeExternalIp,
@@ -23,7 +22,7 @@ from components.k3s.render import (
     pool_labels,
     render_cloud_init,
 )
-from components.pools import Capacity, GpuNodePoolArgs
+from llmops.components.pools import Capacity, GpuNodePoolArgs
 
 __all__ = ["AwsGpuNodePool", "AwsGpuNodePoolArgs", "PoolConfigError", "validate_aws_pool"]
 

@@ -1,4 +1,4 @@
-"""The AWS kit: what `components.cloud.kit("aws")` hands the generic layers.
+"""The AWS kit: what `llmops.components.cloud.kit("aws")` hands the generic layers.
 
 Pure at import time: the provider SDK (pulumi_aws) and boto3 load inside the methods that
 need them, so the config layer can check machines and networks without either.
@@ -10,20 +10,19 @@ import dataclasses
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from components.aws import machines, plan_mocks
-from components.aws.checks import BOOTSTRAP, INSTANCE_TYPE_EXAMPLE, server_problems, validate_aws_pool
-from components.aws.network_args import AwsNetworkArgs, validate_network_args
-from components.cloud import CloudKit, GpuMachine, NetworkSpec, ScalablePool
-from components.errors import Problem
-from components.pools import GpuNodePoolArgs
+from llmops.components.aws import machines, plan_mocks
+from llmops.components.aws.checks import BOOTSTRAP, INSTANCE_TYPE_EXAMPLE, server_problems, validate_aws_pool
+from llmops.components.aws.network_args import AwsNetworkArgs, validate_network_args
+from llmops.components.cloud import CloudKit, GpuMachine, NetworkSpec, ScalablePool
+from llmops.components.errors import Problem
+from llmops.components.pools import GpuNodePoolArgs
 
 if TYPE_CHECKING:
     import pulumi
     import pulumi_kubernetes as k8s
-
-    from components.aws.network import AwsNetwork
-    from components.k3s.cluster import K3sAgentJoin
-    from components.k3s.host import K3sServerHost
+    from llmops.components.aws.network import AwsNetwork
+    from llmops.components.k3s.cluster import K3sAgentJoin
+    from llmops.components.k3s.host import K3sServerHost
 
 
 class AwsKit:
@@ -87,14 +86,14 @@ class AwsKit:
         )
 
     def network(self, name: str, spec: NetworkSpec) -> AwsNetwork:
-        from components.aws.network import AwsNetwork
+        from llmops.components.aws.network import AwsNetwork
 
         return AwsNetwork(name, self._network_args(spec))
 
     def server_host(
         self, network: Any, instance_type: str | None, *, session_manager: bool = False
     ) -> K3sServerHost:
-        from components.aws.servers import AwsK3sServers, AwsK3sServersArgs
+        from llmops.components.aws.servers import AwsK3sServers, AwsK3sServersArgs
 
         return AwsK3sServers(
             AwsK3sServersArgs(
@@ -113,7 +112,7 @@ class AwsKit:
         *,
         session_manager: bool = False,
     ) -> pulumi.Resource:
-        from components.aws.gpu_pool import AwsGpuNodePool, AwsGpuNodePoolArgs
+        from llmops.components.aws.gpu_pool import AwsGpuNodePool, AwsGpuNodePoolArgs
 
         shared = {f.name: getattr(args, f.name) for f in dataclasses.fields(GpuNodePoolArgs)}
         return AwsGpuNodePool(
@@ -137,8 +136,8 @@ class AwsKit:
         provisioned_mibps: float,
     ) -> pulumi.Output[str]:
         """EFS, a mount target per subnet, NFS only from the nodes, mounts only by the pools' roles."""
-        from components.aws.gpu_pool import AwsGpuNodePool
-        from components.aws.model_store import AwsModelStore, AwsModelStoreArgs, ThroughputMode
+        from llmops.components.aws.gpu_pool import AwsGpuNodePool
+        from llmops.components.aws.model_store import AwsModelStore, AwsModelStoreArgs, ThroughputMode
 
         store = AwsModelStore(
             name,
@@ -164,7 +163,7 @@ class AwsKit:
         written_gb_per_month: float,
         provisioned_mibps: float,
     ) -> dict[str, float]:
-        from components.aws.model_store import ThroughputMode, monthly_cost
+        from llmops.components.aws.model_store import ThroughputMode, monthly_cost
 
         return monthly_cost(
             ThroughputMode(throughput_mode),
@@ -176,7 +175,10 @@ class AwsKit:
 
     def spot_termination_handler(self, name: str, provider: k8s.Provider) -> pulumi.Resource | None:
         """Spot pools on AWS need the Node Termination Handler: cordon and drain on the two-minute notice."""
-        from components.addons.termination_handler import SpotInterruptionHandler, SpotInterruptionHandlerArgs
+        from llmops.components.addons.termination_handler import (
+            SpotInterruptionHandler,
+            SpotInterruptionHandlerArgs,
+        )
 
         return SpotInterruptionHandler(name, SpotInterruptionHandlerArgs(provider=provider))
 
@@ -191,14 +193,14 @@ class AwsKit:
     ) -> pulumi.Resource | None:
         """cluster-autoscaler on the K3s servers under their instance role (no access keys), finding
         each pool's Auto Scaling group by its discovery tags."""
-        from components.addons.cluster_autoscaler import (
+        from llmops.components.addons.cluster_autoscaler import (
             ClusterAutoscaler,
             ClusterAutoscalerArgs,
             NodeGroup,
             name_pattern,
         )
-        from components.aws.autoscaler import attach_cluster_autoscaler_policy
-        from components.aws.servers import AwsK3sServers
+        from llmops.components.aws.autoscaler import attach_cluster_autoscaler_policy
+        from llmops.components.aws.servers import AwsK3sServers
 
         if not isinstance(servers, AwsK3sServers) or servers.role is None:
             raise TypeError(
@@ -227,7 +229,7 @@ class AwsKit:
         )
 
     def known_regions(self) -> Collection[str]:
-        from components.aws.regions import AWS_REGIONS
+        from llmops.components.aws.regions import AWS_REGIONS
 
         return AWS_REGIONS
 
@@ -249,17 +251,17 @@ class AwsKit:
         return any(environ.get(key) for key in ("AWS_ACCESS_KEY_ID", "AWS_PROFILE"))
 
     def preflight(self, region: str, instance_types: Sequence[str]) -> dict[str, Any]:
-        from components.aws.lookup import preflight
+        from llmops.components.aws.lookup import preflight
 
         return preflight(region, instance_types).to_json()
 
     def credentials_available(self) -> bool:
-        from components.aws.lookup import credentials_available
+        from llmops.components.aws.lookup import credentials_available
 
         return credentials_available()
 
     def refresh_prices(self, regions: Sequence[str], instance_types: Sequence[str] | None) -> list[Any]:
-        from components.aws.lookup import refresh_prices
+        from llmops.components.aws.lookup import refresh_prices
 
         return list(refresh_prices(regions, instance_types))
 

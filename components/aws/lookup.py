@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from components.capacity.catalog import Catalog, InstancePrice, load_catalog
+from llmops.components.capacity.catalog import Catalog, InstancePrice, load_catalog
 
 # AWS Deep Learning Base OSS AMI with the NVIDIA driver preinstalled (Ubuntu 22.04), as published in SSM.
 DLAMI_PARAMETER = "/aws/service/deeplearning/ami/x86_64/base-oss-nvidia-driver-gpu-ubuntu-22.04/latest/ami-id"

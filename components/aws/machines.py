@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import functools
 
-from components.capacity.catalog import load_catalog, normalise_gpu_name
-from components.cloud import GpuMachine
-from components.pools import instance_family
+from llmops.components.capacity.catalog import load_catalog, normalise_gpu_name
+from llmops.components.cloud import GpuMachine
+from llmops.components.pools import instance_family
 
 CLOUD = "aws"
 

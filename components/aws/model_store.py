@@ -18,8 +18,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
-
-from components.addons.charts import AWS_EFS_CSI_DRIVER, deep_merge, load_values
+from llmops.components.addons.charts import AWS_EFS_CSI_DRIVER, deep_merge, load_values
 
 CHART = AWS_EFS_CSI_DRIVER
 NFS_PORT = 2049

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import pulumi
 import pulumi_aws as aws
-
-from components.aws.network_args import AwsNetworkArgs, NetworkArgsError, validate_network_args
-from components.aws.subnets import subnet_cidrs
-from components.errors import raise_if
-from components.k3s.render import API_PORT, FlannelBackend
+from llmops.components.aws.network_args import AwsNetworkArgs, NetworkArgsError, validate_network_args
+from llmops.components.aws.subnets import subnet_cidrs
+from llmops.components.errors import raise_if
+from llmops.components.k3s.render import API_PORT, FlannelBackend
 
 __all__ = ["AwsNetwork", "AwsNetworkArgs", "NetworkArgsError", "validate_network_args"]
 

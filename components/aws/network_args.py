@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from components.aws.subnets import vpc_cidr_problems
-from components.errors import MISSING, InputError, Problem, key_path
-from components.k3s.render import FlannelBackend
-from components.netguard import DEFAULT_MAX_PUBLIC_SHARE, cidr_problems
+from llmops.components.aws.subnets import vpc_cidr_problems
+from llmops.components.errors import MISSING, InputError, Problem, key_path
+from llmops.components.k3s.render import FlannelBackend
+from llmops.components.netguard import DEFAULT_MAX_PUBLIC_SHARE, cidr_problems
 
 NetworkArgsError = InputError
 """Kept for old imports: bad network args raise the project's one input error."""

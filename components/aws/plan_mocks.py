@@ -1,7 +1,7 @@
 """What the offline plan answers for the AWS provider: invokes and provider-computed outputs.
 
 Documentation addresses and ids: recognisably fake, stable between runs. The same answers
-serve `llmops plan` and the tests (through `infra.plan.PlanMocks`).
+serve `llmops plan` and the tests (through `llmops.infra.plan.PlanMocks`).
 """
 
 from __future__ import annotations

@@ -7,14 +7,13 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
-
-from components.aws.checks import BOOTSTRAP, server_problems
-from components.aws.iam import node_role, parameter_path, secure_parameter
-from components.aws.network import AwsNetwork
-from components.aws.subnets import server_address
-from components.errors import Problem
-from components.k3s.host import K3sServerHost, ServerEndpoints
-from components.k3s.render import API_PORT
+from llmops.components.aws.checks import BOOTSTRAP, server_problems
+from llmops.components.aws.iam import node_role, parameter_path, secure_parameter
+from llmops.components.aws.network import AwsNetwork
+from llmops.components.aws.subnets import server_address
+from llmops.components.errors import Problem
+from llmops.components.k3s.host import K3sServerHost, ServerEndpoints
+from llmops.components.k3s.render import API_PORT
 
 UBUNTU_AMI_PARAMETER = "/aws/service/canonical/ubuntu/server/24.04/stable/current/amd64/hvm/ebs-gp3/ami-id"
 """Canonical's public SSM parameter for the current Ubuntu 24.04 LTS image (amd64, gp3)."""

@@ -6,10 +6,10 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
-from components.azure.machines import gpu_families, gpu_of
-from components.errors import Problem, key_path
-from components.k3s.render import NodeBootstrap
-from components.pools import Capacity, GpuNodePoolArgs, validate_pool
+from llmops.components.azure.machines import gpu_families, gpu_of
+from llmops.components.errors import Problem, key_path
+from llmops.components.k3s.render import NodeBootstrap
+from llmops.components.pools import Capacity, GpuNodePoolArgs, validate_pool
 
 SCRIPTS_DIR = Path(__file__).resolve().parent / "scripts"
 BOOTSTRAP = NodeBootstrap(cloud="azure", script=SCRIPTS_DIR / "cloud.sh")

@@ -9,20 +9,19 @@ from typing import Any
 import pulumi
 import pulumi_azure_native as azure
 import yaml
-
-from components.azure.checks import (
+from llmops.components.azure.checks import (
     BOOTSTRAP,
     SCRIPTS_DIR,
     WINDOWS_TIME_ZONES,
     cron_times,
     validate_azure_pool,
 )
-from components.azure.network import AzureNetwork
-from components.azure.secrets import node_identity, secret_locator, secret_name, vault_secret
-from components.azure.servers import ADMIN_USER, custom_data, image_reference, linux_configuration
-from components.errors import raise_if
-from components.k3s.cluster import K3sAgentJoin
-from components.k3s.render import (
+from llmops.components.azure.network import AzureNetwork
+from llmops.components.azure.secrets import node_identity, secret_locator, secret_name, vault_secret
+from llmops.components.azure.servers import ADMIN_USER, custom_data, image_reference, linux_configuration
+from llmops.components.errors import raise_if
+from llmops.components.k3s.cluster import K3sAgentJoin
+from llmops.components.k3s.render import (
     NODE_LIB_DIR,
     TOKEN_FILE,
     FlannelBackend,
@@ -32,7 +31,7 @@ from components.k3s.render import (
     pool_labels,
     render_cloud_init,
 )
-from components.pools import Capacity, GpuNodePoolArgs, ScalingSchedule
+from llmops.components.pools import Capacity, GpuNodePoolArgs, ScalingSchedule
 
 __all__ = ["AzureGpuNodePool", "AzureGpuNodePoolArgs", "autoscale_profiles", "spot_settings"]
 

@@ -1,4 +1,4 @@
-"""The Azure kit: what `components.cloud.kit("azure")` hands the generic layers.
+"""The Azure kit: what `llmops.components.cloud.kit("azure")` hands the generic layers.
 
 Pure at import time: pulumi_azure_native loads inside the methods that build resources.
 """
@@ -9,20 +9,24 @@ import dataclasses
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from components.azure import machines, plan_mocks
-from components.azure.checks import BOOTSTRAP, INSTANCE_TYPE_EXAMPLE, server_problems, validate_azure_pool
-from components.azure.network_args import AzureNetworkArgs, validate_network_args
-from components.cloud import CloudKit, GpuMachine, NetworkSpec, ScalablePool
-from components.errors import Problem
-from components.pools import GpuNodePoolArgs
+from llmops.components.azure import machines, plan_mocks
+from llmops.components.azure.checks import (
+    BOOTSTRAP,
+    INSTANCE_TYPE_EXAMPLE,
+    server_problems,
+    validate_azure_pool,
+)
+from llmops.components.azure.network_args import AzureNetworkArgs, validate_network_args
+from llmops.components.cloud import CloudKit, GpuMachine, NetworkSpec, ScalablePool
+from llmops.components.errors import Problem
+from llmops.components.pools import GpuNodePoolArgs
 
 if TYPE_CHECKING:
     import pulumi
     import pulumi_kubernetes as k8s
-
-    from components.azure.network import AzureNetwork
-    from components.k3s.cluster import K3sAgentJoin
-    from components.k3s.host import K3sServerHost
+    from llmops.components.azure.network import AzureNetwork
+    from llmops.components.k3s.cluster import K3sAgentJoin
+    from llmops.components.k3s.host import K3sServerHost
 
 CLUSTER_AUTOSCALER_NOT_YET = (
     "cluster-autoscaler is not yet on Azure: the Azure pools keep their min/desired sizes and "
@@ -103,7 +107,7 @@ class AzureKit:
         )
 
     def network(self, name: str, spec: NetworkSpec) -> AzureNetwork:
-        from components.azure.network import AzureNetwork
+        from llmops.components.azure.network import AzureNetwork
 
         return AzureNetwork(name, self._network_args(spec))
 
@@ -112,7 +116,7 @@ class AzureKit:
     ) -> K3sServerHost:
         """`session_manager` has no Azure counterpart here yet (Azure Bastion is not built): the
         servers keep no inbound shell either way."""
-        from components.azure.servers import AzureK3sServers, AzureK3sServersArgs
+        from llmops.components.azure.servers import AzureK3sServers, AzureK3sServersArgs
 
         return AzureK3sServers(
             AzureK3sServersArgs(
@@ -129,7 +133,7 @@ class AzureKit:
         *,
         session_manager: bool = False,
     ) -> pulumi.Resource:
-        from components.azure.gpu_pool import AzureGpuNodePool, AzureGpuNodePoolArgs
+        from llmops.components.azure.gpu_pool import AzureGpuNodePool, AzureGpuNodePoolArgs
 
         shared = {f.name: getattr(args, f.name) for f in dataclasses.fields(GpuNodePoolArgs)}
         return AzureGpuNodePool(name, AzureGpuNodePoolArgs(network=network, join=join, **shared))
@@ -184,7 +188,7 @@ class AzureKit:
         return None
 
     def known_regions(self) -> Collection[str]:
-        from components.azure.regions import AZURE_REGIONS
+        from llmops.components.azure.regions import AZURE_REGIONS
 
         return AZURE_REGIONS
 
@@ -213,7 +217,7 @@ class AzureKit:
     def refresh_prices(self, regions: Sequence[str], instance_types: Sequence[str] | None) -> list[Any]:
         import os
 
-        from components.azure.lookup import RETAIL_PRICES_URL, refresh_prices
+        from llmops.components.azure.lookup import RETAIL_PRICES_URL, refresh_prices
 
         # LLMOPS_AZURE_PRICES_URL points the refresh at a mirror (or a test's local server).
         base_url = os.environ.get("LLMOPS_AZURE_PRICES_URL", RETAIL_PRICES_URL)

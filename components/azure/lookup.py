@@ -14,8 +14,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from components.azure.machines import CLOUD, gpu_machines
-from components.capacity.catalog import Catalog, InstancePrice, load_catalog
+from llmops.components.azure.machines import CLOUD, gpu_machines
+from llmops.components.capacity.catalog import Catalog, InstancePrice, load_catalog
 
 RETAIL_PRICES_URL = "https://prices.azure.com/api/retail/prices"
 MAX_PAGES = 200

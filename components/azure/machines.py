@@ -11,8 +11,8 @@ from __future__ import annotations
 import functools
 import re
 
-from components.capacity.catalog import load_catalog
-from components.cloud import GpuMachine
+from llmops.components.capacity.catalog import load_catalog
+from llmops.components.cloud import GpuMachine
 
 CLOUD = "azure"
 

@@ -8,16 +8,15 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_azure_native as azure
 import pulumi_tls as tls
-
-from components.azure.network_args import (
+from llmops.components.azure.network_args import (
     AzureNetworkArgs,
     default_vault_name,
     server_addresses,
     subnet_cidr,
     validate_network_args,
 )
-from components.errors import raise_if
-from components.k3s.render import API_PORT, FlannelBackend
+from llmops.components.errors import raise_if
+from llmops.components.k3s.render import API_PORT, FlannelBackend
 
 __all__ = ["AzureNetwork", "AzureNetworkArgs", "NsgRule", "nsg_rules"]
 

@@ -8,9 +8,9 @@ import ipaddress
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from components.errors import Problem, key_path
-from components.k3s.render import FlannelBackend
-from components.netguard import DEFAULT_MAX_PUBLIC_SHARE, cidr_problems
+from llmops.components.errors import Problem, key_path
+from llmops.components.k3s.render import FlannelBackend
+from llmops.components.netguard import DEFAULT_MAX_PUBLIC_SHARE, cidr_problems
 
 SERVER_HOST_OFFSET = 10
 """Server i takes the subnet's address number 10 + i (Azure reserves the first four and the last)."""

@@ -7,8 +7,7 @@ import uuid
 
 import pulumi
 import pulumi_azure_native as azure
-
-from components.azure.network import AzureNetwork
+from llmops.components.azure.network import AzureNetwork
 
 KEY_VAULT_SECRETS_USER = "4633458b-17de-408a-b874-0445c86b69e6"
 """Built-in role "Key Vault Secrets User": read secret values, nothing else."""

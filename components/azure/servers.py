@@ -8,12 +8,11 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_azure_native as azure
-
-from components.azure.checks import BOOTSTRAP, server_problems
-from components.azure.network import AzureNetwork
-from components.azure.secrets import node_identity, secret_locator, secret_name, vault_secret
-from components.errors import Problem
-from components.k3s.host import K3sServerHost, ServerEndpoints
+from llmops.components.azure.checks import BOOTSTRAP, server_problems
+from llmops.components.azure.network import AzureNetwork
+from llmops.components.azure.secrets import node_identity, secret_locator, secret_name, vault_secret
+from llmops.components.errors import Problem
+from llmops.components.k3s.host import K3sServerHost, ServerEndpoints
 
 UBUNTU_IMAGE = {
     "publisher": "Canonical",

@@ -5,9 +5,9 @@ entry points the plan needs are `stack_cost` (pools -> CostReport) and `model_fi
 (model, GPU, count -> FitVerdict).
 """
 
-from components.capacity.autoscalers import HpaParams, KedaWaitingParams, KpaParams
-from components.capacity.catalog import Catalog, CatalogError, GpuSpec, InstancePrice, load_catalog
-from components.capacity.cost import (
+from llmops.components.capacity.autoscalers import HpaParams, KedaWaitingParams, KpaParams
+from llmops.components.capacity.catalog import Catalog, CatalogError, GpuSpec, InstancePrice, load_catalog
+from llmops.components.capacity.cost import (
     CostInputError,
     CostReport,
     PoolCost,
@@ -15,11 +15,11 @@ from components.capacity.cost import (
     ScheduleWindow,
     stack_cost,
 )
-from components.capacity.models import FitVerdict, ModelSpec, get_model, model_catalog, model_fit
-from components.capacity.promql import PredictiveRule, forecast, rule_group
-from components.capacity.replay import POLICIES, ReplayResult, ReplaySettings, replay
-from components.capacity.scaling import AutoscalingSpec, CronWindow, DemandRule, HpaLoop
-from components.capacity.throughput import (
+from llmops.components.capacity.models import FitVerdict, ModelSpec, get_model, model_catalog, model_fit
+from llmops.components.capacity.promql import PredictiveRule, forecast, rule_group
+from llmops.components.capacity.replay import POLICIES, ReplayResult, ReplaySettings, replay
+from llmops.components.capacity.scaling import AutoscalingSpec, CronWindow, DemandRule, HpaLoop
+from llmops.components.capacity.throughput import (
     ReplicaCapacity,
     Slo,
     TokenMix,
@@ -27,7 +27,7 @@ from components.capacity.throughput import (
     replica_perf,
     replicas_for_rate,
 )
-from components.capacity.traces import Trace, TraceFormatError, read_trace
+from llmops.components.capacity.traces import Trace, TraceFormatError, read_trace
 
 __all__ = [
     "POLICIES",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
-from components.capacity.scaling import DEFAULT_SCALE_DOWN_WINDOW_S, HPA_SYNC_PERIOD_S, HPA_TOLERANCE
+from llmops.components.capacity.scaling import DEFAULT_SCALE_DOWN_WINDOW_S, HPA_SYNC_PERIOD_S, HPA_TOLERANCE
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,8 @@ import statistics
 from dataclasses import dataclass
 from importlib import resources
 
-from components.capacity.capacity_report import at_concurrency
-from components.capacity.throughput import TokenMix, replica_perf
+from llmops.components.capacity.capacity_report import at_concurrency
+from llmops.components.capacity.throughput import TokenMix, replica_perf
 
 # Per-step fixed cost by engine generation. vLLM >= 0.6 overlaps scheduling and output processing
 # with the GPU (vLLM blog, "vLLM v0.6.0: 2.7x Throughput Improvement and 75% Latency Reduction",
@@ -59,7 +59,11 @@ class Measurement:
 
 def load_measurements(text: str | None = None) -> list[Measurement]:
     if text is None:
-        text = resources.files("components.capacity").joinpath("data", "calibration.csv").read_text("utf-8")
+        text = (
+            resources.files("llmops.components.capacity")
+            .joinpath("data", "calibration.csv")
+            .read_text("utf-8")
+        )
     rows = []
     for row in csv.DictReader(io.StringIO(text)):
         rows.append(

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from components.capacity.models import model_fit
-from components.capacity.throughput import (
+from llmops.components.capacity.models import model_fit
+from llmops.components.capacity.throughput import (
     DEFAULT_MAX_NUM_SEQS,
     ReplicaPerf,
     Slo,

@@ -2,13 +2,13 @@
 
 Run from a checkout with the snapshots beside it:
 
-    python -m components.capacity.catalog_build ../shared/data/prices
+    python -m llmops.components.capacity.catalog_build ../shared/data/prices
 
 AWS rows are kept per region: the on-demand price (the same in every zone) and the median
 spot price across zones. GCP prices GPUs apart from their host VM, so a GCP row is the sum
 of a host row (`gcp-gpu-hosts.csv`) and the snapshot's GPU price in the same region, both for
 on-demand and for spot. G2/A2/A3 hosts come with a fixed set of GPUs (the machine type names
-them; `components.gcp.machines`), so their row is host + those GPUs under the machine type's
+them; `llmops.components.gcp.machines`), so their row is host + those GPUs under the machine type's
 own name. N1 hosts take attached T4/V100 GPUs, so each allowed combination gets its own row,
 named `n1-standard-8+T4x1` (host + count x GPU), as the GCP pools spell it. Hand-entered host
 rows in `prices_extra.csv` fill what the snapshots lack.
@@ -25,8 +25,8 @@ from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 
-from components.capacity.catalog import InstancePrice, parse_gpus, write_prices
-from components.gcp.machines import ACCELERATOR_OPTIMIZED, N1_ATTACHED_GPUS, N1_HOST, attached_name
+from llmops.components.capacity.catalog import InstancePrice, parse_gpus, write_prices
+from llmops.components.gcp.machines import ACCELERATOR_OPTIMIZED, N1_ATTACHED_GPUS, N1_HOST, attached_name
 
 SNAPSHOT_SOURCE = "skypilot-catalog v9 @2c3d7ea {path}"
 SNAPSHOT_AS_OF = "snapshot date unknown (late 2025)"
@@ -37,7 +37,7 @@ def _float(text: str) -> float | None:
 
 
 def _data_dir() -> Path:
-    return Path(str(resources.files("components.capacity").joinpath("data")))
+    return Path(str(resources.files("llmops.components.capacity").joinpath("data")))
 
 
 def _aws_rows(path: Path, known_gpus: set[str], skipped: set[str]) -> list[InstancePrice]:
@@ -190,7 +190,7 @@ def build(snapshot_dir: Path) -> tuple[list[InstancePrice], list[str]]:
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if len(args) != 1:
-        print("usage: python -m components.capacity.catalog_build SNAPSHOT_DIR", file=sys.stderr)
+        print("usage: python -m llmops.components.capacity.catalog_build SNAPSHOT_DIR", file=sys.stderr)
         return 2
     rows, skipped = build(Path(args[0]))
     (_data_dir() / "prices.csv").write_text(write_prices(rows))

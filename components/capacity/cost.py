@@ -11,8 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-
-from components.capacity.catalog import Catalog, CatalogError, load_catalog
+from llmops.components.capacity.catalog import Catalog, CatalogError, load_catalog
 
 HOURS_PER_MONTH = 720.0
 CAPACITY_TYPES = ("on-demand", "spot", "mixed")

@@ -9,8 +9,8 @@ import math
 from dataclasses import dataclass, field
 from importlib import resources
 
-from components.capacity.catalog import CatalogError, GpuSpec, load_catalog
-from components.capacity.precision import (
+from llmops.components.capacity.catalog import CatalogError, GpuSpec, load_catalog
+from llmops.components.capacity.precision import (
     _QUANTIZED_BITS,
     DTYPES,
     KV_CACHE_DTYPES,
@@ -111,7 +111,11 @@ class ModelSpec:
 
 @functools.cache
 def model_catalog() -> dict[str, ModelSpec]:
-    text = resources.files("components.capacity").joinpath("data", "models.csv").read_text(encoding="utf-8")
+    text = (
+        resources.files("llmops.components.capacity")
+        .joinpath("data", "models.csv")
+        .read_text(encoding="utf-8")
+    )
     models: dict[str, ModelSpec] = {}
     for row in csv.DictReader(io.StringIO(text)):
         models[row["model_id"]] = ModelSpec(

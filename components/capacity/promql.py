@@ -28,7 +28,7 @@ as long as a scale-down recommendation is."""
 
 
 def _template(name: str) -> Template:
-    text = resources.files("components.capacity").joinpath("rules", name).read_text(encoding="utf-8")
+    text = resources.files("llmops.components.capacity").joinpath("rules", name).read_text(encoding="utf-8")
     # Comments document the file; the rendered expression goes into YAML without them.
     body = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
     return Template(body.strip())

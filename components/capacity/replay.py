@@ -16,11 +16,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
-
-from components.capacity.autoscalers import HpaParams, KedaWaitingParams, KpaParams
-from components.capacity.catalog import load_catalog
-from components.capacity.promql import DEMAND_WINDOW_S, RISE_WINDOW_S, RULE_INTERVAL_S, forecast
-from components.capacity.scaling import (
+from llmops.components.capacity.autoscalers import HpaParams, KedaWaitingParams, KpaParams
+from llmops.components.capacity.catalog import load_catalog
+from llmops.components.capacity.promql import DEMAND_WINDOW_S, RISE_WINDOW_S, RULE_INTERVAL_S, forecast
+from llmops.components.capacity.scaling import (
     DEFAULT_TARGET,
     PLANNING_MIX,
     AutoscalingSpec,
@@ -28,8 +27,14 @@ from components.capacity.scaling import (
     HpaLoop,
     TriggerValues,
 )
-from components.capacity.throughput import ReplicaCapacity, Slo, TokenMix, replica_capacity, replica_perf
-from components.capacity.traces import Trace
+from llmops.components.capacity.throughput import (
+    ReplicaCapacity,
+    Slo,
+    TokenMix,
+    replica_capacity,
+    replica_perf,
+)
+from llmops.components.capacity.traces import Trace
 
 POLICIES = ("static", "hpa", "kpa", "keda-waiting", "predictive", "deployed", "oracle")
 REQUEST_TRACE_BIN_S = 5.0

@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 from dataclasses import asdict, dataclass
 
-from components.capacity.models import get_model
+from llmops.components.capacity.models import get_model
 
 GB = 1e9
 MIB = 1024**2

@@ -14,9 +14,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from components.capacity.catalog import CatalogError, GpuSpec, load_catalog
-from components.capacity.models import ModelSpec, get_model, model_fit
-from components.capacity.precision import Precision, resolve_precision
+from llmops.components.capacity.catalog import CatalogError, GpuSpec, load_catalog
+from llmops.components.capacity.models import ModelSpec, get_model, model_fit
+from llmops.components.capacity.precision import Precision, resolve_precision
 
 # Share of peak memory bandwidth a step's weight and KV reads achieve (model bandwidth utilisation).
 MEMORY_EFFICIENCY = 0.75

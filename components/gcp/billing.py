@@ -24,9 +24,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from components.capacity.catalog import InstancePrice
-from components.gcp.machines import gpu_machine
-from components.gcp.offerings import machine_shapes
+from llmops.components.capacity.catalog import InstancePrice
+from llmops.components.gcp.machines import gpu_machine
+from llmops.components.gcp.offerings import machine_shapes
 
 BILLING_API = "https://cloudbilling.googleapis.com"
 COMPUTE_ENGINE_SERVICE = "6F81-5844-456A"

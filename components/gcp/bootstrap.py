@@ -1,6 +1,6 @@
 """The Compute Engine part of the node bootstrap, and where node secrets live. Pure Python.
 
-`BOOTSTRAP` is the fragment (`scripts/cloud.sh`) that `components.k3s.render.render_cloud_init`
+`BOOTSTRAP` is the fragment (`scripts/cloud.sh`) that `llmops.components.k3s.render.render_cloud_init`
 writes beside `lib.sh`: Secret Manager through the metadata server's token, the external
 address and the `gce://` provider id from the metadata server. The entry scripts are the same
 on every cloud.
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from components.k3s.render import NodeBootstrap
+from llmops.components.k3s.render import NodeBootstrap
 
 SCRIPTS_DIR = Path(__file__).resolve().parent / "scripts"
 BOOTSTRAP = NodeBootstrap(cloud="gcp", script=SCRIPTS_DIR / "cloud.sh")

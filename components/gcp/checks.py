@@ -1,7 +1,7 @@
 """The GCP checks the config layer and the components run before any resource. Pure Python.
 
 `gcp_pool_problems` is the one list of what a GCP pool must satisfy: the shared pool checks
-(`components.pools.validate_pool`, with the GCP machine table as its GPU lookup), then what a
+(`llmops.components.pools.validate_pool`, with the GCP machine table as its GPU lookup), then what a
 managed instance group cannot express (several machine types, mixed capacity, windows on two
 clocks) and what the region does not sell. The kit runs it with the stack's key paths, and
 `GcpGpuNodePool` with its args' names, so both report the same problems.
@@ -12,11 +12,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from components.errors import MISSING, Problem, key_path
-from components.gcp.machines import EXAMPLES, MachineTypeError, gpu_machine
-from components.gcp.offerings import regions_offering, zones_offering
-from components.gcp.schedules import fire_minutes
-from components.pools import Capacity, GpuNodePoolArgs, validate_pool
+from llmops.components.errors import MISSING, Problem, key_path
+from llmops.components.gcp.machines import EXAMPLES, MachineTypeError, gpu_machine
+from llmops.components.gcp.offerings import regions_offering, zones_offering
+from llmops.components.gcp.schedules import fire_minutes
+from llmops.components.pools import Capacity, GpuNodePoolArgs, validate_pool
 
 POOL_NAME_MAX = 58
 """Pool names prefix the instance template, group and service account names (GCP: 63 characters)."""

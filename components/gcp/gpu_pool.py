@@ -7,17 +7,16 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_gcp as gcp
-
-from components.errors import Problem, as_problem, raise_if
-from components.gcp.bootstrap import BOOTSTRAP
-from components.gcp.iam import CLOUD_PLATFORM_SCOPE, node_secret, node_service_account, secret_id
-from components.gcp.machines import GpuMachine, gpu_machine
-from components.gcp.network import Egress, GcpNetwork
-from components.gcp.offerings import zones_offering
-from components.gcp.schedules import mig_scaling_schedules
-from components.gcp.shutdown import graceful_shutdown_kubelet_args
-from components.k3s.cluster import K3sAgentJoin
-from components.k3s.render import (
+from llmops.components.errors import Problem, as_problem, raise_if
+from llmops.components.gcp.bootstrap import BOOTSTRAP
+from llmops.components.gcp.iam import CLOUD_PLATFORM_SCOPE, node_secret, node_service_account, secret_id
+from llmops.components.gcp.machines import GpuMachine, gpu_machine
+from llmops.components.gcp.network import Egress, GcpNetwork
+from llmops.components.gcp.offerings import zones_offering
+from llmops.components.gcp.schedules import mig_scaling_schedules
+from llmops.components.gcp.shutdown import graceful_shutdown_kubelet_args
+from llmops.components.k3s.cluster import K3sAgentJoin
+from llmops.components.k3s.render import (
     TOKEN_FILE,
     FlannelBackend,
     NodeExternalIp,
@@ -26,7 +25,7 @@ from components.k3s.render import (
     pool_labels,
     render_cloud_init,
 )
-from components.pools import Capacity, GpuNodePoolArgs
+from llmops.components.pools import Capacity, GpuNodePoolArgs
 
 DLVM_IMAGE_PROJECT = "deeplearning-platform-release"
 DLVM_IMAGE_FAMILY = "common-cu128-ubuntu-2204-nvidia-570"
@@ -75,8 +74,8 @@ class GcpGpuNodePoolArgs(GpuNodePoolArgs):
 
 
 def validate_gcp_pool(name: str, args: GcpGpuNodePoolArgs, *, path: str = "args") -> list[Problem]:
-    """The stack-independent checks (`components.gcp.checks.gcp_pool_problems`) plus the network's region."""
-    from components.gcp.checks import gcp_pool_problems
+    """The stack-independent checks (`gcp.checks.gcp_pool_problems`) plus the network's region."""
+    from llmops.components.gcp.checks import gcp_pool_problems
 
     region = args.region or (args.network.regions[0] if args.network.regions else "")
     problems = gcp_pool_problems(name, args, region=region, path=path)

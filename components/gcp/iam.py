@@ -8,8 +8,7 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_gcp as gcp
-
-from components.gcp.bootstrap import secret_locator
+from llmops.components.gcp.bootstrap import secret_locator
 
 SECRET_ACCESSOR = "roles/secretmanager.secretAccessor"
 CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"

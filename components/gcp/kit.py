@@ -1,4 +1,4 @@
-"""The GCP kit: what `components.cloud.kit("gcp")` hands the generic layers.
+"""The GCP kit: what `llmops.components.cloud.kit("gcp")` hands the generic layers.
 
 Pure at import time: the provider SDK (pulumi_gcp) loads inside the methods that build
 resources, so the config layer can check machines, pools and networks without it. The stack's
@@ -14,21 +14,20 @@ import sys
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from components.cloud import CloudKit, GpuMachine, NetworkSpec, ScalablePool
-from components.errors import InputError, Problem, as_problem, key_path
-from components.gcp import plan_mocks
-from components.gcp.bootstrap import BOOTSTRAP
-from components.gcp.checks import gcp_pool_problems, provider_problems
-from components.gcp.machines import ACCELERATOR_FAMILIES, EXAMPLES, MachineTypeError, gpu_machine
-from components.pools import GpuNodePoolArgs
+from llmops.components.cloud import CloudKit, GpuMachine, NetworkSpec, ScalablePool
+from llmops.components.errors import InputError, Problem, as_problem, key_path
+from llmops.components.gcp import plan_mocks
+from llmops.components.gcp.bootstrap import BOOTSTRAP
+from llmops.components.gcp.checks import gcp_pool_problems, provider_problems
+from llmops.components.gcp.machines import ACCELERATOR_FAMILIES, EXAMPLES, MachineTypeError, gpu_machine
+from llmops.components.pools import GpuNodePoolArgs
 
 if TYPE_CHECKING:
     import pulumi
     import pulumi_kubernetes as k8s
-
-    from components.gcp.network import GcpNetwork, GcpNetworkArgs
-    from components.k3s.cluster import K3sAgentJoin
-    from components.k3s.host import K3sServerHost
+    from llmops.components.gcp.network import GcpNetwork, GcpNetworkArgs
+    from llmops.components.k3s.cluster import K3sAgentJoin
+    from llmops.components.k3s.host import K3sServerHost
 
 DEFAULT_REGION = "us-central1"
 BILLING_URL_ENV = "LLMOPS_GCP_BILLING_URL"
@@ -46,7 +45,7 @@ class GcpKit:
     bootstrap = BOOTSTRAP
     image_ships_gpu_driver = True
     """The pools boot a Deep Learning VM image family that carries the NVIDIA driver
-    (`components.gcp.gpu_pool.DLVM_IMAGE_FAMILY`), so the GPU operator installs none."""
+    (`llmops.components.gcp.gpu_pool.DLVM_IMAGE_FAMILY`), so the GPU operator installs none."""
     node_autoscaler_unavailable: str | None = (
         "cluster-autoscaler's GCE provider is not wired to the K3s servers yet (it needs MIG "
         "discovery by name prefix and the servers' service account; docs/gcp.md)"
@@ -92,7 +91,7 @@ class GcpKit:
         region = provider_keys.get(self.region_key)
         if not isinstance(region, str) or region not in self.known_regions():
             return problems  # missing, or an unknown region: reported at the region key itself
-        from components.gcp.offerings import regions_offering, zones_offering
+        from llmops.components.gcp.offerings import regions_offering, zones_offering
 
         for path, args in pools.items():
             if not args.instance_types or self.gpu_of(args.instance_types[0]) is None:
@@ -111,7 +110,7 @@ class GcpKit:
         return problems
 
     def validate_network(self, spec: NetworkSpec, *, path: str, keys: Mapping[str, str]) -> list[Problem]:
-        from components.gcp.network import validate_network_args
+        from llmops.components.gcp.network import validate_network_args
 
         problems = []
         for line in validate_network_args(self._network_args(spec, DEFAULT_REGION), path=path):
@@ -136,7 +135,7 @@ class GcpKit:
 
     # --- resources
     def _network_args(self, spec: NetworkSpec, region: str) -> GcpNetworkArgs:
-        from components.gcp.network import GcpNetworkArgs
+        from llmops.components.gcp.network import GcpNetworkArgs
 
         return GcpNetworkArgs(
             api_allowed_cidrs=list(spec.api_allowed_cidrs),
@@ -152,7 +151,7 @@ class GcpKit:
         return pulumi.Config("gcp").require("project")
 
     def network(self, name: str, spec: NetworkSpec) -> GcpNetwork:
-        from components.gcp.network import GcpNetwork
+        from llmops.components.gcp.network import GcpNetwork
 
         return GcpNetwork(name, self._network_args(spec, self.region() or DEFAULT_REGION))
 
@@ -173,7 +172,7 @@ class GcpKit:
                     )
                 ],
             )
-        from components.gcp.servers import GcpK3sServers, GcpK3sServersArgs
+        from llmops.components.gcp.servers import GcpK3sServers, GcpK3sServersArgs
 
         return GcpK3sServers(
             GcpK3sServersArgs(
@@ -193,7 +192,7 @@ class GcpKit:
         session_manager: bool = False,
     ) -> pulumi.Resource:
         del session_manager  # refused with the servers (server_host), which come first
-        from components.gcp.gpu_pool import GcpGpuNodePool, GcpGpuNodePoolArgs
+        from llmops.components.gcp.gpu_pool import GcpGpuNodePool, GcpGpuNodePoolArgs
 
         shared = {f.name: getattr(args, f.name) for f in dataclasses.fields(GpuNodePoolArgs)}
         return GcpGpuNodePool(
@@ -262,7 +261,7 @@ class GcpKit:
     # --- the offline plan
     def known_regions(self) -> Collection[str]:
         """The regions of the shipped offerings snapshot: every region that sells a GPU machine."""
-        from components.gcp.offerings import known_regions
+        from llmops.components.gcp.offerings import known_regions
 
         return known_regions()
 
@@ -285,7 +284,7 @@ class GcpKit:
     def preflight(self, region: str, instance_types: Sequence[str]) -> dict[str, Any]:
         """No account call: the zones the shipped snapshot says sell each type (`--preflight`
         asked for explicitly), no live spot prices, and a line saying so."""
-        from components.gcp.offerings import zones_offering
+        from llmops.components.gcp.offerings import zones_offering
 
         return {
             "region": region,
@@ -305,8 +304,8 @@ class GcpKit:
         """Current prices from the Cloud Billing Catalog API (host + GPU SKUs per machine type).
 
         Raises ValueError for a machine type the pools cannot run or an API failure."""
-        from components.capacity.catalog import load_catalog
-        from components.gcp.billing import BILLING_API, BillingApiError, refresh_prices
+        from llmops.components.capacity.catalog import load_catalog
+        from llmops.components.gcp.billing import BILLING_API, BillingApiError, refresh_prices
 
         if instance_types:
             for instance_type in instance_types:

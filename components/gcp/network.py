@@ -9,10 +9,9 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_gcp as gcp
-
-from components.errors import show
-from components.k3s.render import API_PORT, FlannelBackend
-from components.netguard import DEFAULT_MAX_PUBLIC_SHARE, cidr_problems
+from llmops.components.errors import show
+from llmops.components.k3s.render import API_PORT, FlannelBackend
+from llmops.components.netguard import DEFAULT_MAX_PUBLIC_SHARE, cidr_problems
 
 KUBELET_PORT = 10250
 FLANNEL_VXLAN_PORT = 8472

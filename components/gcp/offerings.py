@@ -4,7 +4,7 @@ A regional managed instance group spreads over the region's zones that have the 
 (and, for N1 hosts, the attached GPU). The table comes from the same SkyPilot snapshot as the
 price catalog (a zone appears there when GCP sells the machine in it); rebuild it with
 
-    python -m components.gcp.offerings ../shared/data/prices
+    python -m llmops.components.gcp.offerings ../shared/data/prices
 
 `data/shapes.csv` (vCPUs and memory of each GPU host, for `llmops prices refresh --cloud gcp`)
 comes from the same rows. A test checks that the shipped files equal a rebuild. The product
@@ -22,13 +22,13 @@ from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 
-from components.gcp.machines import ACCELERATOR_OPTIMIZED, N1_ATTACHED_GPUS, N1_HOST, attached_name
+from llmops.components.gcp.machines import ACCELERATOR_OPTIMIZED, N1_ATTACHED_GPUS, N1_HOST, attached_name
 
 COLUMNS = ("instance_type", "region", "zone")
 
 
 def _data_path() -> Path:
-    return Path(str(resources.files("components.gcp").joinpath("data", "offerings.csv")))
+    return Path(str(resources.files("llmops.components.gcp").joinpath("data", "offerings.csv")))
 
 
 def _gpu_zones(snapshot_dir: Path) -> dict[tuple[str, int], set[tuple[str, str]]]:
@@ -127,7 +127,7 @@ def regions_offering(instance_type: str) -> tuple[str, ...]:
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if len(args) != 1:
-        print("usage: python -m components.gcp.offerings SNAPSHOT_DIR", file=sys.stderr)
+        print("usage: python -m llmops.components.gcp.offerings SNAPSHOT_DIR", file=sys.stderr)
         return 2
     rows = build_offerings(Path(args[0]))
     _data_path().write_text(write_offerings(rows))

@@ -16,7 +16,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from components.k3s.pool import ScalingSchedule
+from llmops.components.k3s.pool import ScalingSchedule
 
 MINUTES_PER_WEEK = 7 * 24 * 60
 MIN_DURATION_S = 300

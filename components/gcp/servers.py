@@ -8,12 +8,17 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_gcp as gcp
-
-from components.errors import Problem, as_problem
-from components.gcp.bootstrap import BOOTSTRAP, secret_locator
-from components.gcp.iam import CLOUD_PLATFORM_SCOPE, NodeSecret, node_secret, node_service_account, secret_id
-from components.gcp.network import GcpNetwork, server_address
-from components.k3s.host import K3sServerHost, ServerEndpoints
+from llmops.components.errors import Problem, as_problem
+from llmops.components.gcp.bootstrap import BOOTSTRAP, secret_locator
+from llmops.components.gcp.iam import (
+    CLOUD_PLATFORM_SCOPE,
+    NodeSecret,
+    node_secret,
+    node_service_account,
+    secret_id,
+)
+from llmops.components.gcp.network import GcpNetwork, server_address
+from llmops.components.k3s.host import K3sServerHost, ServerEndpoints
 
 DEFAULT_MACHINE_TYPE = "e2-standard-2"
 UBUNTU_IMAGE = "projects/ubuntu-os-cloud/global/images/family/ubuntu-2404-lts-amd64"

@@ -1,7 +1,7 @@
 """K3s cluster layer: servers with an in-program PKI, agents that join through cloud-init.
 
 The Pulumi-free parts (`render`, `pool`, `pki`, `readiness`, `versions`) import without Pulumi;
-the component classes load on first use, so `import components.k3s.render` stays fast.
+the component classes load on first use, so `import llmops.components.k3s.render` stays fast.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from components.k3s.render import (
+from llmops.components.k3s.render import (
     GPU_TAINT,
     SERVER_TAINT,
     FlannelBackend,
@@ -17,31 +17,31 @@ from components.k3s.render import (
     NodeExternalIp,
     NodeTaint,
 )
-from components.k3s.versions import K3S_VERSION
+from llmops.components.k3s.versions import K3S_VERSION
 
 if TYPE_CHECKING:
-    from components.errors import InputError as ClusterArgsError
-    from components.errors import InputError as PoolConfigError
-    from components.k3s.cluster import K3sAgentJoin, K3sCluster, K3sClusterArgs
-    from components.k3s.host import K3sServerHost, ServerEndpoints
-    from components.pools import Capacity, GpuNodePoolArgs, ScalingSchedule, validate_pool
+    from llmops.components.errors import InputError as ClusterArgsError
+    from llmops.components.errors import InputError as PoolConfigError
+    from llmops.components.k3s.cluster import K3sAgentJoin, K3sCluster, K3sClusterArgs
+    from llmops.components.k3s.host import K3sServerHost, ServerEndpoints
+    from llmops.components.pools import Capacity, GpuNodePoolArgs, ScalingSchedule, validate_pool
 
 # The pool args shape moved to components.pools; these names stay importable from here.
 _MOVED = {
-    "Capacity": ("components.pools", "Capacity"),
-    "GpuNodePoolArgs": ("components.pools", "GpuNodePoolArgs"),
-    "ScalingSchedule": ("components.pools", "ScalingSchedule"),
-    "validate_pool": ("components.pools", "validate_pool"),
-    "PoolConfigError": ("components.errors", "InputError"),
-    "ClusterArgsError": ("components.errors", "InputError"),
+    "Capacity": ("llmops.components.pools", "Capacity"),
+    "GpuNodePoolArgs": ("llmops.components.pools", "GpuNodePoolArgs"),
+    "ScalingSchedule": ("llmops.components.pools", "ScalingSchedule"),
+    "validate_pool": ("llmops.components.pools", "validate_pool"),
+    "PoolConfigError": ("llmops.components.errors", "InputError"),
+    "ClusterArgsError": ("llmops.components.errors", "InputError"),
 }
 
 _LAZY = {
-    "K3sAgentJoin": "components.k3s.cluster",
-    "K3sCluster": "components.k3s.cluster",
-    "K3sClusterArgs": "components.k3s.cluster",
-    "K3sServerHost": "components.k3s.host",
-    "ServerEndpoints": "components.k3s.host",
+    "K3sAgentJoin": "llmops.components.k3s.cluster",
+    "K3sCluster": "llmops.components.k3s.cluster",
+    "K3sClusterArgs": "llmops.components.k3s.cluster",
+    "K3sServerHost": "llmops.components.k3s.host",
+    "ServerEndpoints": "llmops.components.k3s.host",
 }
 
 

@@ -11,12 +11,11 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 import pulumi_tls as tls
-
-from components.errors import InputError, Problem, key_path, raise_if
-from components.k3s import pki
-from components.k3s.host import K3sServerHost
-from components.k3s.readiness import wait_for_api
-from components.k3s.render import (
+from llmops.components.errors import InputError, Problem, key_path, raise_if
+from llmops.components.k3s import pki
+from llmops.components.k3s.host import K3sServerHost
+from llmops.components.k3s.readiness import wait_for_api
+from llmops.components.k3s.render import (
     AGENT_TOKEN_FILE,
     SERVER_TAINT,
     TOKEN_FILE,
@@ -28,7 +27,7 @@ from components.k3s.render import (
     render_kubeconfig,
     server_config,
 )
-from components.k3s.versions import K3S_VERSION
+from llmops.components.k3s.versions import K3S_VERSION
 
 SERVER_COUNTS = (1, 3)
 
@@ -38,7 +37,7 @@ class K3sClusterArgs:
     """Inputs of `K3sCluster`."""
 
     host: K3sServerHost
-    """Cloud that runs the servers: `components.cloud.kit(cloud).server_host(...)`."""
+    """Cloud that runs the servers: `llmops.components.cloud.kit(cloud).server_host(...)`."""
     server_count: int = 1
     """1, or 3 for an HA control plane on embedded etcd; default: one server."""
     k3s_version: str = K3S_VERSION

@@ -15,9 +15,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pulumi
-
-from components.errors import Problem
-from components.k3s.render import NodeBootstrap
+from llmops.components.errors import Problem
+from llmops.components.k3s.render import NodeBootstrap
 
 
 @dataclass(frozen=True)
@@ -33,7 +32,7 @@ class ServerEndpoints:
 
 
 class K3sServerHost(abc.ABC):
-    """Creates a cluster's servers on one cloud. Each cloud's kit (`components.cloud.kit`) has one."""
+    """Creates a cluster's servers on one cloud. Each cloud's kit (`llmops.components.cloud.kit`) has one."""
 
     cloud: str
     """Value of the `llmops.io/cloud` label on the servers."""

@@ -1,6 +1,6 @@
-"""Moved to `components.pools` (the pool args shape is cloud-neutral, not K3s's); kept for old imports."""
+"""Moved to `llmops.components.pools` (the pool args shape is cloud-neutral); kept for old imports."""
 
-from components.pools import (
+from llmops.components.pools import (
     MIN_DISK_GB,
     Capacity,
     GpuNodePoolArgs,

@@ -16,8 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-
-from components.k3s.versions import K3S_VERSION
+from llmops.components.k3s.versions import K3S_VERSION
 
 SCRIPTS_DIR = Path(__file__).resolve().parent / "scripts"
 

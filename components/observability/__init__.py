@@ -4,8 +4,8 @@
 each VllmModel so its replicas are scraped every 2 s with the labels the rules expect.
 """
 
-from components.observability.monitors import llmops_prometheus_rule, vllm_service_monitor
-from components.observability.stack import (
+from llmops.components.observability.monitors import llmops_prometheus_rule, vllm_service_monitor
+from llmops.components.observability.stack import (
     ObservabilityStack,
     ObservabilityStackArgs,
     ObservabilityStackArgsError,

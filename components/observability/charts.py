@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from components.addons.charts import (
+from llmops.components.addons.charts import (
     DEEPFLOW,
     FLUENT_BIT,
     KUBE_PROMETHEUS_STACK,

@@ -17,7 +17,7 @@ SIDECAR_LABEL_VALUE = "1"
 
 def dashboard_files() -> dict[str, str]:
     """File name -> JSON text of every dashboard, sorted by name."""
-    folder = resources.files("components.observability").joinpath("dashboards")
+    folder = resources.files("llmops.components.observability").joinpath("dashboards")
     return {
         entry.name: entry.read_text(encoding="utf-8")
         for entry in sorted(folder.iterdir(), key=lambda e: e.name)

@@ -13,8 +13,7 @@ from importlib import resources
 from typing import Any
 
 import yaml
-
-from components.errors import Problem, key_path, raise_if
+from llmops.components.errors import Problem, key_path, raise_if
 
 MONITORING_API_VERSION = "monitoring.coreos.com/v1"
 
@@ -85,7 +84,9 @@ def duration_seconds(value: str) -> float:
 def load_rule_file(file_name: str) -> list[dict[str, Any]]:
     """The groups of one rule file under rules/ (Prometheus rule-file format)."""
     text = (
-        resources.files("components.observability").joinpath("rules", file_name).read_text(encoding="utf-8")
+        resources.files("llmops.components.observability")
+        .joinpath("rules", file_name)
+        .read_text(encoding="utf-8")
     )
     data = yaml.safe_load(text)
     if not isinstance(data, dict) or not isinstance(data.get("groups"), list):

@@ -7,8 +7,7 @@ from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
-
-from components.observability.manifests import (
+from llmops.components.observability.manifests import (
     alert_rule_groups,
     prometheus_rule_manifest,
     vllm_service_monitor_manifest,

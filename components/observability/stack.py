@@ -10,12 +10,11 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
-
-from components.kube_names import DNS1123_LABEL, QUANTITY
-from components.observability import charts
-from components.observability.dashboards import SIDECAR_LABEL, SIDECAR_LABEL_VALUE, load_dashboards
-from components.observability.manifests import is_duration, validate_gpu_prices
-from components.observability.monitors import llmops_prometheus_rule
+from llmops.components.kube_names import DNS1123_LABEL, QUANTITY
+from llmops.components.observability import charts
+from llmops.components.observability.dashboards import SIDECAR_LABEL, SIDECAR_LABEL_VALUE, load_dashboards
+from llmops.components.observability.manifests import is_duration, validate_gpu_prices
+from llmops.components.observability.monitors import llmops_prometheus_rule
 
 # kube-prometheus-stack truncates its fullname to 26 characters; "<name>-kps" must fit so
 # the service names this component reports are the ones the chart creates.

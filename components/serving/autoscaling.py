@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from components.capacity.promql import FORECAST_RECORD
-from components.capacity.scaling import (
+from llmops.components.capacity.promql import FORECAST_RECORD
+from llmops.components.capacity.scaling import (
     DEFAULT_SCALE_DOWN_WINDOW_S,
     DEFAULT_TARGET,
     HPA_SYNC_PERIOD_S,

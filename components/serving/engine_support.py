@@ -10,7 +10,7 @@ vLLM's quantization configs (`get_min_capability()` of each method: AWQ 7.5, GPT
 
 from __future__ import annotations
 
-from components.serving.vllm_args import Dtype, Quantization
+from llmops.components.serving.vllm_args import Dtype, Quantization
 
 COMPUTE_CAPABILITY: dict[str, float] = {
     "V100": 7.0,

@@ -15,9 +15,8 @@ from importlib import resources
 
 import pulumi
 import pulumi_kubernetes as k8s
-
-from components.serving import download
-from components.serving.vllm_args import DEFAULT_IMAGE
+from llmops.components.serving import download
+from llmops.components.serving.vllm_args import DEFAULT_IMAGE
 
 STORE_MOUNT = "/models"
 SCRIPT_DIR = "/etc/llmops/download"
@@ -64,7 +63,7 @@ class ModelStoreMount:
 
 
 def wait_script() -> str:
-    return resources.files("components.serving").joinpath(WAIT_SCRIPT).read_text(encoding="utf-8")
+    return resources.files("llmops.components.serving").joinpath(WAIT_SCRIPT).read_text(encoding="utf-8")
 
 
 def model_path(repo: str, revision: str, mount: str = STORE_MOUNT) -> str:
@@ -149,7 +148,7 @@ class ModelDownloadJob(pulumi.ComponentResource):
             "app.kubernetes.io/managed-by": "llmops",
             "llmops.io/model": args.model_name,
         }
-        script = resources.files("components.serving").joinpath(SCRIPT).read_text(encoding="utf-8")
+        script = resources.files("llmops.components.serving").joinpath(SCRIPT).read_text(encoding="utf-8")
         config = k8s.core.v1.ConfigMap(
             f"{name}-script",
             metadata=k8s.meta.v1.ObjectMetaArgs(

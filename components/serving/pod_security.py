@@ -24,8 +24,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from components.kube_names import QUANTITY
-from components.serving.vllm_args import DEFAULT_IMAGE
+from llmops.components.kube_names import QUANTITY
+from llmops.components.serving.vllm_args import DEFAULT_IMAGE
 
 __all__ = ["DEFAULT_IMAGE", "WritablePath", "image_problems", "pinned_image", "writable_path_problems"]
 

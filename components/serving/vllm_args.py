@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from components.serving.secret_flags import is_secret_option, secret_option_fix
+from llmops.components.serving.secret_flags import is_secret_option, secret_option_fix
 
 VLLM_VERSION = "0.33.0"
 DEFAULT_IMAGE = f"vllm/vllm-openai:v{VLLM_VERSION}"

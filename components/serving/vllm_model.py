@@ -15,15 +15,14 @@ from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
-
-from components.errors import InputError, as_problem, raise_if
-from components.kube_names import is_dns1035_label
-from components.observability.manifests import scrape_problems
-from components.serving import pod_security
-from components.serving.autoscaling import AutoscalingSpec, reactive_query, scaled_object_spec
-from components.serving.model_store import ModelStoreMount, store_pod_parts
-from components.serving.pod_security import WritablePath
-from components.serving.vllm_args import (
+from llmops.components.errors import InputError, as_problem, raise_if
+from llmops.components.kube_names import is_dns1035_label
+from llmops.components.observability.manifests import scrape_problems
+from llmops.components.serving import pod_security
+from llmops.components.serving.autoscaling import AutoscalingSpec, reactive_query, scaled_object_spec
+from llmops.components.serving.model_store import ModelStoreMount, store_pod_parts
+from llmops.components.serving.pod_security import WritablePath
+from llmops.components.serving.vllm_args import (
     DEFAULT_IMAGE,
     MAX_MODEL_NAME,
     PORT,
@@ -240,7 +239,7 @@ class VllmModel(pulumi.ComponentResource):
 
         probe_config = None
         if args.progress_probe:
-            script = resources.files("components.serving").joinpath(PROGRESS_PROBE_SCRIPT).read_text()
+            script = resources.files("llmops.components.serving").joinpath(PROGRESS_PROBE_SCRIPT).read_text()
             probe_config = k8s.core.v1.ConfigMap(
                 f"{name}-progress-probe",
                 metadata=meta("-progress-probe"),
@@ -304,7 +303,7 @@ class VllmModel(pulumi.ComponentResource):
         )
 
         if args.service_monitor:
-            from components.observability import vllm_service_monitor
+            from llmops.components.observability import vllm_service_monitor
 
             vllm_service_monitor(
                 f"{name}-metrics",
@@ -328,8 +327,7 @@ class VllmModel(pulumi.ComponentResource):
         self, name: str, args: VllmModelArgs, forecast: DemandForecast, metadata: k8s.meta.v1.ObjectMetaArgs
     ) -> k8s.apiextensions.CustomResource:
         import yaml
-
-        from components.capacity.promql import rule_group
+        from llmops.components.capacity.promql import rule_group
 
         # vLLM labels its metrics with the served model name (the model id when unset).
         served = args.engine.served_model_name or args.engine.model

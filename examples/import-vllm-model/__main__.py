@@ -5,8 +5,7 @@ Run from this folder: `pulumi install && pulumi up` (kubeconfig context `gpu-clu
 
 import pulumi
 import pulumi_kubernetes as k8s
-
-from components.serving import EngineSpec, VllmModel, VllmModelArgs
+from llmops.components.serving import EngineSpec, VllmModel, VllmModelArgs
 
 config = pulumi.Config()
 provider = k8s.Provider("gpu-cluster", context=config.get("context") or "gpu-cluster")

@@ -8,24 +8,24 @@ namespace (`llmops:models`, `llmops:cluster`, ...). The package has one module p
   are declared once;
 - `translate`: a pydantic error -> a `Problem` with key path, value and fix;
 - `checks`: cross-key checks, and the components' own validators run with the stack's key
-  paths (`infra.config.fields` maps config keys onto component args);
+  paths (`llmops.infra.config.fields` maps config keys onto component args);
 - `loading`: reading a stack file or the Pulumi engine's config, ending in `parse()`.
 
-Every problem is a `components.errors.Problem`; `parse()` raises one `ConfigError` (the
+Every problem is a `llmops.components.errors.Problem`; `parse()` raises one `ConfigError` (the
 project's one `InputError`) listing them all, before any resource exists. The names below
-stay importable from `infra.config`.
+stay importable from `llmops.infra.config`.
 """
 
 from __future__ import annotations
 
-from components.cloud import Cloud
-from components.errors import MISSING as _MISSING
-from components.errors import Problem
-from infra.config.checks import (
+from llmops.components.cloud import Cloud
+from llmops.components.errors import MISSING as _MISSING
+from llmops.components.errors import Problem
+from llmops.infra.config.checks import (
     OBSERVABILITY_INSTANCE,
     check_semantics,
 )
-from infra.config.loading import (
+from llmops.infra.config.loading import (
     NAMESPACE,
     SECRET_PLACEHOLDER,
     ConfigError,
@@ -40,7 +40,7 @@ from infra.config.loading import (
     stack_file,
     to_pulumi_config,
 )
-from infra.config.models import (
+from llmops.infra.config.models import (
     TOP_LEVEL_KEYS,
     BudgetConfig,
     ClusterConfig,
@@ -54,7 +54,7 @@ from infra.config.models import (
     ScheduleConfig,
     StackConfig,
 )
-from infra.config.values import MAX_NAME_LENGTH, Cidr, Cron, ModelSource, Name, Quantity
+from llmops.infra.config.values import MAX_NAME_LENGTH, Cidr, Cron, ModelSource, Name, Quantity
 
 __all__ = [
     "MAX_NAME_LENGTH",

@@ -7,23 +7,22 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic.alias_generators import to_camel
-
-from components.capacity.catalog import normalise_gpu_name
-from components.cloud import kit
-from components.errors import MISSING as _MISSING
-from components.errors import Problem
-from components.netguard import cidr_problems
-from components.pools import Capacity
-from components.serving.secret_flags import is_secret_option
-from components.serving.vllm_args import MANAGED_FLAGS
-from infra.config.models import (
+from llmops.components.capacity.catalog import normalise_gpu_name
+from llmops.components.cloud import kit
+from llmops.components.errors import MISSING as _MISSING
+from llmops.components.errors import Problem
+from llmops.components.netguard import cidr_problems
+from llmops.components.pools import Capacity
+from llmops.components.serving.secret_flags import is_secret_option
+from llmops.components.serving.vllm_args import MANAGED_FLAGS
+from llmops.infra.config.models import (
     ExistingClusterConfig,
     K3sClusterConfig,
     ObservabilityConfig,
     PoolConfig,
     StackConfig,
 )
+from pydantic.alias_generators import to_camel
 
 _FLAG_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 
@@ -105,11 +104,11 @@ def check_semantics(config: StackConfig) -> list[Problem]:
             problems += _check_size(f"{at}.schedules[{j}]", sizes.min, sizes.max, sizes.desired)
 
     problems += _check_observability(config.observability)
-    from infra.model_checks import model_problems  # imports this package's Problem
+    from llmops.infra.model_checks import model_problems  # imports this package's Problem
 
     problems += model_problems(config)
     problems += _placement_problems(config)
-    from infra.autoscaling_checks import autoscaling_problems
+    from llmops.infra.autoscaling_checks import autoscaling_problems
 
     problems += autoscaling_problems(config)
     problems += _not_yet_reported(problems, component_problems(config))
@@ -162,7 +161,7 @@ def check_semantics(config: StackConfig) -> list[Problem]:
                         else "remove it; llmops sets it to keep probes and the Service working",
                     )
                 )
-    from infra.model_store_config import store_problems
+    from llmops.infra.model_store_config import store_problems
 
     problems += [Problem(*problem) for problem in store_problems(config)]
     return problems
@@ -216,10 +215,10 @@ def component_problems(config: StackConfig) -> list[Problem]:
     schedule name, a label key Kubernetes refuses, an IPv6 range the network cannot route)
     reaches the user as a key-path error rather than a traceback from the component.
     """
-    from components.k3s.cluster import cluster_problems
-    from components.k3s.versions import K3S_VERSION
-    from components.pools import GpuNodePoolArgs
-    from infra.config.fields import CLUSTER_KEYS, POOL_KEYS, network_spec, pool_args
+    from llmops.components.k3s.cluster import cluster_problems
+    from llmops.components.k3s.versions import K3S_VERSION
+    from llmops.components.pools import GpuNodePoolArgs
+    from llmops.infra.config.fields import CLUSTER_KEYS, POOL_KEYS, network_spec, pool_args
 
     problems: list[Problem] = []
     cluster = config.cluster
@@ -242,8 +241,8 @@ def component_problems(config: StackConfig) -> list[Problem]:
 
 def provider_problems(config: StackConfig, provider_keys: Mapping[str, Any]) -> list[Problem]:
     """Each used cloud's checks against the stack's provider keys (`<cloud>:region`, ...)."""
-    from components.pools import GpuNodePoolArgs
-    from infra.config.fields import POOL_KEYS, pool_args
+    from llmops.components.pools import GpuNodePoolArgs
+    from llmops.infra.config.fields import POOL_KEYS, pool_args
 
     clouds = [config.cluster.cloud] if isinstance(config.cluster, K3sClusterConfig) else []
     clouds += [pool.cloud for pool in config.pools if pool.cloud not in clouds]
@@ -272,9 +271,9 @@ def _check_observability(observability: ObservabilityConfig) -> list[Problem]:
     """The component's own checks (durations, retention), with config key paths."""
     if not observability.enabled:
         return []
-    from components.observability.manifests import scrape_problems
-    from infra.config.fields import MODEL_KEYS, OBSERVABILITY_KEYS
-    from infra.program import observability_args  # imports Pulumi; only for stacks that use it
+    from llmops.components.observability.manifests import scrape_problems
+    from llmops.infra.config.fields import MODEL_KEYS, OBSERVABILITY_KEYS
+    from llmops.infra.program import observability_args  # imports Pulumi; only for stacks that use it
 
     problems = []
     for line in observability_args(observability).validate(OBSERVABILITY_INSTANCE):
@@ -342,15 +341,15 @@ def _check_size(at: str, low: int | None, high: int | None, desired: int | None)
 
 
 def _placement_problems(config: StackConfig) -> list[Problem]:
-    from infra.placement import placement_problems  # imports this package; loaded on first use
+    from llmops.infra.placement import placement_problems  # imports this package; loaded on first use
 
     return placement_problems(config)
 
 
 def model_component_problems(config: StackConfig) -> list[Problem]:
     """`VllmModel`'s own argument checks on each model's args, reported at the model's key path."""
-    from components.serving.vllm_model import validate_args
-    from infra.program import model_args
+    from llmops.components.serving.vllm_model import validate_args
+    from llmops.infra.program import model_args
 
     pools = {p.name: p for p in config.pools}
     problems: list[Problem] = []

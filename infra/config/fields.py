@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from infra.config.models import K3sClusterConfig, PoolConfig
+from llmops.infra.config.models import K3sClusterConfig, PoolConfig
 
 POOL_KEYS: dict[str, str] = {
     # GpuNodePoolArgs field -> PoolConfig key (camelCase, as in the stack file)
@@ -55,7 +55,7 @@ MODEL_KEYS: dict[str, str] = {
 
 def pool_args(pool: PoolConfig) -> dict[str, Any]:
     """The cloud-neutral `GpuNodePoolArgs` fields of one pool (names per `POOL_KEYS`)."""
-    from components.pools import ScalingSchedule
+    from llmops.components.pools import ScalingSchedule
 
     return {
         "instance_types": list(pool.instance_types),
@@ -82,9 +82,9 @@ def pool_args(pool: PoolConfig) -> dict[str, Any]:
 
 
 def network_spec(cluster: K3sClusterConfig) -> Any:
-    """What the cluster asks of its cloud's network (a `components.cloud.NetworkSpec`)."""
-    from components.cloud import NetworkSpec
-    from components.k3s.render import FlannelBackend
+    """What the cluster asks of its cloud's network (a `llmops.components.cloud.NetworkSpec`)."""
+    from llmops.components.cloud import NetworkSpec
+    from llmops.components.k3s.render import FlannelBackend
 
     return NetworkSpec(
         api_allowed_cidrs=list(cluster.allowed_cidrs),

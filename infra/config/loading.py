@@ -13,20 +13,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from llmops.components.errors import MISSING as _MISSING
+from llmops.components.errors import InputError, Problem
+from llmops.infra.config.checks import _not_yet_reported, check_semantics, provider_problems
+from llmops.infra.config.models import TOP_LEVEL_KEYS, StackConfig
+from llmops.infra.config.translate import _translate, _unknown_key
 from pydantic import ValidationError
-
-from components.errors import MISSING as _MISSING
-from components.errors import InputError, Problem
-from infra.config.checks import _not_yet_reported, check_semantics, provider_problems
-from infra.config.models import TOP_LEVEL_KEYS, StackConfig
-from infra.config.translate import _translate, _unknown_key
 
 NAMESPACE = "llmops"
 
 # `{secure: ...}` values stand in as this in the offline plan, where nothing is decrypted.
-from infra.secrets import SECRET_PLACEHOLDER as SECRET_PLACEHOLDER  # noqa: E402
-from infra.secrets import holds_sensitive as holds_sensitive  # noqa: E402
-from infra.secrets import plaintext_problems, unwrap_secure  # noqa: E402
+from llmops.infra.secrets import SECRET_PLACEHOLDER as SECRET_PLACEHOLDER  # noqa: E402
+from llmops.infra.secrets import holds_sensitive as holds_sensitive  # noqa: E402
+from llmops.infra.secrets import plaintext_problems, unwrap_secure  # noqa: E402
 
 ConfigError = InputError
 """Every problem found in one stack's config, reported together: the project's one input error."""
@@ -70,14 +69,14 @@ def parse(raw: RawStack) -> StackConfig:
         raise ConfigError(raw.source, problems) from None
     problems.extend(check_semantics(config))
     problems.extend(plaintext_problems(config, raw.secret_keys, NAMESPACE))
-    from infra.stack_checks import stack_problems  # imports this package's Problem
+    from llmops.infra.stack_checks import stack_problems  # imports this package's Problem
 
     problems.extend(stack_problems(config, raw.other))
     problems.extend(_not_yet_reported(problems, provider_problems(config, raw.other)))
     if not problems:
         # The serving component's own checks on the args this config builds (imports Pulumi SDKs):
         # a model it would refuse is a config error first, never a traceback from `pulumi up`.
-        from infra.config.checks import model_component_problems
+        from llmops.infra.config.checks import model_component_problems
 
         problems.extend(model_component_problems(config))
     if problems:
@@ -100,7 +99,7 @@ def read_stack_file(stacks_dir: Path, stack: str) -> RawStack:
         raise StackNotFoundError(stack, stacks_dir)
     source = str(path)
     # Bounded in size, depth and alias expansion; duplicate keys and odd types are errors.
-    from infra.stackfile import StackFileError, load_document, read_bounded, stack_config
+    from llmops.infra.stackfile import StackFileError, load_document, read_bounded, stack_config
 
     try:
         config = stack_config(load_document(read_bounded(path)))

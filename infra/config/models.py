@@ -1,8 +1,8 @@
 """The pydantic models of everything a stack can say (`llmops:*` keys), camelCase in YAML.
 
 Field names, defaults, limits and descriptions are declared here once: the loader checks
-against them, `infra.config.reference` writes docs/configuration.md from them, and
-`infra.config.fields` maps them onto the components' args.
+against them, `llmops.infra.config.reference` writes docs/configuration.md from them, and
+`llmops.infra.config.fields` maps them onto the components' args.
 """
 
 from __future__ import annotations
@@ -10,18 +10,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
+from llmops.components.cloud import DEFAULT_CLOUD, Cloud
+from llmops.components.netguard import DEFAULT_MAX_PUBLIC_SHARE
+from llmops.components.pools import MIN_DISK_GB, Capacity
+from llmops.components.serving.vllm_args import Dtype, Quantization
+from llmops.infra.autoscaling_config import AutoscalingConfig, NodeAutoscalingConfig
+from llmops.infra.config.values import MAX_POOL_SIZE, Cidr, Cron, ModelSource, Name, Quantity
+from llmops.infra.model_store_config import ModelStoreConfig
+from llmops.infra.value_checks import ByteQuantity, K3sVersion, LabelKey, LabelValue, ServedName, TimeZone
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 from pydantic.config import JsonDict
-
-from components.cloud import DEFAULT_CLOUD, Cloud
-from components.netguard import DEFAULT_MAX_PUBLIC_SHARE
-from components.pools import MIN_DISK_GB, Capacity
-from components.serving.vllm_args import Dtype, Quantization
-from infra.autoscaling_config import AutoscalingConfig, NodeAutoscalingConfig
-from infra.config.values import MAX_POOL_SIZE, Cidr, Cron, ModelSource, Name, Quantity
-from infra.model_store_config import ModelStoreConfig
-from infra.value_checks import ByteQuantity, K3sVersion, LabelKey, LabelValue, ServedName, TimeZone
 
 # --------------------------------------------------------------------------- the model
 
@@ -301,7 +300,7 @@ class ModelConfig(_Strict):
 
 
 class ObservabilityConfig(_Strict):
-    """The metrics, logs and dashboards stack (`components.observability.ObservabilityStack`)."""
+    """The metrics, logs and dashboards stack (`llmops.components.observability.ObservabilityStack`)."""
 
     enabled: bool = Field(
         False,

@@ -1,8 +1,8 @@
 """docs/configuration.md, generated from the config models: every key's name, default, limits and
 description come from `infra/config/models.py`, where they are declared once.
 
-    python -m infra.config.reference            # rewrite docs/configuration.md
-    python -m infra.config.reference --check    # exit 1 when the file is stale
+    python -m llmops.infra.config.reference            # rewrite docs/configuration.md
+    python -m llmops.infra.config.reference --check    # exit 1 when the file is stale
 
 A test fails when the file and the models disagree.
 """
@@ -16,18 +16,17 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Literal, Union, get_args, get_origin
 
+from llmops.components.cloud import kit, registered_clouds
+from llmops.infra.config.models import StackConfig
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
-
-from components.cloud import kit, registered_clouds
-from infra.config.models import StackConfig
 
 REFERENCE = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
 
 _HEADER = """\
 # Stack configuration
 
-<!-- Generated from infra/config/models.py by `python -m infra.config.reference`; edit the models. -->
+<!-- Generated from infra/config/models.py by `python -m llmops.infra.config.reference`; edit the models. -->
 
 A stack is `stacks/Pulumi.<stack>.yaml`. llmops keys live under the `llmops` namespace;
 provider keys ({provider_keys}) sit beside them. Keys are camelCase. Unknown keys are
@@ -179,7 +178,7 @@ def main(argv: list[str]) -> int:
     text = render()
     if "--check" in argv:
         if not REFERENCE.is_file() or REFERENCE.read_text() != text:
-            print(f"{REFERENCE} is stale; run: python -m infra.config.reference", file=sys.stderr)
+            print(f"{REFERENCE} is stale; run: python -m llmops.infra.config.reference", file=sys.stderr)
             return 1
         return 0
     REFERENCE.write_text(text)

@@ -6,11 +6,10 @@ import difflib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from llmops.components.errors import MISSING as _MISSING
+from llmops.components.errors import Problem
+from llmops.infra.config.models import ExistingClusterConfig, K3sClusterConfig, StackConfig
 from pydantic import BaseModel
-
-from components.errors import MISSING as _MISSING
-from components.errors import Problem
-from infra.config.models import ExistingClusterConfig, K3sClusterConfig, StackConfig
 
 
 def _unknown_key(path: str, key: str, allowed: Iterable[str], prefix: str = "") -> Problem:
@@ -82,7 +81,7 @@ def _translate(err: Any, given: Mapping[str, Any]) -> Problem:
     kind = err["type"]
     ctx = err.get("ctx") or {}
     value = err.get("input", _MISSING)
-    from infra.secrets import holds_sensitive
+    from llmops.infra.secrets import holds_sensitive
 
     if holds_sensitive(path, value):
         value = _MISSING  # a secret's value never reaches a message

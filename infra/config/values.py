@@ -1,5 +1,5 @@
 """Value types of the stack config: names, quantities, CIDRs, model sources (cron, time zones,
-labels and byte sizes live in `infra.value_checks`).
+labels and byte sizes live in `llmops.infra.value_checks`).
 
 Each is an `Annotated[str, ...]` whose validator raises a pydantic error carrying the problem
 and its fix; `translate` turns those into `Problem`s with the key path.
@@ -10,12 +10,11 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
+from llmops.components.kube_names import QUANTITY, is_dns1035_label
+from llmops.components.serving.vllm_args import MAX_MODEL_NAME
+from llmops.infra.value_checks import Cron as Cron  # strict fields, names and ranges
 from pydantic import AfterValidator
 from pydantic_core import PydanticCustomError
-
-from components.kube_names import QUANTITY, is_dns1035_label
-from components.serving.vllm_args import MAX_MODEL_NAME
-from infra.value_checks import Cron as Cron  # strict fields, names and ranges
 
 
 def _fail(message: str, fix: str) -> PydanticCustomError:
@@ -59,7 +58,7 @@ Quantity = Annotated[str, AfterValidator(_quantity)]
 
 
 def _cidr(value: str) -> str:
-    from components.netguard import CidrError, parse_cidr
+    from llmops.components.netguard import CidrError, parse_cidr
 
     try:
         parse_cidr(value, ipv6=False)  # the API and security groups take IPv4 ranges

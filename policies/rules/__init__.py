@@ -4,8 +4,8 @@ The CrossGuard pack (`policies/__main__.py`), `llmops plan` and the tests all ev
 these same rules; see docs/policies.md for the list.
 """
 
-from policies.rules import cost, reliability, security, workloads  # noqa: F401 - registers the rules
-from policies.rules._base import (
+from llmops.policies.rules import cost, reliability, security, workloads  # noqa: F401 - registers the rules
+from llmops.policies.rules._base import (
     RULES,
     SECRET_MASK,
     UNKNOWN,

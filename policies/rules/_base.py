@@ -14,8 +14,8 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from infra.config import StackConfig
-    from infra.costing import StackEstimate
+    from llmops.infra.config import StackConfig
+    from llmops.infra.costing import StackEstimate
 
 # The plan's markers (infra/plan.py), repeated here so this module stays free of Pulumi.
 UNKNOWN = "[unknown]"
@@ -80,7 +80,7 @@ class StackFacts:
         if self.config is None:
             raise NotApplicable("the stack's config is not available to the policy pack")
         if self.estimate is None:
-            from infra import costing
+            from llmops.infra import costing
 
             self.estimate = costing.estimate(self.config, self.region)
         return self.estimate

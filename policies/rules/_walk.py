@@ -9,7 +9,7 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from policies.rules._base import SECRET_MASK, UNKNOWN, Resource
+from llmops.policies.rules._base import SECRET_MASK, UNKNOWN, Resource
 
 
 def get(value: Any, *path: str | int) -> Any:
@@ -264,33 +264,6 @@ def walk_strings(value: Any, path: str = "") -> Iterator[tuple[str, Any, Any]]:
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
-# Address blocks that are not the internet (RFC 6890 special-purpose registries).
-_NOT_INTERNET: dict[int, tuple[Network, ...]] = {
-    4: tuple(
-        ipaddress.IPv4Network(n)
-        for n in (
-            "0.0.0.0/8",
-            "10.0.0.0/8",
-            "100.64.0.0/10",
-            "127.0.0.0/8",
-            "169.254.0.0/16",
-            "172.16.0.0/12",
-            "192.0.0.0/24",
-            "192.0.2.0/24",
-            "192.168.0.0/16",
-            "198.18.0.0/15",
-            "198.51.100.0/24",
-            "203.0.113.0/24",
-            "224.0.0.0/4",
-            "240.0.0.0/4",
-        )
-    ),
-    6: tuple(
-        ipaddress.IPv6Network(n)
-        for n in ("::/128", "::1/128", "fc00::/7", "fe80::/10", "ff00::/8", "2001:db8::/32", "::ffff:0:0/96")
-    ),
-}
-
 
 def parse_network(text: str) -> Network | None:
     """A CIDR in any form the clouds accept (`0.0.0.0/00`, `::0/0`, a bare address); None if not one."""
@@ -310,16 +283,9 @@ def parse_network(text: str) -> Network | None:
 
 
 def public_addresses(networks: Sequence[Network], version: int) -> int:
-    """How many internet addresses the union of the networks covers (special-purpose blocks excluded)."""
-    collapsed = list(ipaddress.collapse_addresses(n for n in networks if n.version == version))  # type: ignore[misc]
-    total = 0
-    for network in collapsed:
-        covered = network.num_addresses
-        for special in _NOT_INTERNET[version]:
-            if special.version == network.version and network.overlaps(special):  # type: ignore[arg-type]
-                if network.subnet_of(special):  # type: ignore[arg-type]
-                    covered = 0
-                    break
-                covered -= special.num_addresses
-        total += max(covered, 0)
-    return total
+    """How many internet addresses the union of the networks covers (special-purpose blocks excluded):
+    the same arithmetic as the config's and the clouds' own guard (components/netguard.py)."""
+    from llmops.components.netguard import PUBLIC_V4_ADDRESSES, PUBLIC_V6_ADDRESSES, public_share
+
+    share_v4, share_v6 = public_share(n for n in networks if n.version == version)
+    return round(share_v4 * PUBLIC_V4_ADDRESSES) if version == 4 else round(share_v6 * PUBLIC_V6_ADDRESSES)

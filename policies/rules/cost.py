@@ -6,7 +6,15 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from policies.rules._base import Category, Level, NotApplicable, Resource, StackFacts, Violation, stack_rule
+from llmops.policies.rules._base import (
+    Category,
+    Level,
+    NotApplicable,
+    Resource,
+    StackFacts,
+    Violation,
+    stack_rule,
+)
 
 
 @stack_rule(

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from policies.rules._base import (
+from llmops.policies.rules._base import (
     Category,
     Level,
     NotApplicable,
@@ -16,7 +16,7 @@ from policies.rules._base import (
     resource_rule,
     stack_rule,
 )
-from policies.rules._walk import (
+from llmops.policies.rules._walk import (
     WORKLOAD_TYPES,
     containers,
     get,
@@ -29,7 +29,7 @@ from policies.rules._walk import (
     selector_matches,
     short,
 )
-from policies.rules.workloads import model_workloads
+from llmops.policies.rules.workloads import model_workloads
 
 # Kubelet defaults for probe fields left unset (Kubernetes API reference, Probe v1).
 _PERIOD_DEFAULT = 10
@@ -273,7 +273,7 @@ def _node_selected(pod: Mapping[str, Any], labels: Mapping[str, str]) -> str | N
 def gpu_workload_schedulable(
     resources: Sequence[Resource], facts: StackFacts, __: Mapping[str, Any]
 ) -> Iterator[Violation]:
-    from components.capacity.catalog import CatalogError, load_catalog
+    from llmops.components.capacity.catalog import CatalogError, load_catalog
 
     config = _config(facts)
     if not config.pools:

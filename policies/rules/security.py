@@ -7,8 +7,8 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from policies.rules._base import SECRET_MASK, Category, Level, NotApplicable, Resource, resource_rule
-from policies.rules._walk import (
+from llmops.policies.rules._base import SECRET_MASK, Category, Level, NotApplicable, Resource, resource_rule
+from llmops.policies.rules._walk import (
     HELM_RELEASE,
     WORKLOAD_TYPES,
     Network,

@@ -10,9 +10,16 @@ from importlib import resources as package_files
 from typing import Any
 
 import yaml
-
-from policies.rules._base import Category, Level, Resource, StackFacts, Violation, resource_rule, stack_rule
-from policies.rules._walk import (
+from llmops.policies.rules._base import (
+    Category,
+    Level,
+    Resource,
+    StackFacts,
+    Violation,
+    resource_rule,
+    stack_rule,
+)
+from llmops.policies.rules._walk import (
     HELM_RELEASE,
     WORKLOAD_TYPES,
     containers,
@@ -45,7 +52,7 @@ class Allowance:
 @cache
 def allowlist() -> tuple[Allowance, ...]:
     """policies/allowlist.yaml: who may do what the workload policies forbid, and why."""
-    text = package_files.files("policies").joinpath("allowlist.yaml").read_text()
+    text = package_files.files("llmops.policies").joinpath("allowlist.yaml").read_text()
     return tuple(
         Allowance(
             name=str(entry["name"]),

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 
-from components.capacity.calibration import compare, summary
+from llmops.components.capacity.calibration import compare, summary
+
 from tests.conftest import REPO_ROOT
 
 

@@ -34,8 +34,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from llmops.components.observability import manifests
 
-from components.observability import manifests
 from tests.support.fake_vllm import FakeVllm
 
 REPO = Path(__file__).resolve().parents[2]

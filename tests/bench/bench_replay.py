@@ -19,9 +19,9 @@ import time
 from pathlib import Path
 
 import numpy as np
+from llmops.components.capacity.replay import ReplayResult, ReplaySettings, plot, policy_parameters, replay
+from llmops.components.capacity.traces import Trace, read_trace
 
-from components.capacity.replay import ReplayResult, ReplaySettings, plot, policy_parameters, replay
-from components.capacity.traces import Trace, read_trace
 from tests.conftest import REPO_ROOT, _shared_root
 
 MODEL = "meta-llama/Llama-3.1-8B-Instruct"
@@ -171,8 +171,8 @@ def scaled(trace: Trace, factor: float) -> Trace:
 
 def stack_models(folder: Path, header: str) -> dict[str, object]:
     """Every autoscaled model of every shipped stack, replayed as its stack deploys it."""
-    from infra.config import available_stacks, load_stack_file
-    from infra.replay_stack import replay_settings, stack_model
+    from llmops.infra.config import available_stacks, load_stack_file
+    from llmops.infra.replay_stack import replay_settings, stack_model
 
     stacks = REPO_ROOT / "stacks"
     out: dict[str, object] = {}

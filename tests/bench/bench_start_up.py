@@ -11,9 +11,9 @@ import json
 from pathlib import Path
 
 import yaml
+from llmops.components.capacity import startup
+from llmops.components.capacity.startup import WeightSource, model_estimate
 
-from components.capacity import startup
-from components.capacity.startup import WeightSource, model_estimate
 from tests.conftest import REPO_ROOT
 
 SEVENTY_B = "meta-llama/Llama-3.1-70B-Instruct"

@@ -5,9 +5,8 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from components.cron import cron_problem, timezone_problem
-from infra.costing import _DAY_NAMES, _cron_values
+from llmops.components.cron import cron_problem, timezone_problem
+from llmops.infra.costing import _DAY_NAMES, _cron_values
 
 atoms = st.sampled_from(["*", "0", "1", "5", "7", "23", "59", "60", "MON", "fri", "JAN", "x", "", "-1"])
 items = st.builds(

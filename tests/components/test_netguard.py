@@ -7,8 +7,7 @@ import ipaddress
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from components.netguard import (
+from llmops.components.netguard import (
     PUBLIC_V4_ADDRESSES,
     CidrError,
     cidr_problems,
@@ -81,7 +80,7 @@ def test_share_equals_a_brute_force_count(blocks: list[tuple[int, int]]) -> None
     networks = [ipaddress.IPv4Network((address, prefix), strict=False) for address, prefix in blocks]
     share, _ = public_share(networks)
     # Count the union's public addresses another way: exclude non-public ranges block by block.
-    from components.netguard import _NON_PUBLIC_V4
+    from llmops.components.netguard import _NON_PUBLIC_V4
 
     remaining = list(ipaddress.collapse_addresses(networks))
     for out in _NON_PUBLIC_V4:

@@ -6,10 +6,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from llmops.infra import artifacts
+from llmops.infra.config import read_stack_file
+from llmops.infra.plan import Plan, run_plan
 
-from infra import artifacts
-from infra.config import read_stack_file
-from infra.plan import Plan, run_plan
 from tests.infra.test_plan import plan_of
 
 VLLM_POD = {"app.kubernetes.io/name": "vllm", "app.kubernetes.io/instance": "qwen2-5-0-5b"}

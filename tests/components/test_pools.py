@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from hypothesis import given
 from hypothesis import strategies as st
-
-from components.aws.checks import validate_aws_pool
-from components.aws.machines import gpu_families, gpu_machines, gpu_of
-from components.capacity.catalog import load_catalog
-from components.pools import Capacity, GpuNodePoolArgs, ScalingSchedule
+from llmops.components.aws.checks import validate_aws_pool
+from llmops.components.aws.machines import gpu_families, gpu_machines, gpu_of
+from llmops.components.capacity.catalog import load_catalog
+from llmops.components.pools import Capacity, GpuNodePoolArgs, ScalingSchedule
 
 
 @given(

@@ -7,12 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from llmops.components.serving.autoscaling import AutoscalingSpec
+from llmops.infra import costing
+from llmops.infra.autoscaling import autoscaled_ceiling, model_ceilings, working_batch
+from llmops.infra.config import read_stack_file
+from llmops.infra.plan import Plan, run_plan
 
-from components.serving.autoscaling import AutoscalingSpec
-from infra import costing
-from infra.autoscaling import autoscaled_ceiling, model_ceilings, working_batch
-from infra.config import read_stack_file
-from infra.plan import Plan, run_plan
 from tests.conftest import require_shared
 from tests.infra.test_config import K3S_CLUSTER, parse_text, problems_of
 from tests.support.crd import crd_errors
@@ -258,7 +258,7 @@ def test_every_pool_group_of_aws_dev_is_discoverable(plan: Plan) -> None:
 
 
 def test_the_spec_the_program_renders_is_built_from_the_stack(plan: Plan) -> None:
-    from infra.program import autoscaling_spec
+    from llmops.infra.program import autoscaling_spec
 
     config = plan.config
     model = config.models[0]

@@ -12,11 +12,10 @@ import time
 from pathlib import Path
 
 import pytest
+from llmops.infra.cli import app
+from llmops.infra.config import ConfigError, parse, read_stack_file
+from llmops.infra.stackfile import MAX_FILE_BYTES
 from typer.testing import CliRunner
-
-from infra.cli import app
-from infra.config import ConfigError, parse, read_stack_file
-from infra.stackfile import MAX_FILE_BYTES
 
 K3S = "  llmops:cluster: {kind: k3s, allowedCidrs: [203.0.113.0/24]}\n"
 LOCAL = "  llmops:cluster: {kind: existing}\n"
@@ -287,7 +286,7 @@ _WRITER = textwrap.dedent(
     """
     import json, sys, tempfile
     from pathlib import Path
-    from infra.atomic_dir import replace_dir
+    from llmops.infra.atomic_dir import replace_dir
     out = Path(sys.argv[1]); target = out / "stack"
     i = 0
     while True:

@@ -6,9 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
+from llmops.infra.cli import app
 from typer.testing import CliRunner
-
-from infra.cli import app
 
 
 @pytest.fixture

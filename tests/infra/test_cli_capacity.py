@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 import typer
+from llmops.infra import cli_capacity
 from typer.testing import CliRunner
 
-from infra import cli_capacity
 from tests.conftest import require_shared
 
 MODEL = "meta-llama/Llama-3.1-8B-Instruct"
@@ -166,8 +166,8 @@ def test_replay_of_a_stack_model_runs_its_scaled_object(
     assert (parameters["min_replicas"], parameters["max_replicas"]) == (1, 4)
     # aws-dev sets no startupS: the replay and the forecast both use the stack's start-up estimate
     # (weights from its EFS store, image pre-pulled).
-    from infra.config import load_stack_file
-    from infra.model_store import startup_estimate_s
+    from llmops.infra.config import load_stack_file
+    from llmops.infra.model_store import startup_estimate_s
 
     config = load_stack_file(repo_root / "stacks", "aws-dev")
     estimate = startup_estimate_s(config, config.models[0])
@@ -263,7 +263,7 @@ def test_prices_refresh_aws(app: typer.Typer, tmp_path: Path, fake_aws: None) ->
 
 
 def test_prices_refresh_other_clouds_explain(app: typer.Typer) -> None:
-    from components.cloud import registered_clouds
+    from llmops.components.cloud import registered_clouds
 
     code, _, stderr = run(app, "prices", "refresh", "--cloud", "oracle")
     assert code == 2
@@ -338,7 +338,7 @@ def test_capacity_bad_input_names_the_flag(app: typer.Typer) -> None:
 
 
 def test_replay_estimates_the_start_up_unless_given(app: typer.Typer, tmp_path: Path) -> None:
-    from components.capacity.startup import WeightSource, model_estimate
+    from llmops.components.capacity.startup import WeightSource, model_estimate
 
     out = tmp_path / "r.json"
     base = [

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-
-from infra.config import (
+from llmops.infra.config import (
     ConfigError,
     ExistingClusterConfig,
     ModelConfig,
@@ -19,7 +18,7 @@ from infra.config import (
     read_stack_file,
     split_namespace,
 )
-from infra.secrets import SECRET_PLACEHOLDER
+from llmops.infra.secrets import SECRET_PLACEHOLDER
 
 _MODEL_KEYS = [f.alias or n for n, f in ModelConfig.model_fields.items()]
 LOCAL_CLUSTER = "  llmops:cluster: {kind: existing}\n"

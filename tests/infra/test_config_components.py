@@ -10,10 +10,9 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from components.errors import InputError
-from infra.config import ConfigError, parse, split_namespace
-from infra.plan import run_plan
+from llmops.components.errors import InputError
+from llmops.infra.config import ConfigError, parse, split_namespace
+from llmops.infra.plan import run_plan
 
 K3S = "  llmops:cluster: {kind: k3s, allowedCidrs: [203.0.113.0/24]}\n"
 
@@ -213,9 +212,9 @@ def test_the_field_table_covers_the_args_and_names_real_keys() -> None:
     """One table maps component args onto config keys: no args field is left out, no key is made up."""
     import dataclasses
 
-    from components.pools import GpuNodePoolArgs, ScalingSchedule
-    from infra.config import PoolConfig, ScheduleConfig
-    from infra.config.fields import POOL_KEYS, pool_args
+    from llmops.components.pools import GpuNodePoolArgs, ScalingSchedule
+    from llmops.infra.config import PoolConfig, ScheduleConfig
+    from llmops.infra.config.fields import POOL_KEYS, pool_args
 
     def config_keys(model: type) -> set[str]:
         return {field.alias or name for name, field in model.model_fields.items()}

@@ -10,12 +10,11 @@ import pytest
 import yaml
 from hypothesis import given
 from hypothesis import strategies as st
+from llmops.components.capacity.catalog import load_catalog
+from llmops.infra import costing
+from llmops.infra.cli import app
+from llmops.infra.config import StackConfig, load_stack_file, parse, split_namespace
 from typer.testing import CliRunner
-
-from components.capacity.catalog import load_catalog
-from infra import costing
-from infra.cli import app
-from infra.config import StackConfig, load_stack_file, parse, split_namespace
 
 
 def config_of(text: str) -> StackConfig:

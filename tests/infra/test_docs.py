@@ -5,11 +5,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from llmops.infra import autoscaling_config
+from llmops.infra import config as cfg
+from llmops.infra.model_store_config import ModelStoreConfig
 from pydantic import BaseModel
-
-from infra import autoscaling_config
-from infra import config as cfg
-from infra.model_store_config import ModelStoreConfig
 
 MODELS: list[type[BaseModel]] = [
     cfg.ExistingClusterConfig,
@@ -46,16 +45,16 @@ def test_every_config_key_is_documented(repo_root: Path) -> None:
 
 
 def test_the_configuration_reference_is_generated_from_the_models(repo_root: Path) -> None:
-    """docs/configuration.md is `python -m infra.config.reference` output; edit the models, then rerun it."""
-    from infra.config import reference
+    """docs/configuration.md is `python -m llmops.infra.config.reference` output; edit the models, then rerun it."""
+    from llmops.infra.config import reference
 
     assert (repo_root / "docs" / "configuration.md").read_text() == reference.render(), (
-        "docs/configuration.md is stale: run `python -m infra.config.reference`"
+        "docs/configuration.md is stale: run `python -m llmops.infra.config.reference`"
     )
 
 
 def test_the_reference_shows_declared_defaults_and_limits() -> None:
-    from infra.config import reference
+    from llmops.infra.config import reference
 
     text = reference.render()
     assert "| `diskGb` | `200` | ≥ 100, ≤ 16384 |" in text

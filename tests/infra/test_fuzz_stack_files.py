@@ -14,10 +14,9 @@ from typing import Any
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from infra import costing
-from infra.config import TOP_LEVEL_KEYS, ConfigError, read_stack_file
-from infra.plan import run_plan
+from llmops.infra import costing
+from llmops.infra.config import TOP_LEVEL_KEYS, ConfigError, read_stack_file
+from llmops.infra.plan import run_plan
 
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED = sorted((REPO / "stacks").glob("Pulumi.*.yaml"))

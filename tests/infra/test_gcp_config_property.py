@@ -10,13 +10,12 @@ from typing import Any, cast
 
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-
-from components.gcp.gpu_pool import GcpGpuNodePoolArgs, validate_gcp_pool
-from components.gcp.network import GcpNetwork
-from components.k3s import K3sAgentJoin
-from components.k3s.render import FlannelBackend
-from infra.config import ConfigError, parse, split_namespace
-from infra.program import pool_args
+from llmops.components.gcp.gpu_pool import GcpGpuNodePoolArgs, validate_gcp_pool
+from llmops.components.gcp.network import GcpNetwork
+from llmops.components.k3s import K3sAgentJoin
+from llmops.components.k3s.render import FlannelBackend
+from llmops.infra.config import ConfigError, parse, split_namespace
+from llmops.infra.program import pool_args
 
 TYPES = [
     "g2-standard-8",

@@ -10,14 +10,13 @@ from typing import Any
 
 import pytest
 import yaml
+from llmops.components.capacity import load_catalog
+from llmops.components.cloud import Cloud, kit
+from llmops.infra.cli import app
+from llmops.infra.config import ConfigError, parse, split_namespace
+from llmops.infra.placement import catalog_gpu_counts
+from llmops.infra.plan import Plan, run_plan
 from typer.testing import CliRunner
-
-from components.capacity import load_catalog
-from components.cloud import Cloud, kit
-from infra.cli import app
-from infra.config import ConfigError, parse, split_namespace
-from infra.placement import catalog_gpu_counts
-from infra.plan import Plan, run_plan
 
 
 @pytest.fixture(scope="module")

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from infra.config import RawStack, read_stack_file
-from infra.plan import run_plan
-from infra.program import gpu_operator_args
+from llmops.infra.config import RawStack, read_stack_file
+from llmops.infra.plan import run_plan
+from llmops.infra.program import gpu_operator_args
+
 from tests.infra.test_config import K3S_CLUSTER, L4_POOL, parse_text, problems_of
 
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import kubernetes_validate
 import pytest
+from llmops.infra import artifacts
+from llmops.infra.config import ConfigError, read_stack_file
+from llmops.infra.plan import Plan, PlannedResource, run_plan
 
-from infra import artifacts
-from infra.config import ConfigError, read_stack_file
-from infra.plan import Plan, PlannedResource, run_plan
 from tests.components.observability.test_helm_values import chart_defaults, walk
 from tests.infra.test_config import parse_text
 
@@ -44,7 +44,7 @@ def test_nfs_is_admitted_only_from_the_nodes(plan: Plan) -> None:
 
 
 def test_the_csi_release_values_exist_in_the_chart(plan: Plan) -> None:
-    from components.addons.charts import AWS_EFS_CSI_DRIVER
+    from llmops.components.addons.charts import AWS_EFS_CSI_DRIVER
 
     release = next(
         r for r in plan.of_type("kubernetes:helm.sh/v3:Release") if r.name == "model-store-efs-csi"
@@ -140,7 +140,7 @@ def test_bad_store_input_names_the_key_path(body: str, expected: list[str]) -> N
 
 
 def test_an_nfs_store_on_an_existing_cluster_plans(repo_root: Path) -> None:
-    from infra.config import RawStack
+    from llmops.infra.config import RawStack
 
     raw = RawStack(
         source="nfs-test",
@@ -159,8 +159,8 @@ def test_an_nfs_store_on_an_existing_cluster_plans(repo_root: Path) -> None:
 
 
 def test_the_forecast_uses_the_estimate_unless_startup_s_is_set() -> None:
-    from components.serving import DemandForecast, EngineSpec, VllmModelArgs
-    from infra.model_store import startup_estimate_s, with_estimated_startup
+    from llmops.components.serving import DemandForecast, EngineSpec, VllmModelArgs
+    from llmops.infra.model_store import startup_estimate_s, with_estimated_startup
 
     forecast = DemandForecast(prefill_s_per_token=1e-4, decode_s_per_token=1e-3, startup_s=180)
     args = VllmModelArgs(

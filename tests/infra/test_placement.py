@@ -7,9 +7,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from llmops.infra.config import ConfigError
+from llmops.infra.placement import placement_problems
 
-from infra.config import ConfigError
-from infra.placement import placement_problems
 from tests.infra.test_config import K3S_CLUSTER, parse_text, problems_of
 
 POOLS = """\
@@ -121,7 +121,7 @@ def test_plan_exits_2_with_the_key_path(tmp_path: Path, repo_root: Path) -> None
     for name in ("Pulumi.yaml",):
         (tmp_path / name).write_text((repo_root / name).read_text())
     result = subprocess.run(
-        [sys.executable, "-m", "infra.cli", "plan", "--stack", "unplaceable"],
+        [sys.executable, "-m", "llmops.infra.cli", "plan", "--stack", "unplaceable"],
         cwd=tmp_path,
         capture_output=True,
         text=True,
@@ -158,8 +158,8 @@ def test_a_gpu_type_clash_is_reported_once() -> None:
 
 
 def test_an_untolerated_taint_is_what_a_pool_lacks() -> None:
-    from components.k3s.render import GPU_TAINT, NodeTaint
-    from infra.placement import PoolFacts, what_it_lacks
+    from llmops.components.k3s.render import GPU_TAINT, NodeTaint
+    from llmops.infra.placement import PoolFacts, what_it_lacks
 
     config = parse_text(stack("    - {name: m, source: Qwen/Qwen2.5-0.5B-Instruct, pool: l4-od}\n"))
     dedicated = NodeTaint("llmops.io/dedicated", "batch", "NoSchedule")

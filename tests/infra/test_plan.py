@@ -9,11 +9,11 @@ from typing import Any
 
 import kubernetes_validate
 import pytest
+from llmops.components.serving import vllm_model
+from llmops.infra import artifacts
+from llmops.infra.config import read_stack_file, split_namespace
+from llmops.infra.plan import Plan, PlannedResource, run_plan
 
-from components.serving import vllm_model
-from infra import artifacts
-from infra.config import read_stack_file, split_namespace
-from infra.plan import Plan, PlannedResource, run_plan
 from tests.conftest import require_shared
 
 # Kubernetes minor version whose API schema every generated object must satisfy.
@@ -222,7 +222,7 @@ def test_progress_probe_off_falls_back_to_health_liveness() -> None:
 
 
 def test_component_rejects_bad_args_before_creating_anything() -> None:
-    from components.serving import EngineSpec, VllmModel, VllmModelArgs
+    from llmops.components.serving import EngineSpec, VllmModel, VllmModelArgs
 
     args = VllmModelArgs(engine=EngineSpec(model="", tensor_parallel_size=0), namespace="x", replicas=-1)
     with pytest.raises(vllm_model.VllmModelArgsError) as caught:

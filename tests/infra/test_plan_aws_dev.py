@@ -7,10 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from infra import artifacts
-from infra.config import read_stack_file
-from infra.plan import MOCK_SECRET_MARKER, Plan, PlannedResource, run_plan
+from llmops.infra import artifacts
+from llmops.infra.config import read_stack_file
+from llmops.infra.plan import MOCK_SECRET_MARKER, Plan, PlannedResource, run_plan
 
 
 @pytest.fixture(scope="module")
@@ -182,8 +181,8 @@ def test_demand_forecast_rule_is_the_replayed_policy_and_passes_promtool(plan: P
     import subprocess
 
     import yaml
+    from llmops.components.capacity.promql import FORECAST_RECORD, PredictiveRule
 
-    from components.capacity.promql import FORECAST_RECORD, PredictiveRule
     from tests.support.tools import require_tool
 
     (rule,) = [
@@ -193,7 +192,7 @@ def test_demand_forecast_rule_is_the_replayed_policy_and_passes_promtool(plan: P
     ]
     (group,) = rule.inputs["spec"]["groups"]
     forecast = next(r for r in group["rules"] if r["record"] == FORECAST_RECORD)
-    from infra.model_store import startup_estimate_s
+    from llmops.infra.model_store import startup_estimate_s
 
     # The model's estimated start-up (from the store, image pre-pulled) plus the demand window
     # (60 s): the look-ahead `llmops replay` uses.

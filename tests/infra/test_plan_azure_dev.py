@@ -12,13 +12,13 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
+from llmops.components.azure.gpu_pool import SHUTDOWN_GRACE, WATCHER_UNIT
+from llmops.components.azure.secrets import KEY_VAULT_SECRETS_USER
+from llmops.components.k3s.render import K3S_CONFIG_PATH, NODE_ETC_DIR
+from llmops.infra import artifacts
+from llmops.infra.config import read_stack_file
+from llmops.infra.plan import MOCK_SECRET_MARKER, Plan, PlannedResource, run_plan
 
-from components.azure.gpu_pool import SHUTDOWN_GRACE, WATCHER_UNIT
-from components.azure.secrets import KEY_VAULT_SECRETS_USER
-from components.k3s.render import K3S_CONFIG_PATH, NODE_ETC_DIR
-from infra import artifacts
-from infra.config import read_stack_file
-from infra.plan import MOCK_SECRET_MARKER, Plan, PlannedResource, run_plan
 from tests.components.k3s.cloud_init_schema import cloud_config_schema
 
 ALLOWED = "203.0.113.0/24"

@@ -9,14 +9,13 @@ from typing import Any
 
 import pytest
 import yaml
+from llmops.components.gcp.gpu_pool import DLVM_IMAGE
+from llmops.components.gcp.offerings import zones_offering
+from llmops.infra import artifacts
+from llmops.infra.cli import app
+from llmops.infra.config import ConfigError, parse, read_stack_file, split_namespace
+from llmops.infra.plan import MOCK_SECRET_MARKER, Plan, PlannedResource, run_plan
 from typer.testing import CliRunner
-
-from components.gcp.gpu_pool import DLVM_IMAGE
-from components.gcp.offerings import zones_offering
-from infra import artifacts
-from infra.cli import app
-from infra.config import ConfigError, parse, read_stack_file, split_namespace
-from infra.plan import MOCK_SECRET_MARKER, Plan, PlannedResource, run_plan
 
 PROJECT = "my-llmops-project"
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from infra.config import read_stack_file
-from infra.plan import run_plan
+from llmops.infra.config import read_stack_file
+from llmops.infra.plan import run_plan
 
 
 def test_resources_are_sorted_by_urn_and_runs_agree(repo_root: Path) -> None:

@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from llmops.infra.cli import app
+from llmops.policies.rules import RULES
 from typer.testing import CliRunner
-
-from infra.cli import app
-from policies.rules import RULES
 
 
 def test_plan_records_policy_verdicts(repo_root: Path, tmp_path: Path) -> None:

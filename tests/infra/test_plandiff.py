@@ -6,10 +6,9 @@ import json
 import shutil
 from pathlib import Path
 
+from llmops.infra import plandiff
+from llmops.infra.cli import app
 from typer.testing import CliRunner
-
-from infra import plandiff
-from infra.cli import app
 
 FIXTURES = Path(__file__).parent / "fixtures" / "diff"
 

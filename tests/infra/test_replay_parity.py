@@ -15,14 +15,13 @@ from typing import Any
 import pytest
 import typer
 import yaml
+from llmops.components.capacity.promql import rule_group
+from llmops.components.capacity.scaling import CronWindow
+from llmops.components.serving.autoscaling import predictive_query, reactive_query
+from llmops.infra import cli_capacity
+from llmops.infra.config import read_stack_file
+from llmops.infra.plan import Plan, run_plan
 from typer.testing import CliRunner
-
-from components.capacity.promql import rule_group
-from components.capacity.scaling import CronWindow
-from components.serving.autoscaling import predictive_query, reactive_query
-from infra import cli_capacity
-from infra.config import read_stack_file
-from infra.plan import Plan, run_plan
 
 STACK, MODEL = "aws-dev", "qwen2-5-0-5b"
 HPA = "advanced.horizontalPodAutoscalerConfig"
@@ -188,7 +187,8 @@ def test_the_replays_timings_are_the_clusters(plan: Plan, replayed: dict[str, An
 
 
 def test_a_model_outside_the_catalog_cannot_be_replayed_from_its_stack() -> None:
-    from infra.replay_stack import StackModelError, stack_model
+    from llmops.infra.replay_stack import StackModelError, stack_model
+
     from tests.infra.test_autoscaling import stack
     from tests.infra.test_config import parse_text
 

@@ -7,12 +7,12 @@ import textwrap
 
 import pytest
 import yaml
+from llmops.components.serving import EngineSpec, VllmModel, VllmModelArgs
+from llmops.components.serving.vllm_model import VllmModelArgsError
+from llmops.infra import artifacts
+from llmops.infra.config import ConfigError, parse, split_namespace
+from llmops.infra.plan import run_plan
 
-from components.serving import EngineSpec, VllmModel, VllmModelArgs
-from components.serving.vllm_model import VllmModelArgsError
-from infra import artifacts
-from infra.config import ConfigError, parse, split_namespace
-from infra.plan import run_plan
 from tests.infra.test_plan import container_of, only
 
 PASSWORD = "correct-horse-battery-staple"

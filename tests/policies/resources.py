@@ -6,7 +6,7 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
-from policies.rules import Resource
+from llmops.policies.rules import Resource
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 

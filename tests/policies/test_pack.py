@@ -9,12 +9,12 @@ from typing import Any
 
 import pulumi_policy as cg
 import pytest
+from llmops.infra import costing, policy_check
+from llmops.infra.config import available_stacks, read_stack_file, to_pulumi_config
+from llmops.infra.plan import UNKNOWN, run_plan
+from llmops.policies import pack, shipped
+from llmops.policies.rules import RULES, StackFacts
 
-from infra import costing, policy_check
-from infra.config import available_stacks, read_stack_file, to_pulumi_config
-from infra.plan import UNKNOWN, run_plan
-from policies import pack, shipped
-from policies.rules import RULES, StackFacts
 from tests.policies.cases import RESOURCE_CASES, Case
 from tests.support.policy_pack import Analyzer, Diagnostic, running_pack
 
@@ -113,10 +113,10 @@ def test_every_shipped_stack_passes_the_pack(repo_root: Path, stack: str, previe
 
 
 def test_the_policy_reference_is_up_to_date(repo_root: Path) -> None:
-    from policies import reference
+    from llmops.policies import reference
 
     assert (repo_root / "docs" / "policies.md").read_text() == reference.render(), (
-        "regenerate it: python -m policies.reference > docs/policies.md"
+        "regenerate it: python -m llmops.policies.reference > docs/policies.md"
     )
 
 
@@ -133,5 +133,5 @@ def test_every_waiver_is_still_needed(repo_root: Path) -> None:
     stale = sorted(set(shipped.WAIVERS) - violated)
     assert stale == [], (
         f"no shipped stack violates {stale} any more: remove them from policies/shipped.py WAIVERS, then run "
-        "python -m policies.shipped > policies/shipped.json and python -m policies.reference > docs/policies.md"
+        "python -m llmops.policies.shipped > policies/shipped.json and python -m llmops.policies.reference > docs/policies.md"
     )

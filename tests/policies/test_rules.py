@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from llmops.infra.config import load_stack_file
+from llmops.policies.rules import RULES, Level, StackFacts, evaluate, rule_by_id
+from llmops.policies.rules._walk import is_secret_name, parse_network, public_addresses
 
-from infra.config import load_stack_file
-from policies.rules import RULES, Level, StackFacts, evaluate, rule_by_id
-from policies.rules._walk import is_secret_name, parse_network, public_addresses
 from tests.policies.cases import RESOURCE_CASES, Case
 from tests.policies.resources import resource
 
@@ -84,11 +84,12 @@ def test_secret_names(name: str, secret: bool) -> None:
 @pytest.mark.parametrize(
     ("cidrs", "public"),
     [
-        # 2**32 minus the RFC 6890 blocks (private, loopback, multicast, reserved, ...)
-        (["0.0.0.0/0"], 3_702_258_688),
-        (["0.0.0.0/1", "128.0.0.0/1"], 3_702_258_688),
-        (["0.0.0.0/00"], 3_702_258_688),
-        (["0.0.0.0/0.0.0.0"], 3_702_258_688),
+        # 2**32 minus the IANA special-purpose blocks (private, loopback, multicast, reserved, the
+        # retired 6to4 relay 192.88.99.0/24, ...): the same table as the config's guard
+        (["0.0.0.0/0"], 3_702_258_432),
+        (["0.0.0.0/1", "128.0.0.0/1"], 3_702_258_432),
+        (["0.0.0.0/00"], 3_702_258_432),
+        (["0.0.0.0/0.0.0.0"], 3_702_258_432),
         (["10.0.0.0/8", "192.168.0.0/16"], 0),
         (["203.0.113.0/24"], 0),
         (["198.51.100.7/32", "8.8.8.8"], 1),
@@ -176,7 +177,8 @@ def test_a_launch_template_must_say_its_root_volume_is_encrypted() -> None:
     ],
 )
 def test_broad_secret_reads(statement: dict, broad: bool) -> None:
-    from policies.rules.security import broad_reads
+    from llmops.policies.rules.security import broad_reads
+
     from tests.policies.resources import policy_document
 
     assert bool(broad_reads(policy_document(statement))) is broad

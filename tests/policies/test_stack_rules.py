@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 import yaml
+from llmops.infra.config import StackConfig, parse, split_namespace
+from llmops.policies.rules import Resource, StackFacts, evaluate, rule_by_id
 
-from infra.config import StackConfig, parse, split_namespace
-from policies.rules import Resource, StackFacts, evaluate, rule_by_id
 from tests.policies.resources import changed, container, good_model_deployment, pod, resource
 
 STACK = """
@@ -92,7 +92,7 @@ def facts() -> StackFacts:
 
 
 def test_every_stack_rule_is_tested_here() -> None:
-    from policies.rules import RULES
+    from llmops.policies.rules import RULES
 
     tested = {
         "model-pdb",

@@ -7,9 +7,8 @@ from typing import Any
 
 import pytest
 import yaml
-
-from components.addons import CLUSTER_AUTOSCALER, KEDA, PINNED_CHARTS
-from components.addons.cluster_autoscaler import (
+from llmops.components.addons import CLUSTER_AUTOSCALER, KEDA, PINNED_CHARTS
+from llmops.components.addons.cluster_autoscaler import (
     ClusterAutoscalerArgs,
     NodeGroup,
     cluster_autoscaler_values,
@@ -17,7 +16,8 @@ from components.addons.cluster_autoscaler import (
     name_pattern,
     validate_args,
 )
-from components.addons.keda import KedaArgs, keda_values
+from llmops.components.addons.keda import KedaArgs, keda_values
+
 from tests.components.observability.test_helm_values import walk
 from tests.conftest import require_shared
 
@@ -158,7 +158,7 @@ def test_group_name_pattern_matches_pulumi_names_only() -> None:
 
 @pytest.mark.parametrize("chart", [KEDA, CLUSTER_AUTOSCALER], ids=lambda c: c.name)
 def test_values_files_have_no_secrets(chart: Any) -> None:
-    from components.addons.charts import load_values
+    from llmops.components.addons.charts import load_values
 
     text = yaml.safe_dump(load_values(chart)).lower()
     assert "secret" not in text and "password" not in text and "awsaccesskey" not in text

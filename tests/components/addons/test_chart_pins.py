@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-
-from components.addons.charts import PINNED_CHARTS, Chart
+from llmops.components.addons.charts import PINNED_CHARTS, Chart
 
 EVIDENCE = yaml.safe_load((Path(__file__).parent / "data" / "chart_repositories.yaml").read_text())
 
@@ -54,7 +53,7 @@ def test_the_old_termination_handler_repository_is_rejected() -> None:
 
 
 def test_every_pin_has_its_values_file() -> None:
-    from components.addons.charts import load_values
+    from llmops.components.addons.charts import load_values
 
     for chart in PINNED_CHARTS:
         assert isinstance(load_values(chart), dict), chart.name

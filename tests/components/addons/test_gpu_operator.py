@@ -15,9 +15,8 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
-
-from components.addons.charts import GPU_OPERATOR, PINNED_CHARTS
-from components.addons.gpu_operator import (
+from llmops.components.addons.charts import GPU_OPERATOR, PINNED_CHARTS
+from llmops.components.addons.gpu_operator import (
     DCGM_EXPORTER_APP,
     ContainerRuntimeMode,
     GpuOperatorArgs,
@@ -26,7 +25,8 @@ from components.addons.gpu_operator import (
     dcgm_service_monitor,
     gpu_operator_values,
 )
-from components.k3s.render import GPU_TAINT, NodeTaint
+from llmops.components.k3s.render import GPU_TAINT, NodeTaint
+
 from tests.components.observability.test_helm_values import chart_defaults, walk
 from tests.conftest import require_shared
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 import re
 
 import pytest
-
-from components.addons.charts import load_values
-from components.addons.termination_handler import (
+from llmops.components.addons.charts import load_values
+from llmops.components.addons.termination_handler import (
     CHART,
     CHART_VERSION,
     SpotInterruptionHandlerArgs,
     handler_values,
 )
+
 from tests.components.aws.stack import build_aws_dev
 from tests.components.k3s.mocks import Recorded, RecordingMocks, run_program
 

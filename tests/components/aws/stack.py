@@ -1,4 +1,4 @@
-"""aws-dev as the program builds it: `stacks/Pulumi.aws-dev.yaml` through `infra.program.run`.
+"""aws-dev as the program builds it: `stacks/Pulumi.aws-dev.yaml` through `llmops.infra.program.run`.
 
 No second composition: the tests run the real program on the real stack file (plus a mixed
 pool, so every capacity mode is covered, and optionally three servers), under the plan's mocks.
@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
-from components.k3s.cluster import K3sCluster
-from infra import program
-from infra.config import RawStack, StackConfig, parse, read_stack_file
+from llmops.components.k3s.cluster import K3sCluster
+from llmops.infra import program
+from llmops.infra.config import RawStack, StackConfig, parse, read_stack_file
 
 REPO = Path(__file__).resolve().parents[3]
 STACK = "aws-dev"

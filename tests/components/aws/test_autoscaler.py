@@ -8,15 +8,15 @@ from typing import Any
 
 import pytest
 import yaml
-
-from components.aws.autoscaler import (
+from llmops.components.aws.autoscaler import (
     autoscaler_tags,
     cluster_autoscaler_policy,
     discovery_tags,
     gpus_per_node,
     node_template_tags,
 )
-from components.k3s.render import GPU_TAINT, NODE_ETC_DIR
+from llmops.components.k3s.render import GPU_TAINT, NODE_ETC_DIR
+
 from tests.components.aws.stack import build_aws_dev
 from tests.components.k3s.mocks import RecordingMocks, run_program
 

@@ -9,12 +9,12 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
+from llmops.components.aws import AwsGpuNodePool, AwsGpuNodePoolArgs, AwsNetwork, AwsNetworkArgs
+from llmops.components.aws.gpu_pool import DLAMI_PARAMETER, capacity_distribution
+from llmops.components.k3s import Capacity, K3sAgentJoin, PoolConfigError, ScalingSchedule
+from llmops.components.k3s.render import K3S_CONFIG_PATH, NODE_ETC_DIR, FlannelBackend
+from llmops.components.k3s.versions import K3S_VERSION
 
-from components.aws import AwsGpuNodePool, AwsGpuNodePoolArgs, AwsNetwork, AwsNetworkArgs
-from components.aws.gpu_pool import DLAMI_PARAMETER, capacity_distribution
-from components.k3s import Capacity, K3sAgentJoin, PoolConfigError, ScalingSchedule
-from components.k3s.render import K3S_CONFIG_PATH, NODE_ETC_DIR, FlannelBackend
-from components.k3s.versions import K3S_VERSION
 from tests.components.aws.stack import build_aws_dev
 from tests.components.k3s.cloud_init_schema import cloud_config_schema
 from tests.components.k3s.mocks import MOCK_AMI, RecordingMocks, run_program

@@ -14,9 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from infra.config import RawStack, read_stack_file
-from infra.plan import Plan, run_plan
+from llmops.infra.config import RawStack, read_stack_file
+from llmops.infra.plan import Plan, run_plan
 
 # AWS-managed policy documents (IAM console, policy versions as of 2025): the statements that
 # matter for parameter reads are kept verbatim in shape.

@@ -7,8 +7,7 @@ import datetime as dt
 import boto3
 import pytest
 from botocore.stub import Stubber
-
-from components.aws.lookup import (
+from llmops.components.aws.lookup import (
     DLAMI_PARAMETER,
     credentials_available,
     dlami_ami_id,

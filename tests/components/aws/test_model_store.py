@@ -8,15 +8,15 @@ from typing import Any
 
 import kubernetes_validate
 import pytest
-
-from components.addons.charts import AWS_EFS_CSI_DRIVER
-from components.aws.model_store import (
+from llmops.components.addons.charts import AWS_EFS_CSI_DRIVER
+from llmops.components.aws.model_store import (
     AwsModelStoreArgs,
     ThroughputMode,
     driver_values,
     monthly_cost,
     store_problems,
 )
+
 from tests.components.aws.stack import build_aws_dev
 from tests.components.k3s.mocks import RecordingMocks, run_program
 from tests.components.observability.test_helm_values import chart_defaults, walk
@@ -152,8 +152,8 @@ def test_monthly_cost_by_throughput_mode() -> None:
 
 
 def test_nfs_store_values_exist_in_the_chart_and_objects_are_schema_valid() -> None:
-    from components.addons.charts import CSI_DRIVER_NFS, load_values
-    from components.addons.nfs_store import NfsModelStore, NfsModelStoreArgs
+    from llmops.components.addons.charts import CSI_DRIVER_NFS, load_values
+    from llmops.components.addons.nfs_store import NfsModelStore, NfsModelStoreArgs
 
     problems, _ = walk(load_values(CSI_DRIVER_NFS), chart_defaults(CSI_DRIVER_NFS), {})
     assert not problems, "\n".join(problems)

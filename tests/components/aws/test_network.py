@@ -7,10 +7,10 @@ import ipaddress
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from llmops.components.aws import AwsNetwork, AwsNetworkArgs, NetworkArgsError
+from llmops.components.aws.subnets import server_address, subnet_cidrs, vpc_cidr_problems
+from llmops.components.k3s import FlannelBackend
 
-from components.aws import AwsNetwork, AwsNetworkArgs, NetworkArgsError
-from components.aws.subnets import server_address, subnet_cidrs, vpc_cidr_problems
-from components.k3s import FlannelBackend
 from tests.components.aws.stack import ALLOWED_CIDR, build_aws_dev
 from tests.components.k3s.mocks import AVAILABILITY_ZONES, Recorded, RecordingMocks, run_program
 
@@ -122,7 +122,7 @@ def test_bad_network_args_are_all_reported_before_any_resource() -> None:
 
 
 def test_the_component_refuses_an_api_open_to_the_internet_in_pieces() -> None:
-    from components.aws.network import validate_network_args
+    from llmops.components.aws.network import validate_network_args
 
     halves = AwsNetworkArgs(api_allowed_cidrs=["0.0.0.0/1", "128.0.0.0/1"])
     (found,) = validate_network_args(halves)

@@ -8,17 +8,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from components.azure.checks import cron_times
-from components.azure.machines import family, gpu_machines, gpu_of
-from components.azure.network_args import (
+from llmops.components.azure.checks import cron_times
+from llmops.components.azure.machines import family, gpu_machines, gpu_of
+from llmops.components.azure.network_args import (
     AzureNetworkArgs,
     server_addresses,
     subnet_cidr,
     validate_network_args,
 )
-from components.capacity.catalog import load_catalog
-from infra.config import ConfigError, RawStack, parse, read_stack_file
+from llmops.components.capacity.catalog import load_catalog
+from llmops.infra.config import ConfigError, RawStack, parse, read_stack_file
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -149,7 +148,7 @@ def test_bad_network_args() -> None:
 
 
 def test_a_location_the_catalog_does_not_price_is_refused_with_the_refresh_fix() -> None:
-    from components.azure.kit import AzureKit
+    from llmops.components.azure.kit import AzureKit
 
     azure = AzureKit()
     assert azure.validate_provider({"azure-native:location": "eastus"}, {}, keys={}) == []

@@ -13,11 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from llmops.components.azure.lookup import linux_prices, refresh_prices, retail_filter
+from llmops.components.capacity.catalog import parse_prices
+from llmops.infra.cli import app
 from typer.testing import CliRunner
-
-from components.azure.lookup import linux_prices, refresh_prices, retail_filter
-from components.capacity.catalog import parse_prices
-from infra.cli import app
 
 
 def item(**overrides: Any) -> dict[str, Any]:

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from llmops.components.azure.checks import BOOTSTRAP, SCRIPTS_DIR
+from llmops.components.k3s.render import SCRIPTS_DIR as K3S_SCRIPTS
 
-from components.azure.checks import BOOTSTRAP, SCRIPTS_DIR
-from components.k3s.render import SCRIPTS_DIR as K3S_SCRIPTS
 from tests.components.azure.fake_azure import ACCESS_TOKEN, SUBSCRIPTION, FakeAzure, fake_azure
 
 pytestmark = pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")

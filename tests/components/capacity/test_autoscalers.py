@@ -7,8 +7,7 @@ import dataclasses
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from components.capacity.autoscalers import HpaParams, KpaParams
+from llmops.components.capacity.autoscalers import HpaParams, KpaParams
 
 
 def test_hpa_defaults_are_the_kubernetes_defaults_and_frozen() -> None:

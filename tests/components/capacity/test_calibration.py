@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from components.capacity.calibration import compare, load_measurements, summary
-from components.capacity.models import get_model
+from llmops.components.capacity.calibration import compare, load_measurements, summary
+from llmops.components.capacity.models import get_model
 
 
 def test_every_row_names_its_source_and_date() -> None:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from llmops.components.capacity.catalog import CatalogError, load_catalog, write_prices
+from llmops.components.capacity.catalog_build import build
 
-from components.capacity.catalog import CatalogError, load_catalog, write_prices
-from components.capacity.catalog_build import build
 from tests.conftest import require_shared
 
 
@@ -15,7 +15,7 @@ def test_shipped_prices_equal_a_rebuild_from_the_snapshots() -> None:
     shipped = load_catalog().prices
     assert write_prices(rows) == write_prices(shipped), (
         "components/capacity/data/prices.csv is stale; run "
-        "`python -m components.capacity.catalog_build ../shared/data/prices`"
+        "`python -m llmops.components.capacity.catalog_build ../shared/data/prices`"
     )
     assert any("p6-b300" in line for line in skipped)
 
@@ -71,7 +71,7 @@ def test_unknown_names_list_what_is_known() -> None:
 def test_refreshed_rows_replace_and_extend(tmp_path) -> None:
     from dataclasses import replace
 
-    from components.capacity.catalog import load_catalog_with
+    from llmops.components.capacity.catalog import load_catalog_with
 
     base = load_catalog().price("aws", "g6.xlarge", "us-east-1")
     assert all(p.region != "ap-southeast-7" for p in load_catalog().prices)

@@ -5,9 +5,8 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
-from components.capacity.cost import CostInputError, PoolCost, ScheduleWindow, stack_cost
-from components.capacity.throughput import replicas_for_rate
+from llmops.components.capacity.cost import CostInputError, PoolCost, ScheduleWindow, stack_cost
+from llmops.components.capacity.throughput import replicas_for_rate
 
 
 def test_seed_worked_example() -> None:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from components.capacity.promql import PredictiveRule, forecast
+from llmops.components.capacity.promql import PredictiveRule, forecast
 
 
 def test_a_step_up_is_held_as_headroom_for_the_rise_window() -> None:

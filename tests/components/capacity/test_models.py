@@ -5,10 +5,15 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
-from components.capacity.catalog import CatalogError
-from components.capacity.models import GIB, get_model, model_fit
-from components.capacity.throughput import Slo, TokenMix, replica_capacity, replica_perf, replicas_for_rate
+from llmops.components.capacity.catalog import CatalogError
+from llmops.components.capacity.models import GIB, get_model, model_fit
+from llmops.components.capacity.throughput import (
+    Slo,
+    TokenMix,
+    replica_capacity,
+    replica_perf,
+    replicas_for_rate,
+)
 
 LLAMA_8B = "meta-llama/Llama-3.1-8B-Instruct"
 LLAMA_70B = "meta-llama/Llama-3.1-70B-Instruct"

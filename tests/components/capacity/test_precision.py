@@ -5,11 +5,10 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from components.capacity.catalog import CatalogError, load_catalog
-from components.capacity.models import model_catalog, model_fit
-from components.capacity.precision import resolve_precision
-from components.capacity.throughput import Slo, TokenMix, replica_capacity, replica_perf
+from llmops.components.capacity.catalog import CatalogError, load_catalog
+from llmops.components.capacity.models import model_catalog, model_fit
+from llmops.components.capacity.precision import resolve_precision
+from llmops.components.capacity.throughput import Slo, TokenMix, replica_capacity, replica_perf
 
 LLAMA_8B = "meta-llama/Llama-3.1-8B-Instruct"
 LLAMA_70B = "meta-llama/Llama-3.1-70B-Instruct"

@@ -19,11 +19,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from llmops.components.capacity.promql import DEMAND_RECORD, PredictiveRule, forecast, rule_group
+from llmops.components.capacity.replay import ReplaySettings
+from llmops.components.capacity.throughput import TokenMix, replica_capacity, replica_perf
+from llmops.components.capacity.traces import read_trace
 
-from components.capacity.promql import DEMAND_RECORD, PredictiveRule, forecast, rule_group
-from components.capacity.replay import ReplaySettings
-from components.capacity.throughput import TokenMix, replica_capacity, replica_perf
-from components.capacity.traces import read_trace
 from tests.conftest import require_shared
 from tests.support.tools import require_tool
 

@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from components.capacity.replay import (
+from llmops.components.capacity.replay import (
     POLICIES,
     ReplaySettings,
     _attainment,
@@ -16,8 +15,8 @@ from components.capacity.replay import (
     _request_waits,
     replay,
 )
-from components.capacity.throughput import Slo
-from components.capacity.traces import Trace
+from llmops.components.capacity.throughput import Slo
+from llmops.components.capacity.traces import Trace
 
 MODEL = "meta-llama/Llama-3.1-8B-Instruct"
 

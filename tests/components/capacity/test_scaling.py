@@ -7,17 +7,16 @@ from datetime import UTC, datetime
 
 import numpy as np
 import pytest
-
-from components.capacity.autoscalers import HpaParams, KedaWaitingParams
-from components.capacity.replay import ReplaySettings, deployed_forecast, replay
-from components.capacity.scaling import (
+from llmops.components.capacity.autoscalers import HpaParams, KedaWaitingParams
+from llmops.components.capacity.replay import ReplaySettings, deployed_forecast, replay
+from llmops.components.capacity.scaling import (
     AutoscalingSpec,
     CronWindow,
     DemandRule,
     HpaLoop,
     TriggerValues,
 )
-from components.capacity.traces import Trace
+from llmops.components.capacity.traces import Trace
 
 MODEL = "meta-llama/Llama-3.1-8B-Instruct"
 # 10 requests in flight per replica; no predictive trigger unless a test adds it.
@@ -157,8 +156,8 @@ def test_the_predictive_trigger_reads_the_rules_forecast() -> None:
 
 
 def test_the_demand_record_uses_the_deployed_per_token_costs() -> None:
-    from components.capacity.replay import _bin_load
-    from components.capacity.throughput import Slo, TokenMix, replica_capacity, replica_perf
+    from llmops.components.capacity.replay import _bin_load
+    from llmops.components.capacity.throughput import Slo, TokenMix, replica_capacity, replica_perf
 
     trace = minute_trace([600.0] * 30)
     capacity = replica_capacity(replica_perf(MODEL, "H100"), TokenMix(500, 150), Slo())

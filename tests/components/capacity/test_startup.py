@@ -5,9 +5,8 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from components.capacity import startup
-from components.capacity.startup import WeightSource, estimate, model_estimate
+from llmops.components.capacity import startup
+from llmops.components.capacity.startup import WeightSource, estimate, model_estimate
 
 
 def test_parts_add_up_for_an_8b_model() -> None:

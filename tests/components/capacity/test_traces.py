@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from llmops.components.capacity.traces import TraceFormatError, read_trace
 
-from components.capacity.traces import TraceFormatError, read_trace
 from tests.conftest import require_shared
 
 

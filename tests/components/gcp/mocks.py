@@ -2,7 +2,7 @@
 
 `GcpRecordingMocks` extends `tests.components.k3s.mocks.RecordingMocks`, so AWS, TLS and random
 resources behave exactly as in the other tests; GCP resources get
-`components.gcp.plan_mocks.computed_outputs`, the same values the offline plan gives them.
+`llmops.components.gcp.plan_mocks.computed_outputs`, the same values the offline plan gives them.
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 import pulumi
+from llmops.components.gcp.plan_mocks import computed_outputs
 
-from components.gcp.plan_mocks import computed_outputs
 from tests.components.k3s.mocks import RecordingMocks
 
 GCP_PROJECT = "llmops-test-project"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from components.gcp import (
+from llmops.components.gcp import (
     GcpGpuNodePool,
     GcpGpuNodePoolArgs,
     GcpK3sServers,
@@ -12,7 +12,8 @@ from components.gcp import (
     GcpNetwork,
     GcpNetworkArgs,
 )
-from components.k3s import Capacity, K3sCluster, K3sClusterArgs, ScalingSchedule
+from llmops.components.k3s import Capacity, K3sCluster, K3sClusterArgs, ScalingSchedule
+
 from tests.components.gcp.mocks import GCP_PROJECT
 
 ALLOWED_CIDR = "198.51.100.0/24"

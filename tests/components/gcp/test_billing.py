@@ -15,11 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from llmops.components.capacity.catalog import parse_prices
+from llmops.components.gcp.billing import COMPUTE_ENGINE_SERVICE, BillingApiError, list_skus, price_rows
+from llmops.infra.cli import app
 from typer.testing import CliRunner
-
-from components.capacity.catalog import parse_prices
-from components.gcp.billing import COMPUTE_ENGINE_SERVICE, BillingApiError, list_skus, price_rows
-from infra.cli import app
 
 API_KEY = "test-api-key"
 

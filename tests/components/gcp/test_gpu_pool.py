@@ -8,14 +8,14 @@ import jsonschema
 import pulumi
 import pytest
 import yaml
+from llmops.components.gcp import GcpGpuNodePool, GcpGpuNodePoolArgs, GcpNetwork, GcpNetworkArgs, gpu_machine
+from llmops.components.gcp.gpu_pool import DLVM_IMAGE, DLVM_IMAGE_FAMILY, validate_gcp_pool
+from llmops.components.gcp.machines import MachineTypeError
+from llmops.components.gcp.offerings import zones_offering
+from llmops.components.k3s import Capacity, K3sAgentJoin, PoolConfigError, ScalingSchedule
+from llmops.components.k3s.render import K3S_CONFIG_PATH, NODE_ETC_DIR, NODE_LIB_DIR, FlannelBackend
+from llmops.components.k3s.versions import K3S_VERSION
 
-from components.gcp import GcpGpuNodePool, GcpGpuNodePoolArgs, GcpNetwork, GcpNetworkArgs, gpu_machine
-from components.gcp.gpu_pool import DLVM_IMAGE, DLVM_IMAGE_FAMILY, validate_gcp_pool
-from components.gcp.machines import MachineTypeError
-from components.gcp.offerings import zones_offering
-from components.k3s import Capacity, K3sAgentJoin, PoolConfigError, ScalingSchedule
-from components.k3s.render import K3S_CONFIG_PATH, NODE_ETC_DIR, NODE_LIB_DIR, FlannelBackend
-from components.k3s.versions import K3S_VERSION
 from tests.components.gcp.mocks import GCP_PROJECT, GcpRecordingMocks
 from tests.components.gcp.stack import build_gcp_dev
 from tests.components.k3s.cloud_init_schema import cloud_config_schema

@@ -9,8 +9,7 @@ import pulumi
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from components.gcp.network import (
+from llmops.components.gcp.network import (
     API_PORT,
     Egress,
     GcpNetwork,
@@ -21,7 +20,8 @@ from components.gcp.network import (
     subnet_cidrs,
     validate_network_args,
 )
-from components.k3s.render import FlannelBackend
+from llmops.components.k3s.render import FlannelBackend
+
 from tests.components.gcp.mocks import GcpRecordingMocks
 from tests.components.k3s.mocks import RecordingMocks, run_program
 

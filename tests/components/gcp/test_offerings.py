@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from components.gcp.machines import gpu_machine
-from components.gcp.offerings import (
+from llmops.components.gcp.machines import gpu_machine
+from llmops.components.gcp.offerings import (
     _data_path,
     build_offerings,
     build_shapes,
@@ -11,6 +11,7 @@ from components.gcp.offerings import (
     write_shapes,
     zones_offering,
 )
+
 from tests.conftest import require_shared
 
 

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
-from components.capacity.catalog import load_catalog
-from components.gcp.machines import ACCELERATOR_OPTIMIZED, gpu_machine
+from llmops.components.capacity.catalog import load_catalog
+from llmops.components.gcp.machines import ACCELERATOR_OPTIMIZED, gpu_machine
 
 # Figures from ../shared/data/prices (SOURCES.md's own worked examples, us-central1).
 G2_STANDARD_4_HOST, L4_X1 = 0.14679, 0.56004

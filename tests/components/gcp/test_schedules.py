@@ -5,9 +5,13 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from components.gcp.schedules import MINUTES_PER_WEEK, fire_minutes, mig_scaling_schedules, schedule_problems
-from components.k3s.pool import ScalingSchedule
+from llmops.components.gcp.schedules import (
+    MINUTES_PER_WEEK,
+    fire_minutes,
+    mig_scaling_schedules,
+    schedule_problems,
+)
+from llmops.components.k3s.pool import ScalingSchedule
 
 DAYS = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"]
 

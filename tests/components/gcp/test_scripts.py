@@ -17,10 +17,9 @@ from typing import Any
 
 import pytest
 import yaml
-
-from components.gcp.bootstrap import BOOTSTRAP, SCRIPTS_DIR
-from components.k3s.render import SCRIPTS_DIR as K3S_SCRIPTS_DIR
-from components.k3s.render import SecretFile, render_cloud_init
+from llmops.components.gcp.bootstrap import BOOTSTRAP, SCRIPTS_DIR
+from llmops.components.k3s.render import SCRIPTS_DIR as K3S_SCRIPTS_DIR
+from llmops.components.k3s.render import SecretFile, render_cloud_init
 
 TOKEN = "ya29.fake-access-token"
 SECRETS = {

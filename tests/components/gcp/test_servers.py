@@ -8,11 +8,11 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
+from llmops.components.gcp import GcpK3sServers, GcpK3sServersArgs, GcpNetwork, GcpNetworkArgs
+from llmops.components.gcp.iam import account_id
+from llmops.components.k3s import ClusterArgsError, K3sCluster, K3sClusterArgs
+from llmops.components.k3s.render import K3S_CONFIG_PATH, NODE_ETC_DIR
 
-from components.gcp import GcpK3sServers, GcpK3sServersArgs, GcpNetwork, GcpNetworkArgs
-from components.gcp.iam import account_id
-from components.k3s import ClusterArgsError, K3sCluster, K3sClusterArgs
-from components.k3s.render import K3S_CONFIG_PATH, NODE_ETC_DIR
 from tests.components.gcp.mocks import GCP_PROJECT, MOCK_STATIC_IP, GcpRecordingMocks
 from tests.components.gcp.stack import build_gcp_dev
 from tests.components.k3s.cloud_init_schema import cloud_config_schema

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-
-from components.gcp.shutdown import PREEMPTION_NOTICE_S, graceful_shutdown_kubelet_args
+from llmops.components.gcp.shutdown import PREEMPTION_NOTICE_S, graceful_shutdown_kubelet_args
 
 
 def test_default_periods_fit_the_notice_with_room_for_systemd() -> None:

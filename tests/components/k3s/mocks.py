@@ -19,9 +19,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-
-from components.aws import plan_mocks
-from infra.plan import PlanMocks
+from llmops.components.aws import plan_mocks
+from llmops.infra.plan import PlanMocks
 
 MOCK_AMI = plan_mocks.PLAN_AMI
 MOCK_EIP = plan_mocks.PLAN_PUBLIC_IP

@@ -12,10 +12,10 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from llmops.components.aws import AwsK3sServers, AwsK3sServersArgs, AwsNetwork, AwsNetworkArgs
+from llmops.components.k3s import ClusterArgsError, K3sCluster, K3sClusterArgs, pki
+from llmops.components.k3s.render import K3S_CONFIG_PATH, NODE_ETC_DIR
 
-from components.aws import AwsK3sServers, AwsK3sServersArgs, AwsNetwork, AwsNetworkArgs
-from components.k3s import ClusterArgsError, K3sCluster, K3sClusterArgs, pki
-from components.k3s.render import K3S_CONFIG_PATH, NODE_ETC_DIR
 from tests.components.aws.stack import build_aws_dev
 from tests.components.k3s.mocks import MOCK_EIP, RecordingMocks, Resolved, run_program
 

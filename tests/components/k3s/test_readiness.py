@@ -16,8 +16,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-
-from components.k3s.readiness import ApiNotReadyError, wait_for_api
+from llmops.components.k3s.readiness import ApiNotReadyError, wait_for_api
 
 
 def _pem_key(key: ec.EllipticCurvePrivateKey) -> str:

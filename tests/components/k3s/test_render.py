@@ -8,9 +8,8 @@ import shlex
 import jsonschema
 import pytest
 import yaml
-
-from components.aws.checks import BOOTSTRAP
-from components.k3s.render import (
+from llmops.components.aws.checks import BOOTSTRAP
+from llmops.components.k3s.render import (
     AGENT_TOKEN_FILE,
     GPU_TAINT,
     K3S_CONFIG_PATH,
@@ -28,7 +27,8 @@ from components.k3s.render import (
     script_text,
     server_config,
 )
-from components.k3s.versions import K3S_VERSION
+from llmops.components.k3s.versions import K3S_VERSION
+
 from tests.components.k3s.cloud_init_schema import cloud_config_schema
 
 SECRETS = [
@@ -210,7 +210,7 @@ def test_renderer_and_pool_checks_import_without_pulumi() -> None:
 
     code = (
         "import sys, components.k3s.render, components.k3s.pool, components.k3s.pki; "
-        "import components.k3s.readiness; "
+        "import llmops.components.k3s.readiness; "
         "sys.exit(1 if 'pulumi' in sys.modules else 0)"
     )
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

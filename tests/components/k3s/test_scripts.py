@@ -10,10 +10,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-
-from components.aws.checks import BOOTSTRAP
-from components.k3s.render import SCRIPTS_DIR, SecretFile, render_cloud_init
-from components.k3s.versions import K3S_VERSION
+from llmops.components.aws.checks import BOOTSTRAP
+from llmops.components.k3s.render import SCRIPTS_DIR, SecretFile, render_cloud_init
+from llmops.components.k3s.versions import K3S_VERSION
 
 SCRIPTS = [*sorted(SCRIPTS_DIR.glob("*.sh")), BOOTSTRAP.script]
 

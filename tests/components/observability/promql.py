@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from components.observability import dashboards, manifests
+from llmops.components.observability import dashboards, manifests
 
 # Concrete values for Grafana's built-in and our template variables, so dashboard queries
 # become plain PromQL that promtool can parse.

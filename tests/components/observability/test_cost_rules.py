@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 import yaml
+from llmops.components.observability import dashboards, manifests
 
-from components.observability import dashboards, manifests
 from tests.components.observability.promql import substitute_grafana_variables
 from tests.support.tools import require_tool
 

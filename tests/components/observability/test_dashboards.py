@@ -7,8 +7,8 @@ import re
 from typing import Any
 
 import pytest
+from llmops.components.observability import dashboards
 
-from components.observability import dashboards
 from tests.components.observability.promql import dashboard_expressions, metric_names
 from tests.conftest import require_shared
 

@@ -16,10 +16,10 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
+from llmops.components.observability import charts
+from llmops.components.observability.charts import ReleaseNames
+from llmops.components.observability.stack import ObservabilityStackArgs
 
-from components.observability import charts
-from components.observability.charts import ReleaseNames
-from components.observability.stack import ObservabilityStackArgs
 from tests.conftest import require_shared
 
 NAMES = ReleaseNames.for_instance("obs")

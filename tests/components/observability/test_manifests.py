@@ -8,8 +8,8 @@ from typing import Any
 
 import jsonschema
 import pytest
+from llmops.components.observability import manifests
 
-from components.observability import manifests
 from tests.conftest import require_shared
 
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import pytest
 import yaml
+from llmops.components.capacity.promql import rule_group
+from llmops.components.observability import manifests
 
-from components.capacity.promql import rule_group
-from components.observability import manifests
 from tests.components.observability.promql import (
     dashboard_expressions,
     exposed_vllm_names,

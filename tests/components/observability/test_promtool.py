@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 import yaml
+from llmops.components.observability import manifests
 
-from components.observability import manifests
 from tests.components.observability.promql import dashboard_expressions, substitute_grafana_variables
 from tests.support.tools import require_tool
 

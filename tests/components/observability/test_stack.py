@@ -10,8 +10,8 @@ import jsonschema
 import kubernetes_validate
 import pulumi
 import pytest
+from llmops.infra.plan import MOCK_SECRET_MARKER, PlanMocks
 
-from infra.plan import MOCK_SECRET_MARKER, PlanMocks
 from tests.conftest import require_shared
 
 
@@ -34,7 +34,7 @@ MOCKS = RecordingMocks()
 pulumi.runtime.set_mocks(MOCKS, preview=False)
 
 # Imported after the mocks are set, as a program would be.
-from components.observability import (  # noqa: E402
+from llmops.components.observability import (  # noqa: E402
     ObservabilityStack,
     ObservabilityStackArgs,
     ObservabilityStackArgsError,

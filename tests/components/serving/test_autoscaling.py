@@ -7,8 +7,7 @@ import dataclasses
 from typing import Any
 
 import pytest
-
-from components.serving.autoscaling import (
+from llmops.components.serving.autoscaling import (
     AutoscalingSpec,
     CronWindow,
     TriggerValues,
@@ -19,6 +18,7 @@ from components.serving.autoscaling import (
     recommendations,
     scaled_object,
 )
+
 from tests.conftest import require_shared
 from tests.support.crd import crd_errors
 
@@ -229,8 +229,8 @@ def test_spec_is_frozen_so_replay_and_cluster_share_one_object() -> None:
 
 
 def test_component_refuses_autoscaling_without_its_signals() -> None:
-    from components.serving import vllm_model
-    from components.serving.vllm_args import EngineSpec
+    from llmops.components.serving import vllm_model
+    from llmops.components.serving.vllm_args import EngineSpec
 
     args = vllm_model.VllmModelArgs(
         engine=EngineSpec(model="Qwen/Qwen2.5-0.5B-Instruct"), namespace="x", autoscaling=AutoscalingSpec()

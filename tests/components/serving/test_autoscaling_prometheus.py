@@ -21,11 +21,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from llmops.components.capacity.promql import DEMAND_RECORD, FORECAST_RECORD, rule_group
+from llmops.components.capacity.replay import ReplaySettings, deployed_forecast
+from llmops.components.capacity.scaling import DemandRule, HpaLoop
+from llmops.components.serving.autoscaling import (
+    AutoscalingSpec,
+    TriggerValues,
+    recommendations,
+    scaled_object,
+)
 
-from components.capacity.promql import DEMAND_RECORD, FORECAST_RECORD, rule_group
-from components.capacity.replay import ReplaySettings, deployed_forecast
-from components.capacity.scaling import DemandRule, HpaLoop
-from components.serving.autoscaling import AutoscalingSpec, TriggerValues, recommendations, scaled_object
 from tests.components.observability.promql import exposed_vllm_names, metric_names
 from tests.conftest import require_shared
 from tests.support.prometheus import backfilled_prometheus, instant

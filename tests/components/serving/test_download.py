@@ -15,10 +15,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from llmops.components.serving import download
+from llmops.components.serving.download import MARKER, is_git_ref, prune, record_in_use, select_files
 from safetensors.numpy import save
 
-from components.serving import download
-from components.serving.download import MARKER, is_git_ref, prune, record_in_use, select_files
 from tests.support.fake_hub import FakeHub, Repo
 
 SCRIPT = Path(download.__file__)
@@ -319,7 +319,7 @@ def test_prune_skips_a_revision_being_downloaded(tmp_path: Path) -> None:
         [
             sys.executable,
             "-c",
-            "import sys,time;from pathlib import Path;from components.serving.download import store_lock\n"
+            "import sys,time;from pathlib import Path;from llmops.components.serving.download import store_lock\n"
             "with store_lock(Path(sys.argv[1]),'org/m','v1'):\n print('held',flush=True);time.sleep(30)",
             str(store),
         ],

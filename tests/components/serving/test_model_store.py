@@ -12,9 +12,8 @@ from typing import Any
 
 import kubernetes_validate
 import pytest
-
-from components.serving import download
-from components.serving.model_store import (
+from llmops.components.serving import download
+from llmops.components.serving.model_store import (
     PAUSE_IMAGE,
     ImagePrePull,
     ImagePrePullArgs,
@@ -24,6 +23,7 @@ from components.serving.model_store import (
     marker_path,
     model_path,
 )
+
 from tests.components.k3s.mocks import RecordingMocks, run_program
 
 KUBERNETES_VERSION = "1.33.0"
@@ -177,8 +177,8 @@ def test_the_wait_is_bounded_and_says_what_to_check(tmp_path: Path) -> None:
 
 
 def test_a_replica_on_the_store_mounts_it_read_only_and_serves_offline_from_the_local_path() -> None:
-    from components.serving import EngineSpec, VllmModel, VllmModelArgs
-    from components.serving.model_store import ModelStoreMount
+    from llmops.components.serving import EngineSpec, VllmModel, VllmModelArgs
+    from llmops.components.serving.model_store import ModelStoreMount
 
     store = ModelStoreMount(
         claim_name="store-models", repo="Qwen/Qwen2.5-7B-Instruct", revision="main", download_job="qwen-dl"
@@ -211,7 +211,7 @@ def test_a_replica_on_the_store_mounts_it_read_only_and_serves_offline_from_the_
 
 
 def test_without_a_store_the_replica_downloads_as_before() -> None:
-    from components.serving import EngineSpec, VllmModel, VllmModelArgs
+    from llmops.components.serving import EngineSpec, VllmModel, VllmModelArgs
 
     args = VllmModelArgs(engine=EngineSpec(model="Qwen/Qwen2.5-7B-Instruct"), namespace="serving")
     mocks, _ = run_program(lambda: (VllmModel("qwen", args), {})[1])

@@ -8,10 +8,10 @@ from typing import Any
 
 import kubernetes_validate
 import pytest
+from llmops.components.serving import pod_security
+from llmops.components.serving.pod_security import WritablePath, image_problems, writable_path_problems
+from llmops.infra.config import ConfigError
 
-from components.serving import pod_security
-from components.serving.pod_security import WritablePath, image_problems, writable_path_problems
-from infra.config import ConfigError
 from tests.infra.test_plan import KUBERNETES_VERSION, container_of, only, plan_of
 
 DIGEST = "sha256:" + "ab" * 32
@@ -79,7 +79,7 @@ def test_every_cache_the_engine_writes_is_on_a_writable_volume() -> None:
 
 
 def test_the_locked_down_deployment_matches_the_kubernetes_schema() -> None:
-    from infra import artifacts
+    from llmops.infra import artifacts
 
     plan = plan_of(MODEL_STACK)
     document = artifacts.manifests(plan)["deployment.llmops.m.yaml"]

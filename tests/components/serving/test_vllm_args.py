@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from hypothesis import given
 from hypothesis import strategies as st
+from llmops.components.serving.vllm_args import MANAGED_FLAGS, Dtype, EngineSpec, Quantization, serve_args
 
-from components.serving.vllm_args import MANAGED_FLAGS, Dtype, EngineSpec, Quantization, serve_args
 from tests.conftest import require_shared
 
 
