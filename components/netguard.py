@@ -15,6 +15,10 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from llmops.components.errors import Problem
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -188,3 +192,34 @@ def cidr_problems(
                 )
             )
     return problems
+
+
+def range_problems(
+    at: str,
+    cidrs: Sequence[object],
+    *,
+    what: str = "the Kubernetes API",
+    max_public_share: float = DEFAULT_MAX_PUBLIC_SHARE,
+    allow_public: bool = False,
+    open_key: str | None = "allowPublicApi",
+) -> list[Problem]:
+    """`cidr_problems` for the IPv4 ranges at key path `at`, as the project's `Problem`s (an entry's
+    problem at `at[i]`, the union's at `at`): what every cloud's firewall check reports."""
+    from llmops.components.errors import Problem, key_path
+
+    return [
+        Problem(
+            at if problem.index is None else key_path(at, f"[{problem.index}]"),
+            problem.value,
+            problem.message,
+            problem.fix,
+        )
+        for problem in cidr_problems(
+            cidrs,
+            what=what,
+            ipv6=False,
+            max_public_share=max_public_share,
+            allow_public=allow_public,
+            open_key=open_key,
+        )
+    ]

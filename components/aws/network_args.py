@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from llmops.components.aws.subnets import vpc_cidr_problems
 from llmops.components.errors import MISSING, InputError, Problem, key_path
 from llmops.components.k3s.render import FlannelBackend
-from llmops.components.netguard import DEFAULT_MAX_PUBLIC_SHARE, cidr_problems
+from llmops.components.netguard import DEFAULT_MAX_PUBLIC_SHARE, range_problems
 
 NetworkArgsError = InputError
 """Kept for old imports: bad network args raise the project's one input error."""
@@ -61,24 +61,20 @@ def validate_network_args(
             )
         )
     # Address arithmetic, not string compares: 0.0.0.0/1 + 128.0.0.0/1 is the internet too.
-    for field_name, cidrs, what, allow in (
-        ("api_allowed_cidrs", args.api_allowed_cidrs, "the Kubernetes API", args.allow_public_api),
-        ("wireguard_peer_cidrs", args.wireguard_peer_cidrs, "the WireGuard overlay", False),
-    ):
-        for problem in cidr_problems(
-            list(cidrs),
-            what=what,
-            ipv6=False,
-            max_public_share=args.max_public_share,
-            allow_public=allow,
-            open_key=keys.get("allow_public_api", "allow_public_api")
-            if field_name == "api_allowed_cidrs"
-            else None,
-        ):
-            where = (
-                at(field_name) if problem.index is None else key_path(at(field_name), f"[{problem.index}]")
-            )
-            problems.append(Problem(where, problem.value, problem.message, problem.fix))
+    problems += range_problems(
+        at("api_allowed_cidrs"),
+        list(args.api_allowed_cidrs),
+        max_public_share=args.max_public_share,
+        allow_public=args.allow_public_api,
+        open_key=keys.get("allow_public_api", "allow_public_api"),
+    )
+    problems += range_problems(
+        at("wireguard_peer_cidrs"),
+        list(args.wireguard_peer_cidrs),
+        what="the WireGuard overlay",
+        max_public_share=args.max_public_share,
+        open_key=None,
+    )
     if args.wireguard_peer_cidrs and args.flannel_backend is not FlannelBackend.WIREGUARD_NATIVE:
         problems.append(
             Problem(

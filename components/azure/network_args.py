@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from llmops.components.errors import Problem, key_path
 from llmops.components.k3s.render import FlannelBackend
-from llmops.components.netguard import DEFAULT_MAX_PUBLIC_SHARE, cidr_problems
+from llmops.components.netguard import DEFAULT_MAX_PUBLIC_SHARE, range_problems
 
 SERVER_HOST_OFFSET = 10
 """Server i takes the subnet's address number 10 + i (Azure reserves the first four and the last)."""
@@ -93,19 +93,13 @@ def validate_network_args(
                 )
             )
     # The same address arithmetic as every cloud's firewall (components/netguard.py).
-    for problem in cidr_problems(
+    problems += range_problems(
+        at("api_allowed_cidrs"),
         list(args.api_allowed_cidrs),
-        ipv6=False,
         max_public_share=args.max_public_share,
         allow_public=args.allow_public_api,
         open_key=keys.get("allow_public_api", "allow_public_api"),
-    ):
-        where = (
-            at("api_allowed_cidrs")
-            if problem.index is None
-            else key_path(at("api_allowed_cidrs"), f"[{problem.index}]")
-        )
-        problems.append(Problem(where, problem.value, problem.message, problem.fix))
+    )
     name = args.vault_name
     if name is not None and not (
         3 <= len(name) <= 24
