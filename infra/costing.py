@@ -167,7 +167,23 @@ def estimate(
     if ceilings:
         cost["autoscaling"] = ceilings
         cost["autoscaled_ceiling_monthly_usd"] = autoscaled_ceiling(config, cost, ceilings)
+    _add_model_store(config, cost)
     return StackEstimate(cost=cost, fit=fit_verdicts(config), budget=budget_verdict(config.budget, cost))
+
+
+def _add_model_store(config: StackConfig, cost: dict[str, Any]) -> None:
+    """The model store's monthly cost (the cloud's shared file system) joins every total the budget
+    reads: the expected month, the ceiling and the autoscaled ceiling."""
+    from llmops.infra.model_store import store_summary
+
+    store = store_summary(config, {p.name: p for p in config.pools}).get("monthlyCost")
+    usd = float(store.get("monthly_usd", 0.0)) if store else 0.0
+    if not usd:
+        return
+    cost["model_store_usd"] = round(usd, 2)
+    for key in ("monthly_usd", "ceiling_monthly_usd", "autoscaled_ceiling_monthly_usd"):
+        if key in cost:
+            cost[key] = round(cost[key] + usd, 2)
 
 
 def fit_verdicts(config: StackConfig) -> dict[str, dict[str, Any]]:

@@ -71,9 +71,22 @@ def test_on_demand_cost_is_hours_times_the_catalog_price() -> None:
     price = load_catalog().price("aws", "g6.xlarge", "us-east-1").on_demand_usd_per_h
     assert price is not None
     estimate = costing.estimate(config, "us-east-1")
-    assert estimate.cost["monthly_usd"] == pytest.approx(2 * 720 * price, abs=0.01)
-    assert estimate.cost["ceiling_monthly_usd"] == pytest.approx(4 * 720 * price, abs=0.01)
+    store = estimate.cost.get("model_store_usd", 0.0)  # the cluster's shared weights store
+    assert estimate.cost["monthly_usd"] == pytest.approx(2 * 720 * price + store, abs=0.01)
+    assert estimate.cost["ceiling_monthly_usd"] == pytest.approx(4 * 720 * price + store, abs=0.01)
     assert estimate.cost["per_model"] == {"m": pytest.approx(2 * 720 * price, abs=0.01)}
+
+
+def test_the_model_store_joins_every_total_the_budget_reads(repo_root: Path) -> None:
+    from llmops.infra.config import load_stack_file
+    from llmops.infra.model_store import store_summary
+
+    config = load_stack_file(repo_root / "stacks", "aws-dev")
+    store = store_summary(config, {p.name: p for p in config.pools})["monthlyCost"]["monthly_usd"]
+    estimate = costing.estimate(config, "us-east-1")
+    assert store > 0 and estimate.cost["model_store_usd"] == store
+    pools_only = sum(line["monthly_usd"] for line in estimate.cost["per_pool"].values())
+    assert estimate.cost["monthly_usd"] == pytest.approx(pools_only + store, abs=0.02)
 
 
 @given(st.integers(0, 4))

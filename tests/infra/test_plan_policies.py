@@ -26,7 +26,7 @@ def test_plan_records_policy_verdicts(repo_root: Path, tmp_path: Path) -> None:
             "id": "budget-ceiling",
             "level": "advisory",
             "resource": "stack",
-            "message": "budget.monthlyUsd: every pool at its max costs $2,200.90 a month, over the budget $1,500.00",
+            "message": "budget.monthlyUsd: every pool at its max costs $2,202.14 a month, over the budget $1,500.00",
         }
     ]
 

@@ -76,8 +76,8 @@ def test_real_plans_of_a_changed_stack(repo_root: Path, tmp_path: Path) -> None:
     assert text.startswith(plandiff.COMMENT_MARKER + "\n")
     assert "| ~ | `l4-spot-group` | `aws:autoscaling/group:Group` | `maxSize` |" in text
     assert "### local (added stack)" in text
-    # Two more spot g6.xlarge at the ceiling: 2 x 720 h x $0.3618.
-    assert "| **every pool at its max** | $2,200.90 | $2,721.89 | +$520.99 |" in text
+    # Two more spot g6.xlarge at the ceiling: 2 x 720 h x $0.3618 (the $1.24 model store on both sides).
+    assert "| **every pool at its max** | $2,202.14 | $2,723.13 | +$520.99 |" in text
 
 
 def test_a_missing_plan_is_a_clear_error(tmp_path: Path) -> None:
