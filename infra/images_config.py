@@ -51,7 +51,7 @@ class ImagesConfig(BaseModel):
     vllm: str | None = Field(
         None,
         description="`build`, `upstream` or an image reference pinned by tag or digest; default: build for "
-        "a K3s cluster this stack builds on a cloud with a registry (AWS: ECR) once the base digest is "
+        "a K3s cluster this stack builds on a cloud whose kit has a registry, once the base digest is "
         "known, upstream otherwise ([serving image](serving-image.md))",
     )
     vllm_base_digest: str | None = Field(

@@ -188,6 +188,11 @@ def _default_outputs(type_token: str, name: str, inputs: Mapping[str, Any]) -> d
     out: dict[str, Any] = {}
     for cloud in all_kits():
         out.update(cloud.plan_default_outputs(type_token, name, inputs))
+    if type_token == "docker-build:index:Image":
+        # The pushed reference, as the provider reports it: the first tag, by digest.
+        tags = [str(tag) for tag in inputs.get("tags") or []]
+        if tags:
+            out["ref"] = f"{tags[0]}@{_plan_digest(name)}"
     return out
 
 

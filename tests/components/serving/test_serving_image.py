@@ -73,6 +73,26 @@ def test_build_inputs(planned: RecordingMocks) -> None:
     assert "registries" in image.secret_inputs, "the registry password must reach the build as a secret"
 
 
+def test_the_plan_reports_digest_and_ref(planned: RecordingMocks) -> None:
+    from llmops.infra.plan import PlanMocks
+
+    (image,) = planned.of_type("docker-build:index:Image")
+    args = type("Args", (), {"typ": image.type, "name": image.name, "inputs": image.inputs})()
+    _, outputs = PlanMocks(preview=False).new_resource(args)  # type: ignore[arg-type]
+    assert outputs["digest"] == _plan_digest()
+    assert outputs["ref"] == f"{image.inputs['tags'][0]}@{_plan_digest()}"
+
+
+def test_a_bad_base_digest_is_refused_before_any_resource() -> None:
+    from llmops.components.cloud import ImageRegistry
+    from llmops.components.serving.serving_image import ServingImageArgs, validate
+
+    registry = ImageRegistry.__new__(ImageRegistry)
+    problems = validate(ServingImageArgs(registry=registry, base_digest="sha256:ABC", context=CONTEXT))
+    assert problems == ["base_digest: 'sha256:ABC' is not 'sha256:' and 64 lowercase hex digits"]
+    assert validate(ServingImageArgs(registry=registry, base_digest=BASE_DIGEST, context=CONTEXT)) == []
+
+
 def test_tag_follows_the_sources(tmp_path: Path) -> None:
     args = {"VLLM_BASE_DIGEST": BASE_DIGEST}
     assert context_hash(CONTEXT, args) == context_hash(CONTEXT, dict(args))
