@@ -80,6 +80,21 @@ class NetworkSpec:
     """Largest share of the public IPv4 space the API ranges may cover together."""
 
 
+@dataclass(frozen=True, kw_only=True)
+class ImageRegistry:
+    """A repository the stack pushes its serving image to, and the login that push needs."""
+
+    repository_url: pulumi.Output[str]
+    """`<registry host>/<repository>`, the image's name without tag or digest."""
+    address: pulumi.Output[str]
+    """The registry host the login is for."""
+    username: pulumi.Output[str]
+    password: pulumi.Output[str]
+    """Secret; short-lived where the cloud issues tokens (ECR: 12 hours, read at each `pulumi up`)."""
+    cache_tag: str = "buildcache"
+    """Tag of the BuildKit cache manifest in the same repository (the one mutable tag)."""
+
+
 class CloudKit(Protocol):
     """Everything the generic layers need from one cloud."""
 
@@ -162,6 +177,16 @@ class CloudKit(Protocol):
         provisioned_mibps: float,
     ) -> pulumi.Output[str]:
         """Build the store for the cluster's nodes; returns the name of its ReadWriteMany claim."""
+        ...
+
+    # --- serving image registry (None: the cloud has none yet)
+    image_registry_unavailable: str | None
+    """Why `image_registry` builds nothing on this cloud yet; None where it does. The config
+    refuses `images.vllm: build` with this reason."""
+
+    def image_registry(self, name: str, pools: Sequence[pulumi.Resource]) -> ImageRegistry | None:
+        """A private repository for the serving image; the nodes of `pools` may pull from exactly
+        that repository and nothing else."""
         ...
 
     def model_store_cost(

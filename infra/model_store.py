@@ -19,6 +19,7 @@ from llmops.components.serving.model_store import (
     ModelStoreMount,
     revision_suffix,
 )
+from llmops.components.serving.vllm_model import pinned_image
 from llmops.infra.config import ModelConfig, PoolConfig, StackConfig
 from llmops.infra.model_store_config import StoreKind, revision_of, store_kind, stored_models, weights_gib
 
@@ -113,7 +114,7 @@ def serve_from_store(
             namespace=namespace,
             claim_name=store.claim_name,
             model_name=model.name,
-            image=args.image,
+            image=pinned_image(args.image, args.image_digest),
             hf_token_secret=model.hf_token_secret,
             node_pools=list(args.node_pools),
         ),
@@ -169,7 +170,10 @@ def _store_source(config: StackConfig) -> Any:
 
 
 def pre_pull(
-    config: StackConfig, images: Sequence[str], provider: k8s.Provider, namespace: pulumi.Input[str]
+    config: StackConfig,
+    images: Sequence[pulumi.Input[str]],
+    provider: k8s.Provider,
+    namespace: pulumi.Input[str],
 ) -> None:
     """Keep the serving images on the GPU pools' nodes (stacks with pools and a store)."""
     if not images or not config.model_store.pre_pull or store_kind(config) is StoreKind.NONE:

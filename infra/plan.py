@@ -66,6 +66,13 @@ def _pem(kind: str, name: str) -> str:
     return f"-----BEGIN {kind}-----\n{marker}-{name}\n-----END {kind}-----\n"
 
 
+def _plan_digest(name: str) -> str:
+    """A stable, made-up `sha256:` digest for a planned image build."""
+    import hashlib
+
+    return "sha256:" + hashlib.sha256(f"llmops-plan-image-{name}".encode()).hexdigest()
+
+
 # Provider-computed outputs the program reads back (key material for the kubeconfig, and
 # each cloud's addresses and versions from its kit); everything else echoes the inputs.
 COMPUTED_OUTPUTS: dict[str, Callable[[str], dict[str, Any]]] = {
@@ -77,6 +84,8 @@ COMPUTED_OUTPUTS: dict[str, Callable[[str], dict[str, Any]]] = {
     "tls:index/selfSignedCert:SelfSignedCert": lambda name: {"certPem": _pem("CERTIFICATE", name)},
     "tls:index/locallySignedCert:LocallySignedCert": lambda name: {"certPem": _pem("CERTIFICATE", name)},
     "tls:index/certRequest:CertRequest": lambda name: {"certRequestPem": _pem("CERTIFICATE REQUEST", name)},
+    # The serving image build (pulumi-docker-build): the digest BuildKit reports after the push.
+    "docker-build:index:Image": lambda name: {"digest": _plan_digest(name)},
     **_cloud_outputs(),
 }
 
@@ -179,6 +188,11 @@ def _default_outputs(type_token: str, name: str, inputs: Mapping[str, Any]) -> d
     out: dict[str, Any] = {}
     for cloud in all_kits():
         out.update(cloud.plan_default_outputs(type_token, name, inputs))
+    if type_token == "docker-build:index:Image":
+        # The pushed reference, as the provider reports it: the first tag, by digest.
+        tags = [str(tag) for tag in inputs.get("tags") or []]
+        if tags:
+            out["ref"] = f"{tags[0]}@{_plan_digest(name)}"
     return out
 
 

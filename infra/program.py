@@ -101,12 +101,16 @@ def run(config: StackConfig | None = None) -> None:
 
     pools = {pool.name: pool for pool in config.pools}
     store = model_store.build_store(config, provider, namespace_name, store_parts[0] if store_parts else None)
-    images: list[str] = []
+    from llmops.components.serving.vllm_model import pinned_image
+    from llmops.infra.serving_images import serving_image, with_image
+
+    stack_image = serving_image(config, store_parts[0].pools if store_parts else [])
+    images: list[pulumi.Input[str]] = []
     for model in config.models:
-        args = model_args(model, namespace_name, pools, config.observability)
+        args = with_image(model, model_args(model, namespace_name, pools, config.observability), stack_image)
         args = model_store.serve_from_store(config, model, args, store, provider, namespace_name)
         args = model_store.with_estimated_startup(config, model, args)
-        images.append(args.image)
+        images.append(pinned_image(args.image, args.image_digest))
         served = VllmModel(
             model.name,
             args,

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from llmops.components.aws import machines, plan_mocks
 from llmops.components.aws.checks import BOOTSTRAP, INSTANCE_TYPE_EXAMPLE, server_problems, validate_aws_pool
 from llmops.components.aws.network_args import AwsNetworkArgs, validate_network_args
-from llmops.components.cloud import CloudKit, GpuMachine, NetworkSpec, ScalablePool
+from llmops.components.cloud import CloudKit, GpuMachine, ImageRegistry, NetworkSpec, ScalablePool
 from llmops.components.errors import Problem
 from llmops.components.pools import GpuNodePoolArgs
 
@@ -122,6 +122,17 @@ class AwsKit:
 
     # --- model store
     model_store_kind: str | None = "efs"
+
+    # --- serving image registry
+    image_registry_unavailable: str | None = None
+
+    def image_registry(self, name: str, pools: Sequence[pulumi.Resource]) -> ImageRegistry | None:
+        """An ECR repository; the GPU pools' node roles may pull from it and no other repository."""
+        from llmops.components.aws.gpu_pool import AwsGpuNodePool
+        from llmops.components.aws.registry import EcrRegistry
+
+        roles = [pool.role for pool in pools if isinstance(pool, AwsGpuNodePool)]
+        return EcrRegistry(name, roles).registry
 
     def model_store(
         self,

@@ -12,6 +12,7 @@ from typing import Any
 PLAN_AMI = "ami-0123456789abcdef0"
 PLAN_PUBLIC_IP = "203.0.113.10"
 DEFAULT_REGION = "us-east-1"
+PLAN_ACCOUNT_ID = "000000000000"
 
 
 def plan_region() -> str:
@@ -43,9 +44,24 @@ def _ssm_parameter(args: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def _ecr_token(args: Mapping[str, Any]) -> dict[str, Any]:
+    registry = str(args.get("registryId") or PLAN_ACCOUNT_ID)
+    # The password carries the plan's secret marker (infra.plan.MOCK_SECRET_MARKER): a test proves
+    # it reaches no output unmasked.
+    return {
+        "id": registry,
+        "authorizationToken": "llmops-plan-secret-ecr-token",
+        "expiresAt": "2000-01-01T12:00:00Z",
+        "password": "llmops-plan-secret-ecr-password",
+        "proxyEndpoint": f"https://{registry}.dkr.ecr.{plan_region()}.amazonaws.com",
+        "userName": "AWS",
+    }
+
+
 INVOKES: dict[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = {
     "aws:index/getAvailabilityZones:getAvailabilityZones": _availability_zones,
     "aws:ssm/getParameter:getParameter": _ssm_parameter,
+    "aws:ecr/getAuthorizationToken:getAuthorizationToken": _ecr_token,
 }
 
 COMPUTED_OUTPUTS: dict[str, Callable[[str], dict[str, Any]]] = {
@@ -55,6 +71,12 @@ COMPUTED_OUTPUTS: dict[str, Callable[[str], dict[str, Any]]] = {
     # Names the provider generates (auto-naming) when the program gives none.
     "aws:autoscaling/group:Group": lambda name: {"name": f"{name}-asg"},
     "aws:iam/role:Role": lambda name: {"name": name},
+    "aws:ecr/repository:Repository": lambda name: {
+        "name": name,
+        "registryId": PLAN_ACCOUNT_ID,
+        "repositoryUrl": f"{PLAN_ACCOUNT_ID}.dkr.ecr.{plan_region()}.amazonaws.com/{name}",
+        "arn": f"arn:aws:ecr:{plan_region()}:{PLAN_ACCOUNT_ID}:repository/{name}",
+    },
     "aws:iam/instanceProfile:InstanceProfile": lambda name: {"name": name},
 }
 

@@ -17,7 +17,7 @@ from llmops.components.azure.checks import (
     validate_azure_pool,
 )
 from llmops.components.azure.network_args import AzureNetworkArgs, validate_network_args
-from llmops.components.cloud import CloudKit, GpuMachine, NetworkSpec, ScalablePool
+from llmops.components.cloud import CloudKit, GpuMachine, ImageRegistry, NetworkSpec, ScalablePool
 from llmops.components.errors import Problem
 from llmops.components.pools import GpuNodePoolArgs
 
@@ -139,6 +139,16 @@ class AzureKit:
         return AzureGpuNodePool(name, AzureGpuNodePoolArgs(network=network, join=join, **shared))
 
     # --- model store: none on Azure yet (Azure Files NFS is the planned one; docs/azure.md)
+    # --- serving image registry: not yet (Azure Container Registry comes with a later version)
+    image_registry_unavailable: str | None = (
+        "the stack cannot build and push the serving image on Azure yet "
+        "(no Azure Container Registry in this version)"
+    )
+
+    def image_registry(self, name: str, pools: Sequence[pulumi.Resource]) -> ImageRegistry | None:
+        """None: not yet on Azure (`image_registry_unavailable`); the config refuses `images.vllm: build`."""
+        return None
+
     model_store_kind: str | None = None
 
     def model_store(

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from llmops.components.cloud import CloudKit, GpuMachine, NetworkSpec, ScalablePool
+from llmops.components.cloud import CloudKit, GpuMachine, ImageRegistry, NetworkSpec, ScalablePool
 from llmops.components.errors import InputError, Problem, as_problem, key_path
 from llmops.components.gcp import plan_mocks
 from llmops.components.gcp.bootstrap import BOOTSTRAP
@@ -203,6 +203,15 @@ class GcpKit:
         )
 
     # --- model store: none on GCP yet (Filestore NFS is the planned one; docs/gcp.md)
+    # --- serving image registry: not yet (Artifact Registry comes with a later version)
+    image_registry_unavailable: str | None = (
+        "the stack cannot build and push the serving image on GCP yet (no Artifact Registry in this version)"
+    )
+
+    def image_registry(self, name: str, pools: Sequence[pulumi.Resource]) -> ImageRegistry | None:
+        """None: not yet on GCP (`image_registry_unavailable`); the config refuses `images.vllm: build`."""
+        return None
+
     model_store_kind: str | None = None
 
     def model_store(

@@ -119,7 +119,7 @@ class ModelDownloadJobArgs:
     """ReadWriteMany claim of the model store; the Job mounts it read-write."""
     model_name: str
     """Name of the model that serves this revision; recorded in the store for the prune rule."""
-    image: str = DEFAULT_IMAGE
+    image: pulumi.Input[str] = DEFAULT_IMAGE
     """Image with python3 and huggingface_hub; default: the serving image, which the GPU nodes keep."""
     hf_token_secret: str | None = None
     """Existing Secret with key HF_TOKEN, for gated models; default: anonymous downloads."""
@@ -282,8 +282,8 @@ def download_job_problems(args: ModelDownloadJobArgs) -> list[str]:
 class ImagePrePullArgs:
     """Arguments of ImagePrePull."""
 
-    images: Sequence[str]
-    """Images to keep on the nodes (the serving images)."""
+    images: Sequence[pulumi.Input[str]]
+    """Images to keep on the nodes (the serving images, pinned as the pods run them)."""
     namespace: pulumi.Input[str]
     """Namespace of the DaemonSet."""
     node_pools: Sequence[str] = ()
@@ -396,7 +396,7 @@ class StorePodParts:
     env: list[k8s.core.v1.EnvVarArgs]
 
 
-def store_pod_parts(store: ModelStoreMount, image: str) -> StorePodParts:
+def store_pod_parts(store: ModelStoreMount, image: pulumi.Input[str]) -> StorePodParts:
     """The read-only store mount, the init container that waits for the marker, offline mode."""
     mount = k8s.core.v1.VolumeMountArgs(name="model-store", mount_path=STORE_MOUNT, read_only=True)
     init = k8s.core.v1.ContainerArgs(

@@ -63,6 +63,7 @@ PROGRESS_PROBE_PERIOD_S = 1
 PROGRESS_PROBE_TIMEOUT_S = 3
 PROGRESS_PROBE_DIR = "/etc/llmops/probe"
 PROGRESS_PROBE_SCRIPT = "progress_probe.py"
+PROBE_IN_IMAGE = "llmops-progress-probe"
 
 
 @dataclass(frozen=True)
@@ -87,10 +88,14 @@ class VllmModelArgs:
     """Kubernetes namespace of the Deployment, Service and PDB."""
     replicas: int = 1
     """Pods serving the model; default: one (no redundancy, cheapest)."""
-    image: str = DEFAULT_IMAGE
-    """Serving image; default: the pinned vllm/vllm-openai release the flags are checked against."""
-    image_digest: str | None = None
+    image: pulumi.Input[str] = DEFAULT_IMAGE
+    """Serving image; default: the pinned vllm/vllm-openai release the flags are checked against.
+    An Output (the stack's built image, `ServingImage.image`) is checked where it is built."""
+    image_digest: pulumi.Input[str] | None = None
     """`sha256:<hex>` digest the image is pinned to (`image@digest`); default: the tag alone."""
+    probe_in_image: bool = False
+    """The image ships the progress probe as `llmops-progress-probe` (images/vllm/Dockerfile): the
+    liveness check runs it there and no probe ConfigMap is made."""
     writable_paths: Sequence[WritablePath] = ()
     """Extra writable directories (emptyDirs) for an engine that writes outside the caches llmops
     points at its volumes; the root filesystem stays read-only. Default: none."""
@@ -165,7 +170,11 @@ def validate_args(name: str, args: VllmModelArgs) -> list[str]:
     ]
     problems += [
         f"{f}: {v!r} {what}. Fix: {fix}"
-        for f, v, what, fix in pod_security.image_problems(args.image, args.image_digest)
+        for f, v, what, fix in (
+            pod_security.image_problems(args.image, args.image_digest)
+            if isinstance(args.image, str) and isinstance(args.image_digest, str | None)
+            else []
+        )
     ]
     if args.replicas < 0:
         problems.append(f"replicas: {args.replicas} must be >= 0. Fix: use 0 to scale the model down")
@@ -238,7 +247,7 @@ class VllmModel(pulumi.ComponentResource):
             )
 
         probe_config = None
-        if args.progress_probe:
+        if args.progress_probe and not args.probe_in_image:
             script = resources.files("llmops.components.serving").joinpath(PROGRESS_PROBE_SCRIPT).read_text()
             probe_config = k8s.core.v1.ConfigMap(
                 f"{name}-progress-probe",
@@ -363,7 +372,11 @@ class VllmModel(pulumi.ComponentResource):
         probe_config: k8s.core.v1.ConfigMap | None,
     ) -> k8s.core.v1.PodSpecArgs:
         gpus = args.engine.gpus
-        store = store_pod_parts(args.model_store, args.image) if args.model_store is not None else None
+        store = (
+            store_pod_parts(args.model_store, pinned_image(args.image, args.image_digest))
+            if args.model_store is not None
+            else None
+        )
         engine = args.engine
         if store is not None:
             # Clients and the metrics keep the model's name; the files come from the store.
@@ -422,7 +435,7 @@ class VllmModel(pulumi.ComponentResource):
         )
         container = k8s.core.v1.ContainerArgs(
             name="vllm",
-            image=pod_security.pinned_image(args.image, args.image_digest),
+            image=pinned_image(args.image, args.image_digest),
             command=["vllm", "serve"],
             args=serve_args(engine, port=PORT),
             ports=[k8s.core.v1.ContainerPortArgs(name="http", container_port=PORT, protocol="TCP")],
@@ -464,8 +477,8 @@ class VllmModel(pulumi.ComponentResource):
                 failure_threshold=READINESS_FAILURES,
                 success_threshold=1,
             ),
-            liveness_probe=_progress_probe(args.stall_seconds)
-            if probe_config is not None
+            liveness_probe=_progress_probe(args.stall_seconds, in_image=args.probe_in_image)
+            if args.progress_probe
             else k8s.core.v1.ProbeArgs(
                 http_get=health,
                 period_seconds=LIVENESS_PERIOD_S,
@@ -556,16 +569,20 @@ class VllmModel(pulumi.ComponentResource):
         )
 
 
-def _progress_probe(stall_seconds: int) -> k8s.core.v1.ProbeArgs:
+def pinned_image(image: pulumi.Input[str], digest: pulumi.Input[str] | None) -> pulumi.Input[str]:
+    """`image@digest` (Outputs too: the stack's built image); the image alone without a digest."""
+    if isinstance(image, str) and (digest is None or isinstance(digest, str)):
+        return pod_security.pinned_image(image, digest)
+    if digest is None:
+        return image
+    return pulumi.Output.concat(image, "@", digest)
+
+
+def _progress_probe(stall_seconds: int, *, in_image: bool = False) -> k8s.core.v1.ProbeArgs:
+    # The built image has the probe on PATH (images/vllm/Dockerfile); others get it from a ConfigMap.
+    script = [PROBE_IN_IMAGE] if in_image else ["python3", f"{PROGRESS_PROBE_DIR}/{PROGRESS_PROBE_SCRIPT}"]
     return k8s.core.v1.ProbeArgs(
-        exec_=k8s.core.v1.ExecActionArgs(
-            command=[
-                "python3",
-                f"{PROGRESS_PROBE_DIR}/{PROGRESS_PROBE_SCRIPT}",
-                "--stall-seconds",
-                str(stall_seconds),
-            ]
-        ),
+        exec_=k8s.core.v1.ExecActionArgs(command=[*script, "--stall-seconds", str(stall_seconds)]),
         period_seconds=PROGRESS_PROBE_PERIOD_S,
         timeout_seconds=PROGRESS_PROBE_TIMEOUT_S,
         failure_threshold=1,

@@ -164,6 +164,10 @@ def check_semantics(config: StackConfig) -> list[Problem]:
     from llmops.infra.model_store_config import store_problems
 
     problems += [Problem(*problem) for problem in store_problems(config)]
+    from llmops.infra.images_config import build_problems, images_problems
+
+    image_problems = images_problems(config)
+    problems += [Problem(*problem) for problem in image_problems or build_problems(config)]
     return problems
 
 

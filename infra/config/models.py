@@ -16,6 +16,7 @@ from llmops.components.pools import MIN_DISK_GB, Capacity
 from llmops.components.serving.vllm_args import Dtype, Quantization
 from llmops.infra.autoscaling_config import AutoscalingConfig, NodeAutoscalingConfig
 from llmops.infra.config.values import MAX_POOL_SIZE, Cidr, Cron, ModelSource, Name, Quantity
+from llmops.infra.images_config import ImagesConfig
 from llmops.infra.model_store_config import ModelStoreConfig
 from llmops.infra.value_checks import ByteQuantity, K3sVersion, LabelKey, LabelValue, ServedName, TimeZone
 from pydantic import BaseModel, ConfigDict, Field
@@ -442,6 +443,11 @@ class StackConfig(_Strict):
     model_store: ModelStoreConfig = Field(
         default_factory=lambda: ModelStoreConfig.model_validate({}),
         description="where weights are kept once for every replica ([model store](model-store.md))",
+    )
+    images: ImagesConfig = Field(
+        default_factory=lambda: ImagesConfig.model_validate({}),
+        description="the vLLM image the models run: built and pushed, upstream, or yours "
+        "([serving image](serving-image.md))",
     )
 
 

@@ -80,7 +80,7 @@ def test_secure_values_are_masked_and_remembered() -> None:
 BAD_CONFIGS = [
     pytest.param(
         "  llmops:modles: []\n" + LOCAL_CLUSTER,
-        "llmops:modles: unknown key (allowed here: budget, cluster, gpuOperator, modelStore, models, namespace, networkPolicies, "
+        "llmops:modles: unknown key (allowed here: budget, cluster, gpuOperator, images, modelStore, models, namespace, networkPolicies, "
         "nodeAutoscaling, observability, pools). "
         "Fix: did you mean 'llmops:models'?",
         id="unknown-top-level-key",
