@@ -280,7 +280,9 @@ def test_plan_prices_the_autoscaled_ceiling(plan: Plan) -> None:
         2 * lines["l4-on-demand"]["on_demand_usd_per_h"] + 2 * lines["l4-spot"]["spot_usd_per_h"]
     )
     assert entry["ceiling_monthly_usd"] == pytest.approx(expected, abs=0.01)
-    assert estimate.cost["autoscaled_ceiling_monthly_usd"] == pytest.approx(expected, abs=0.01)
+    # The stack's autoscaled ceiling is the models' plus the model store's monthly cost.
+    store = estimate.cost.get("model_store_usd", 0.0)
+    assert estimate.cost["autoscaled_ceiling_monthly_usd"] == pytest.approx(expected + store, abs=0.01)
     assert estimate.budget["checked"] == "estimate"  # advisory: the planned estimate
 
 
