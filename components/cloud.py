@@ -234,6 +234,41 @@ class CloudKit(Protocol):
     def refresh_prices(self, regions: Sequence[str], instance_types: Sequence[str] | None) -> list[Any]: ...
 
 
+class NoModelStore:
+    """The model-store part of a kit whose cloud has no shared file system built yet: the config
+    refuses `modelStore.kind` of that cloud's own kind, and `nfs`, `pvc` or `none` still work."""
+
+    model_store_kind: str | None = None
+    display_name: str
+
+    def model_store(
+        self,
+        name: str,
+        network: Any,
+        pools: Sequence[pulumi.Resource],
+        provider: k8s.Provider,
+        namespace: pulumi.Input[str],
+        *,
+        size_gib: int,
+        throughput_mode: str,
+        provisioned_mibps: float,
+    ) -> pulumi.Output[str]:
+        raise NotImplementedError(
+            f"no model store on {self.display_name} yet: set llmops:modelStore to kind nfs (an NFS export "
+            "the nodes reach), pvc (an existing ReadWriteMany claim) or none"
+        )
+
+    def model_store_cost(
+        self,
+        throughput_mode: str,
+        stored_gb: float,
+        read_gb_per_month: float,
+        written_gb_per_month: float,
+        provisioned_mibps: float,
+    ) -> dict[str, float]:
+        return {}
+
+
 def kit(cloud: Cloud | str) -> CloudKit:
     """The kit of `cloud` (imported on first use)."""
     spec = _KITS[Cloud(cloud)]

@@ -17,7 +17,14 @@ from llmops.components.azure.checks import (
     validate_azure_pool,
 )
 from llmops.components.azure.network_args import AzureNetworkArgs, validate_network_args
-from llmops.components.cloud import CloudKit, GpuMachine, ImageRegistry, NetworkSpec, ScalablePool
+from llmops.components.cloud import (
+    CloudKit,
+    GpuMachine,
+    ImageRegistry,
+    NetworkSpec,
+    NoModelStore,
+    ScalablePool,
+)
 from llmops.components.errors import Problem
 from llmops.components.pools import GpuNodePoolArgs
 
@@ -34,7 +41,7 @@ CLUSTER_AUTOSCALER_NOT_YET = (
 )
 
 
-class AzureKit:
+class AzureKit(NoModelStore):
     cloud = "azure"
     display_name = "Azure"
     region_key = "azure-native:location"
@@ -138,7 +145,6 @@ class AzureKit:
         shared = {f.name: getattr(args, f.name) for f in dataclasses.fields(GpuNodePoolArgs)}
         return AzureGpuNodePool(name, AzureGpuNodePoolArgs(network=network, join=join, **shared))
 
-    # --- model store: none on Azure yet (Azure Files NFS is the planned one; docs/azure.md)
     # --- serving image registry: not yet (Azure Container Registry comes with a later version)
     image_registry_unavailable: str | None = (
         "the stack cannot build and push the serving image on Azure yet "
@@ -148,35 +154,6 @@ class AzureKit:
     def image_registry(self, name: str, pools: Sequence[pulumi.Resource]) -> ImageRegistry | None:
         """None: not yet on Azure (`image_registry_unavailable`); the config refuses `images.vllm: build`."""
         return None
-
-    model_store_kind: str | None = None
-
-    def model_store(
-        self,
-        name: str,
-        network: Any,
-        pools: Sequence[pulumi.Resource],
-        provider: k8s.Provider,
-        namespace: pulumi.Input[str],
-        *,
-        size_gib: int,
-        throughput_mode: str,
-        provisioned_mibps: float,
-    ) -> pulumi.Output[str]:
-        raise NotImplementedError(
-            "no model store on Azure yet: set llmops:modelStore to kind nfs (an NFS export the nodes reach), "
-            "pvc (an existing ReadWriteMany claim) or none"
-        )
-
-    def model_store_cost(
-        self,
-        throughput_mode: str,
-        stored_gb: float,
-        read_gb_per_month: float,
-        written_gb_per_month: float,
-        provisioned_mibps: float,
-    ) -> dict[str, float]:
-        return {}
 
     def spot_termination_handler(self, name: str, provider: k8s.Provider) -> pulumi.Resource | None:
         """None: each Spot node runs its own Scheduled Events watcher, and the kubelet's graceful node

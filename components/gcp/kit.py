@@ -14,7 +14,14 @@ import sys
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from llmops.components.cloud import CloudKit, GpuMachine, ImageRegistry, NetworkSpec, ScalablePool
+from llmops.components.cloud import (
+    CloudKit,
+    GpuMachine,
+    ImageRegistry,
+    NetworkSpec,
+    NoModelStore,
+    ScalablePool,
+)
 from llmops.components.errors import InputError, Problem, as_problem, key_path
 from llmops.components.gcp import plan_mocks
 from llmops.components.gcp.bootstrap import BOOTSTRAP
@@ -34,7 +41,7 @@ BILLING_URL_ENV = "LLMOPS_GCP_BILLING_URL"
 """Points `llmops prices refresh --cloud gcp` at another Cloud Billing endpoint (a proxy, a fake)."""
 
 
-class GcpKit:
+class GcpKit(NoModelStore):
     cloud = "gcp"
     display_name = "GCP"
     region_key = "gcp:region"
@@ -202,7 +209,6 @@ class GcpKit:
             ),
         )
 
-    # --- model store: none on GCP yet (Filestore NFS is the planned one; docs/gcp.md)
     # --- serving image registry: not yet (Artifact Registry comes with a later version)
     image_registry_unavailable: str | None = (
         "the stack cannot build and push the serving image on GCP yet (no Artifact Registry in this version)"
@@ -211,35 +217,6 @@ class GcpKit:
     def image_registry(self, name: str, pools: Sequence[pulumi.Resource]) -> ImageRegistry | None:
         """None: not yet on GCP (`image_registry_unavailable`); the config refuses `images.vllm: build`."""
         return None
-
-    model_store_kind: str | None = None
-
-    def model_store(
-        self,
-        name: str,
-        network: Any,
-        pools: Sequence[pulumi.Resource],
-        provider: k8s.Provider,
-        namespace: pulumi.Input[str],
-        *,
-        size_gib: int,
-        throughput_mode: str,
-        provisioned_mibps: float,
-    ) -> pulumi.Output[str]:
-        raise NotImplementedError(
-            "no model store on GCP yet: set llmops:modelStore to kind nfs (an NFS export the nodes reach), "
-            "pvc (an existing ReadWriteMany claim) or none"
-        )
-
-    def model_store_cost(
-        self,
-        throughput_mode: str,
-        stored_gb: float,
-        read_gb_per_month: float,
-        written_gb_per_month: float,
-        provisioned_mibps: float,
-    ) -> dict[str, float]:
-        return {}
 
     def spot_termination_handler(self, name: str, provider: k8s.Provider) -> pulumi.Resource | None:
         """None: every GCP pool's kubelet runs graceful node shutdown inside the 30 s preemption
