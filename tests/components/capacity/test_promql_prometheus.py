@@ -9,7 +9,6 @@ last week).
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import time
 import urllib.parse
@@ -25,6 +24,7 @@ from llmops.components.capacity.throughput import TokenMix, replica_capacity, re
 from llmops.components.capacity.traces import read_trace
 
 from tests.conftest import require_shared
+from tests.support.prometheus import backfilled_prometheus, instant
 from tests.support.tools import require_tool
 
 pytestmark = pytest.mark.slow
@@ -51,16 +51,8 @@ def _demand_series() -> np.ndarray:
     return work / STEP_S
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def backfilled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int, np.ndarray]]:
-    promtool = require_tool("promtool")
-    prometheus = require_tool("prometheus")
     demand = _demand_series()
     folder = tmp_path_factory.mktemp("prometheus")
     # Recent enough that no retention setting can drop it, aligned to the step.
@@ -71,58 +63,12 @@ def backfilled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, 
         for index, value in enumerate(demand)
     ]
     lines.append("# EOF")
-    source = folder / "demand.om"
-    source.write_text("\n".join(lines) + "\n")
-    data = folder / "data"
-    subprocess.run(
-        [promtool, "tsdb", "create-blocks-from", "openmetrics", "--quiet", str(source), str(data)],
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-    config = folder / "prometheus.yml"
-    config.write_text("global:\n  scrape_interval: 1m\n")
-    port = _free_port()
-    # A file, not a pipe: Prometheus logs a line per block at start-up and must never block on it.
-    log_path = folder / "prometheus.log"
-    log = log_path.open("wb")
-    process = subprocess.Popen(
-        [
-            prometheus,
-            f"--config.file={config}",
-            f"--storage.tsdb.path={data}",
-            "--storage.tsdb.retention.time=100y",
-            f"--web.listen-address=127.0.0.1:{port}",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/-/ready", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"prometheus did not become ready: {log_path.read_text()[-2000:]}")
-            time.sleep(0.2)
+    with backfilled_prometheus(folder, lines) as base:
         yield base, start, demand
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-        log.close()
 
 
 def _query(base: str, expression: str, at: int) -> float | None:
-    query = urllib.parse.urlencode({"query": expression, "time": str(at)})
-    with urllib.request.urlopen(f"{base}/api/v1/query?{query}", timeout=10) as response:
-        body = json.load(response)
-    assert body["status"] == "success", body
-    result = body["data"]["result"]
+    result = instant(base, expression, at)
     if not result:
         return None
     assert len(result) == 1, result
