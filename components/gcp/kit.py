@@ -19,7 +19,6 @@ from llmops.components.cloud import (
     GpuMachine,
     ImageRegistry,
     NetworkSpec,
-    NoModelStore,
     ScalablePool,
 )
 from llmops.components.errors import InputError, Problem, as_problem, key_path
@@ -41,7 +40,7 @@ BILLING_URL_ENV = "LLMOPS_GCP_BILLING_URL"
 """Points `llmops prices refresh --cloud gcp` at another Cloud Billing endpoint (a proxy, a fake)."""
 
 
-class GcpKit(NoModelStore):
+class GcpKit:
     cloud = "gcp"
     display_name = "GCP"
     region_key = "gcp:region"
@@ -208,6 +207,62 @@ class GcpKit(NoModelStore):
                 network=network, join=join, project=self._project(), region=self.region(), **shared
             ),
         )
+
+    # --- model store
+    model_store_kind: str | None = "filestore"
+
+    def model_store(
+        self,
+        name: str,
+        network: Any,
+        pools: Sequence[pulumi.Resource],
+        provider: k8s.Provider,
+        namespace: pulumi.Input[str],
+        *,
+        size_gib: int,
+        throughput_mode: str,
+        provisioned_mibps: float,
+    ) -> pulumi.Output[str]:
+        """Filestore (Basic HDD) peered into the cluster's VPC, exported to its subnetworks only, NFS
+        egress to it from the nodes' tag only; mounted through csi-driver-nfs. EFS's throughput
+        settings do not apply (the config refuses them for this kind)."""
+        del throughput_mode, provisioned_mibps
+        from llmops.components.gcp.gpu_pool import GcpGpuNodePool
+        from llmops.components.gcp.model_store import GcpModelStore, GcpModelStoreArgs
+
+        zones = [zone for pool in pools if isinstance(pool, GcpGpuNodePool) for zone in pool.zones]
+        store = GcpModelStore(
+            name,
+            GcpModelStoreArgs(
+                network_name=network.network.name,
+                network_id=network.network_id,
+                node_tag=network.node_tag,
+                client_cidrs=list(network.subnet_cidrs.values()),
+                # Basic tiers are zonal: the zone most of the pools' zones name, reads elsewhere cross zones.
+                zone=max(dict.fromkeys(zones), key=zones.count) if zones else f"{network.regions[0]}-b",
+                provider=provider,
+                namespace=namespace,
+                size_gib=size_gib,
+            ),
+        )
+        return store.claim_name
+
+    def model_store_cost(
+        self,
+        throughput_mode: str,
+        stored_gb: float,
+        read_gb_per_month: float,
+        written_gb_per_month: float,
+        provisioned_mibps: float,
+        *,
+        size_gib: int = 0,
+    ) -> dict[str, float]:
+        """Filestore bills its provisioned capacity (at least 1 TiB on Basic HDD), not what is stored
+        or read."""
+        del throughput_mode, stored_gb, read_gb_per_month, written_gb_per_month, provisioned_mibps
+        from llmops.components.gcp.model_store import FilestoreTier, monthly_cost
+
+        return monthly_cost(FilestoreTier.BASIC_HDD, size_gib)
 
     # --- serving image registry: not yet (Artifact Registry comes with a later version)
     image_registry_unavailable: str | None = (

@@ -7,6 +7,7 @@ plan (`infra/plan.py`) and the tests' recording mocks both use it.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping
 from typing import Any
 
@@ -42,4 +43,14 @@ def computed_outputs(
         out["name"] = f"projects/{project}/secrets/{inputs.get('secretId', name)}"
     elif typ == "gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager":
         out["instanceGroup"] = f"{out['selfLink']}-group"
+    elif typ == "gcp:filestore/instance:Instance":
+        out["networks"] = [_filestore_network(network) for network in inputs.get("networks") or []]
     return out
+
+
+def _filestore_network(network: Mapping[str, Any]) -> dict[str, Any]:
+    """A Filestore network with the address the instance takes: the first usable one of its
+    reserved range (GCP hands out one of them)."""
+    reserved = network.get("reservedIpRange")
+    address = str(ipaddress.ip_network(reserved)[2]) if reserved else "10.29.255.250"
+    return {**network, "ipAddresses": [address]}
