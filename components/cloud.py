@@ -65,6 +65,9 @@ class ScalablePool:
     capacity: str
     """`spot`, `mixed` or `on-demand`: spot pools are preferred over their fallbacks."""
     fallback_pool: str | None = None
+    pool: Any = None
+    """The pool as the kit built it (its own GPU pool component), for what the autoscaler needs of
+    the built groups (names, zones, sizes); None where the kit needs no more than the above."""
 
 
 @dataclass(frozen=True, kw_only=True)
