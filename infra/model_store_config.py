@@ -43,8 +43,8 @@ class ModelStoreConfig(BaseModel):
 
     kind: StoreKind | None = Field(
         None,
-        description="efs, filestore, nfs, pvc or none; default: the cloud's own store (efs on AWS, "
-        "filestore on GCP) for a K3s cluster this stack builds, none for an existing cluster",
+        description="efs, filestore, nfs, pvc or none; default: the cloud kit's own store (efs or "
+        "filestore) for a K3s cluster this stack builds, none for an existing cluster",
     )
     server: str | None = Field(None, description="kind nfs: NFS server name or address")
     path: str | None = Field(None, description="kind nfs: exported path")

@@ -311,8 +311,9 @@ def node_autoscaling_wanted(config: StackConfig) -> bool:
         return False
     if config.node_autoscaling.enabled:
         return True
-    # By default, also left out where a pool cannot be resized by it (the kit's pool check says;
-    # GCP: a pool with MIG scaling schedules), rather than failing a stack that asked only for KEDA.
+    # By default, also left out where a pool cannot be resized by it (the kit's pool check says,
+    # e.g. a group whose own schedules hold its size), rather than failing a stack that asked only
+    # for KEDA.
     from llmops.components.pools import GpuNodePoolArgs
     from llmops.infra.config.fields import POOL_KEYS
 
