@@ -65,6 +65,9 @@ class ScalablePool:
     capacity: str
     """`spot`, `mixed` or `on-demand`: spot pools are preferred over their fallbacks."""
     fallback_pool: str | None = None
+    pool: Any = None
+    """The pool as the kit built it (its own GPU pool component), for what the autoscaler needs of
+    the built groups (names, zones, sizes); None where the kit needs no more than the above."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -162,7 +165,7 @@ class CloudKit(Protocol):
 
     # --- model store: the cloud's shared file system for weights (None: the cloud has none yet)
     model_store_kind: str | None
-    """The `modelStore.kind` of this cloud's own store (`efs`), or None."""
+    """The `modelStore.kind` of this cloud's own store (`efs`, `filestore`), or None."""
 
     def model_store(
         self,
@@ -196,7 +199,13 @@ class CloudKit(Protocol):
         read_gb_per_month: float,
         written_gb_per_month: float,
         provisioned_mibps: float,
-    ) -> dict[str, float]: ...
+        *,
+        size_gib: int = 0,
+    ) -> dict[str, float]:
+        """The store's monthly cost by part (`monthly_usd` the total); `size_gib` is the stack's
+        `modelStore.sizeGi`, what a store that bills provisioned capacity (Filestore) charges for."""
+        ...
+
     def cluster_autoscaler(
         self,
         cluster_name: str,
@@ -265,6 +274,8 @@ class NoModelStore:
         read_gb_per_month: float,
         written_gb_per_month: float,
         provisioned_mibps: float,
+        *,
+        size_gib: int = 0,
     ) -> dict[str, float]:
         return {}
 

@@ -69,6 +69,9 @@ class GpuNodePoolArgs:
     """Node taints; default: `nvidia.com/gpu=true:NoSchedule`, so only GPU workloads land here."""
     schedules: Sequence[ScalingSchedule] = ()
     """Time-based scaling; default: none."""
+    node_autoscaled: bool = False
+    """Whether cluster-autoscaler resizes this pool; default: no. A cloud whose autoscaler needs
+    another group shape builds that (GCP: one zonal MIG per zone, docs/decisions/104)."""
 
 
 MIN_DISK_GB = 100

@@ -187,6 +187,17 @@ def _render_cost_table(cost: dict[str, Any], console: Console) -> None:
             f"{line['spot_usd']:,.2f}",
             f"{line['monthly_usd']:,.2f}",
         )
+    if cost.get("model_store_usd"):
+        # Billed all month whatever the pools do; part of the stack's total below.
+        table.add_row(
+            "model store",
+            str(cost.get("model_store_kind", "")),
+            "",
+            "",
+            "",
+            "",
+            f"{cost['model_store_usd']:,.2f}",
+        )
     table.add_row(
         "[bold]stack[/bold]",
         "",

@@ -1,9 +1,9 @@
 """`llmops:modelStore`: where model weights are kept once for every replica.
 
-kinds: `efs` (the cloud's own store, which its kit builds beside a K3s cluster this stack
-creates; the default there), `nfs` (an NFS export you run: server and path), `pvc` (an existing ReadWriteMany
-claim in the stack's namespace) and `none` (every replica downloads from the hub, the
-default for `kind: existing` clusters). Pure: no Pulumi imports.
+kinds: `efs` and `filestore` (the cloud's own store, which its kit builds beside a K3s cluster
+this stack creates; the default there), `nfs` (an NFS export you run: server and path), `pvc`
+(an existing ReadWriteMany claim in the stack's namespace) and `none` (every replica downloads
+from the hub, the default for `kind: existing` clusters). Pure: no Pulumi imports.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ DEFAULT_REVISION = "main"
 
 class StoreKind(StrEnum):
     EFS = "efs"
+    FILESTORE = "filestore"
     NFS = "nfs"
     PVC = "pvc"
     NONE = "none"
@@ -42,8 +43,8 @@ class ModelStoreConfig(BaseModel):
 
     kind: StoreKind | None = Field(
         None,
-        description="efs, nfs, pvc or none; default: the cloud's own store (efs) for a K3s cluster this "
-        "stack builds, none for an existing cluster",
+        description="efs, filestore, nfs, pvc or none; default: the cloud kit's own store (efs or "
+        "filestore) for a K3s cluster this stack builds, none for an existing cluster",
     )
     server: str | None = Field(None, description="kind nfs: NFS server name or address")
     path: str | None = Field(None, description="kind nfs: exported path")
@@ -61,6 +62,10 @@ class ModelStoreConfig(BaseModel):
     wait_timeout_s: int = Field(
         3600, ge=60, le=86400, description="longest wait of a replica for its download"
     )
+
+
+CLOUD_STORE_KINDS = frozenset({StoreKind.EFS, StoreKind.FILESTORE})
+"""Kinds a cloud kit builds itself (`CloudKit.model_store_kind`)."""
 
 
 def store_kind(config: StackConfig) -> StoreKind:
@@ -127,12 +132,13 @@ def store_problems(config: StackConfig) -> list[tuple[str, Any, str, str]]:
                     "use a branch such as 'main', a tag, or a 40-character commit id",
                 )
             )
-    if kind is StoreKind.EFS and _cloud_store_kind(config) != StoreKind.EFS.value:
+    if kind in CLOUD_STORE_KINDS and _cloud_store_kind(config) != kind.value:
         problems.append(
             (
                 "modelStore.kind",
-                "efs",
-                "needs a K3s cluster this stack builds on a cloud whose store is EFS (cluster.kind k3s)",
+                kind.value,
+                f"needs a K3s cluster this stack builds on a cloud whose store is {kind.value} "
+                "(cluster.kind k3s)",
                 "use kind nfs (server, path), kind pvc (claim) or kind none",
             )
         )

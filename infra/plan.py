@@ -196,6 +196,23 @@ def _default_outputs(type_token: str, name: str, inputs: Mapping[str, Any]) -> d
     return out
 
 
+def _fill_computed(echoed: dict[str, Any], computed: Mapping[str, Any]) -> None:
+    """Add the provider's computed values to the echoed inputs without overriding any input, also
+    inside nested blocks (a Filestore instance's `networks[i].ipAddresses` beside its inputs)."""
+    for key, value in computed.items():
+        given = echoed.get(key)
+        if key not in echoed:
+            echoed[key] = value
+        elif isinstance(given, dict) and isinstance(value, Mapping):
+            _fill_computed(given, value)
+        elif isinstance(given, list) and isinstance(value, list) and len(given) == len(value):
+            for index, (inner, extra) in enumerate(zip(given, value, strict=True)):
+                if isinstance(inner, dict) and isinstance(extra, Mapping):
+                    inner = dict(inner)
+                    _fill_computed(inner, extra)
+                    given[index] = inner
+
+
 class PlanMocks(pulumi_mocks.Mocks):
     def __init__(self, preview: bool):
         self.preview = preview
@@ -209,8 +226,7 @@ class PlanMocks(pulumi_mocks.Mocks):
         computed = COMPUTED_OUTPUTS.get(args.typ)
         if computed is not None:
             outputs.update(computed(args.name))
-        for key, value in _default_outputs(args.typ, args.name, args.inputs).items():
-            outputs.setdefault(key, value)
+        _fill_computed(outputs, _default_outputs(args.typ, args.name, args.inputs))
         return f"{args.name}-id", outputs
 
     def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:

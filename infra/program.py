@@ -225,12 +225,13 @@ def k3s_cluster(
             k3s_version=cluster.version or K3S_VERSION,
         ),
     )
+    node_autoscaled = node_autoscaling_wanted(config)
     gpu_pools = [
         kit(pool.cloud).gpu_pool(
             pool.name,
             network,
             k3s.agent_join,
-            GpuNodePoolArgs(**pool_args(pool)),
+            GpuNodePoolArgs(**pool_args(pool), node_autoscaled=node_autoscaled),
             session_manager=cluster.session_manager,
         )
         for pool in config.pools
@@ -240,14 +241,17 @@ def k3s_cluster(
 
         # The cloud's model store admits NFS from this network's nodes and grants the GPU pools.
         store_parts.append(CloudStoreParts(network=network, pools=gpu_pools))
-    if node_autoscaling_wanted(config):
+    if node_autoscaled:
         from llmops.components.cloud import ScalablePool
 
         cloud.cluster_autoscaler(
             stack,
             servers,
             k3s.provider,
-            [ScalablePool(p.name, p.capacity.value, p.fallback_pool) for p in config.pools],
+            [
+                ScalablePool(p.name, p.capacity.value, p.fallback_pool, pool=built)
+                for p, built in zip(config.pools, gpu_pools, strict=True)
+            ],
             idle_s=config.node_autoscaling.idle_s,
         )
     if any(pool.capacity is not Capacity.ON_DEMAND for pool in config.pools):
@@ -303,7 +307,22 @@ def node_autoscaling_wanted(config: StackConfig) -> bool:
     from llmops.components.cloud import kit
 
     # Asked for explicitly, the config refuses a cloud without one; by default it is left out.
-    return kit(config.cluster.cloud).node_autoscaler_unavailable is None
+    if kit(config.cluster.cloud).node_autoscaler_unavailable is not None:
+        return False
+    if config.node_autoscaling.enabled:
+        return True
+    # By default, also left out where a pool cannot be resized by it (the kit's pool check says,
+    # e.g. a group whose own schedules hold its size), rather than failing a stack that asked only
+    # for KEDA.
+    from llmops.components.pools import GpuNodePoolArgs
+    from llmops.infra.config.fields import POOL_KEYS
+
+    return not any(
+        kit(pool.cloud).validate_pool(
+            pool.name, GpuNodePoolArgs(**pool_args(pool), node_autoscaled=True), path="", keys=POOL_KEYS
+        )
+        for pool in config.pools
+    )
 
 
 def stack_region(config: StackConfig) -> str | None:

@@ -1,9 +1,10 @@
 """`ClusterAutoscaler`: adds GPU nodes when model pods cannot be scheduled, removes idle ones.
 
 Cloud-neutral in shape: the chart values come from a list of node groups (one per pool, with
-its priority) and the cluster's name; the AWS kit supplies what AWS needs beside it (the
-discovery and node-template tags on each Auto Scaling group, and the IAM policy on the role
-the autoscaler runs under, see components/aws/autoscaler.py).
+its priority) and the cluster's name; each kit supplies what its cloud needs beside it. AWS (the
+values file's default): discovery and node-template tags on each Auto Scaling group and the IAM
+policy on the role the autoscaler runs under (components/aws/autoscaler.py). GCP: zonal MIGs found
+by name prefix, through `provider_values` (components/gcp/autoscaler.py).
 """
 
 from __future__ import annotations
@@ -96,6 +97,9 @@ class ClusterAutoscalerArgs:
     """Taints it tolerates; default: the servers' soft control-plane taint."""
     chart_version: str = CHART.version
     """Chart release; default: the pinned one."""
+    provider_values: Mapping[str, Any] | None = None
+    """Values that select another cloud provider than the values file's AWS (`cloudProvider` and
+    its discovery keys); they replace the AWS tag discovery and `awsRegion`. Default: none, AWS."""
 
 
 def validate_args(args: ClusterAutoscalerArgs) -> list[str]:
@@ -115,7 +119,7 @@ def cluster_autoscaler_values(args: ClusterAutoscalerArgs) -> dict[str, Any]:
     tolerations = [
         {"key": taint.key, "operator": "Exists", "effect": taint.effect} for taint in args.tolerated_taints
     ]
-    return deep_merge(
+    values = deep_merge(
         load_values(CHART),
         {
             "autoDiscovery": {"clusterName": args.cluster_name},
@@ -126,6 +130,12 @@ def cluster_autoscaler_values(args: ClusterAutoscalerArgs) -> dict[str, Any]:
             "tolerations": tolerations,
         },
     )
+    if args.provider_values is None:
+        return values
+    # Another provider: the AWS keys go, the cluster name stays (the chart renders nothing without it).
+    del values["awsRegion"]
+    values["autoDiscovery"].pop("tags", None)
+    return deep_merge(values, dict(args.provider_values))
 
 
 class ClusterAutoscalerArgsError(ValueError):

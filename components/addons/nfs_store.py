@@ -3,6 +3,7 @@ PersistentVolume and its ReadWriteMany claim), for clusters this package did not
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -17,8 +18,8 @@ NFS_CSI_DRIVER = "nfs.csi.k8s.io"
 class NfsModelStoreArgs:
     """Inputs of `NfsModelStore`."""
 
-    server: str
-    """NFS server name or address."""
+    server: pulumi.Input[str]
+    """NFS server name or address (an output where the stack creates the server, e.g. Filestore)."""
     path: str
     """Exported path; the store's files live directly under it."""
     namespace: pulumi.Input[str]
@@ -31,6 +32,12 @@ class NfsModelStoreArgs:
     """Namespace of the CSI driver release."""
     install_driver: bool = True
     """Install csi-driver-nfs; off when the cluster already runs it. Default: on."""
+    mount_options: Sequence[str] = ("nfsvers=4.1", "hard")
+    """Mount options of the volume; default: NFSv4.1, hard mounts (a server that serves only NFSv3,
+    such as Filestore's Basic tiers, needs `nfsvers=3`)."""
+    mount_permissions: str | None = None
+    """Octal mode csi-driver-nfs gives the share's root at each mount (its `mountPermissions`);
+    default: none, the export's own ownership and mode stand."""
 
 
 class NfsModelStore(pulumi.ComponentResource):
@@ -63,12 +70,16 @@ class NfsModelStore(pulumi.ComponentResource):
                 access_modes=["ReadWriteMany"],
                 persistent_volume_reclaim_policy="Retain",
                 storage_class_name="",
-                mount_options=["nfsvers=4.1", "hard"],
+                mount_options=list(args.mount_options),
                 csi=k8s.core.v1.CSIPersistentVolumeSourceArgs(
                     driver=NFS_CSI_DRIVER,
                     # The driver's own handle format: server#share#subdir (no subdir here).
-                    volume_handle=f"{args.server}#{args.path}#",
-                    volume_attributes={"server": args.server, "share": args.path},
+                    volume_handle=pulumi.Output.concat(args.server, "#", args.path, "#"),
+                    volume_attributes={
+                        "server": args.server,
+                        "share": args.path,
+                        **({"mountPermissions": args.mount_permissions} if args.mount_permissions else {}),
+                    },
                 ),
             ),
             opts=pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=depends),

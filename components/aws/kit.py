@@ -173,7 +173,10 @@ class AwsKit:
         read_gb_per_month: float,
         written_gb_per_month: float,
         provisioned_mibps: float,
+        *,
+        size_gib: int = 0,
     ) -> dict[str, float]:
+        del size_gib  # EFS bills what is stored, not a provisioned size
         from llmops.components.aws.model_store import ThroughputMode, monthly_cost
 
         return monthly_cost(

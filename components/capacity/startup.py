@@ -24,6 +24,8 @@ class WeightSource(enum.Enum):
     EFS_BURSTING = "efs-bursting"
     NFS = "nfs"
     """A stack's own NFS export or an existing RWX claim."""
+    FILESTORE_BASIC_HDD = "filestore-basic-hdd"
+    """GCP Filestore, Basic HDD tier."""
 
 
 # Effective read/download rates in bytes per second (docs/capacity.md gives the sources).
@@ -35,6 +37,8 @@ EFS_ELASTIC_CLIENT_BPS = 500 * MIB
 """One NFS client of an Elastic-throughput EFS: the per-client figure AWS gives for a single connection."""
 EFS_BURSTING_BPS = 100 * MIB
 """Bursting throughput of a file system under 1 TiB: bursts to 100 MiB/s."""
+FILESTORE_BASIC_HDD_BPS = 100e6
+"""Basic HDD reads at 100 MB/s per instance at 1 TiB (cloud.google.com/filestore/docs/performance)."""
 NFS_BPS = 500 * MIB
 """An in-house NFS server on 10 GbE, about half the link rate; measure your own."""
 SOURCE_BPS = {
@@ -42,6 +46,7 @@ SOURCE_BPS = {
     WeightSource.EFS_ELASTIC: EFS_ELASTIC_CLIENT_BPS,
     WeightSource.EFS_BURSTING: EFS_BURSTING_BPS,
     WeightSource.NFS: NFS_BPS,
+    WeightSource.FILESTORE_BASIC_HDD: FILESTORE_BASIC_HDD_BPS,
 }
 
 IMAGE_GB = 9.0

@@ -102,6 +102,18 @@ def gcp_pool_problems(
                 f"give every window of the pool the same timezone, e.g. {zones[0]}",
             )
         )
+    if args.node_autoscaled and args.schedules:
+        problems.append(
+            Problem(
+                at("schedules"),
+                [schedule.name for schedule in args.schedules],
+                "cannot hold a pool that cluster-autoscaler resizes on GCP: MIG scaling schedules need "
+                "the MIG autoscaler, and a MIG with an autoscaler refuses the resizes "
+                "cluster-autoscaler makes",
+                "remove the pool's schedules and put the windows on the model's autoscaling.windows "
+                "(nodes follow the pods), or set nodeAutoscaling.enabled: false",
+            )
+        )
     for index, schedule in enumerate(args.schedules):
         try:
             fire_minutes(schedule.recurrence)

@@ -8,6 +8,14 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_gcp as gcp
 from llmops.components.errors import Problem, as_problem, raise_if
+from llmops.components.gcp.autoscaler import (
+    GPU_LABEL,
+    KUBE_ENV_KEY,
+    kube_env,
+    zonal_groups,
+    zone_sizes,
+    zone_suffix,
+)
 from llmops.components.gcp.bootstrap import BOOTSTRAP
 from llmops.components.gcp.iam import CLOUD_PLATFORM_SCOPE, node_secret, node_service_account, secret_id
 from llmops.components.gcp.machines import GpuMachine, gpu_machine
@@ -106,13 +114,20 @@ class GcpGpuNodePool(pulumi.ComponentResource):
     """GPU agents: instance template (Deep Learning VM, GPU, spot or standard) + regional MIG."""
 
     template: gcp.compute.InstanceTemplate
-    group: gcp.compute.RegionInstanceGroupManager
-    """The managed instance group (escape hatch: health checks, stateful policy)."""
+    group: gcp.compute.RegionInstanceGroupManager | None
+    """The regional managed instance group (escape hatch: health checks, stateful policy); None for a
+    pool cluster-autoscaler resizes, which gets `zonal_groups` instead."""
+    zonal_groups: dict[str, gcp.compute.InstanceGroupManager]
+    """Zone -> zonal MIG of a pool cluster-autoscaler resizes (its GCE provider resizes no regional
+    MIG); empty otherwise."""
     autoscaler: gcp.compute.RegionAutoscaler | None
     """Scaling schedules' autoscaler; None without schedules (the group's size is then managed by hand
     or by cluster-autoscaler)."""
     machine: GpuMachine
     zones: list[str]
+    min_size: int
+    max_size: int
+    """The pool's bounds (split over the zonal MIGs for cluster-autoscaler)."""
     labels: dict[str, str]
     """Node labels every agent of this pool carries (select workloads with them)."""
 
@@ -123,6 +138,7 @@ class GcpGpuNodePool(pulumi.ComponentResource):
         region = args.region or args.network.regions[0]
         self.machine = gpu_machine(args.instance_types[0])
         self.zones = list(args.zones or zones_offering(args.instance_types[0], region))
+        self.min_size, self.max_size = args.min_size, args.max_size
         spot = args.capacity is Capacity.SPOT
 
         account = node_service_account(name, f"K3s GPU agents of pool {name}: reads its agent token", self)
@@ -138,6 +154,10 @@ class GcpGpuNodePool(pulumi.ComponentResource):
             **args.labels,
             **pool_labels(pool=name, cloud="gcp", capacity=args.capacity.value, gpu=True),
         }
+        if args.node_autoscaled:
+            # cluster-autoscaler counts a node with this label as not ready until its GPUs are
+            # allocatable, instead of adding another node while the GPU operator starts.
+            self.labels[GPU_LABEL] = self.machine.accelerator_type
         config = agent_config(
             server_address=join.server_address, node_labels=self.labels, node_taints=args.taints
         )
@@ -227,43 +247,58 @@ class GcpGpuNodePool(pulumi.ComponentResource):
                 "enable-oslogin": "TRUE",
                 # The image carries the driver already.
                 "install-nvidia-driver": "False",
+                # What a node of this template looks like, for cluster-autoscaler's scale from zero.
+                **(
+                    {
+                        KUBE_ENV_KEY: kube_env(
+                            self.labels, args.taints, self.machine.gpu_count, self.machine.accelerator_type
+                        )
+                    }
+                    if args.node_autoscaled
+                    else {}
+                ),
             },
             opts=pulumi.ResourceOptions(parent=self, depends_on=[token.reader, token.version]),
         )
 
-        self.group = gcp.compute.RegionInstanceGroupManager(
-            f"{name}-group",
-            base_instance_name=name,
-            region=region,
-            distribution_policy_zones=self.zones,
-            # ANY: spot capacity from whichever zone has it; EVEN: on-demand spread for availability.
-            distribution_policy_target_shape="ANY" if spot else "EVEN",
-            versions=[
-                gcp.compute.RegionInstanceGroupManagerVersionArgs(
-                    name="primary", instance_template=self.template.self_link_unique
-                )
-            ],
-            target_size=None
-            if args.schedules
-            else (args.min_size if args.desired_size is None else args.desired_size),
-            update_policy=gcp.compute.RegionInstanceGroupManagerUpdatePolicyArgs(
-                # A new template reaches nodes as they are replaced, never by restarting busy GPU nodes.
-                type="OPPORTUNISTIC",
-                minimal_action="REPLACE",
-                instance_redistribution_type="NONE",
-                max_surge_fixed=0,
-                max_unavailable_fixed=len(self.zones),
-            ),
-            wait_for_instances=False,
-            opts=pulumi.ResourceOptions(
-                parent=self,
-                # Schedules and scaling move the size; a later `pulumi up` must not undo it.
-                ignore_changes=["targetSize"],
-            ),
-        )
+        self.group = None
+        self.zonal_groups = {}
+        if args.node_autoscaled:
+            self._zonal_groups(name, args)
+        else:
+            self.group = gcp.compute.RegionInstanceGroupManager(
+                f"{name}-group",
+                base_instance_name=name,
+                region=region,
+                distribution_policy_zones=self.zones,
+                # ANY: spot capacity from whichever zone has it; EVEN: on-demand spread for availability.
+                distribution_policy_target_shape="ANY" if spot else "EVEN",
+                versions=[
+                    gcp.compute.RegionInstanceGroupManagerVersionArgs(
+                        name="primary", instance_template=self.template.self_link_unique
+                    )
+                ],
+                target_size=None
+                if args.schedules
+                else (args.min_size if args.desired_size is None else args.desired_size),
+                update_policy=gcp.compute.RegionInstanceGroupManagerUpdatePolicyArgs(
+                    # A new template reaches nodes as they are replaced, never by restarting busy GPU nodes.
+                    type="OPPORTUNISTIC",
+                    minimal_action="REPLACE",
+                    instance_redistribution_type="NONE",
+                    max_surge_fixed=0,
+                    max_unavailable_fixed=len(self.zones),
+                ),
+                wait_for_instances=False,
+                opts=pulumi.ResourceOptions(
+                    parent=self,
+                    # Schedules and scaling move the size; a later `pulumi up` must not undo it.
+                    ignore_changes=["targetSize"],
+                ),
+            )
 
         self.autoscaler = None
-        if args.schedules:
+        if args.schedules and self.group is not None:
             self.autoscaler = gcp.compute.RegionAutoscaler(
                 f"{name}-autoscaler",
                 region=region,
@@ -291,4 +326,42 @@ class GcpGpuNodePool(pulumi.ComponentResource):
                 ),
                 opts=pulumi.ResourceOptions(parent=self),
             )
-        self.register_outputs({"groupId": self.group.id, "templateId": self.template.id, "zones": self.zones})
+        self.register_outputs(
+            {
+                "groupId": self.group.id if self.group is not None else None,
+                "zonalGroupIds": {zone: group.id for zone, group in self.zonal_groups.items()},
+                "templateId": self.template.id,
+                "zones": self.zones,
+            }
+        )
+
+    def _zonal_groups(self, name: str, args: GcpGpuNodePoolArgs) -> None:
+        """One zonal MIG per zone, sized by cluster-autoscaler within its share of min and max."""
+        initial = args.min_size if args.desired_size is None else args.desired_size
+        starts = zone_sizes(initial, self.zones)
+        for group in zonal_groups(name, self.zones, args.min_size, args.max_size):
+            self.zonal_groups[group.zone] = gcp.compute.InstanceGroupManager(
+                # Pulumi names it `<pool>-<zone>-<hex>`: the autoscaler's discovery prefix.
+                f"{name}-{group.zone}",
+                base_instance_name=f"{name}-{zone_suffix(group.zone)}",
+                zone=group.zone,
+                versions=[
+                    gcp.compute.InstanceGroupManagerVersionArgs(
+                        name="primary", instance_template=self.template.self_link_unique
+                    )
+                ],
+                target_size=starts[group.zone],
+                update_policy=gcp.compute.InstanceGroupManagerUpdatePolicyArgs(
+                    # As the regional groups: a new template reaches nodes as they are replaced.
+                    type="OPPORTUNISTIC",
+                    minimal_action="REPLACE",
+                    max_surge_fixed=0,
+                    max_unavailable_fixed=1,
+                ),
+                wait_for_instances=False,
+                opts=pulumi.ResourceOptions(
+                    parent=self,
+                    # cluster-autoscaler moves the size; a later `pulumi up` must not undo it.
+                    ignore_changes=["targetSize"],
+                ),
+            )

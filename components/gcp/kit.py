@@ -19,7 +19,6 @@ from llmops.components.cloud import (
     GpuMachine,
     ImageRegistry,
     NetworkSpec,
-    NoModelStore,
     ScalablePool,
 )
 from llmops.components.errors import InputError, Problem, as_problem, key_path
@@ -41,7 +40,7 @@ BILLING_URL_ENV = "LLMOPS_GCP_BILLING_URL"
 """Points `llmops prices refresh --cloud gcp` at another Cloud Billing endpoint (a proxy, a fake)."""
 
 
-class GcpKit(NoModelStore):
+class GcpKit:
     cloud = "gcp"
     display_name = "GCP"
     region_key = "gcp:region"
@@ -53,10 +52,9 @@ class GcpKit(NoModelStore):
     image_ships_gpu_driver = True
     """The pools boot a Deep Learning VM image family that carries the NVIDIA driver
     (`llmops.components.gcp.gpu_pool.DLVM_IMAGE_FAMILY`), so the GPU operator installs none."""
-    node_autoscaler_unavailable: str | None = (
-        "cluster-autoscaler's GCE provider is not wired to the K3s servers yet (it needs MIG "
-        "discovery by name prefix and the servers' service account; docs/gcp.md)"
-    )
+    node_autoscaler_unavailable: str | None = None
+    """cluster-autoscaler's GCE provider runs on the servers; autoscaled pools are zonal MIGs
+    (components/gcp/autoscaler.py)."""
     credentials_hint = "export GOOGLE_API_KEY, an API key restricted to the Cloud Billing API"
     plan_invokes: Mapping[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = {}
     """The GCP components call no provider functions."""
@@ -209,6 +207,62 @@ class GcpKit(NoModelStore):
             ),
         )
 
+    # --- model store
+    model_store_kind: str | None = "filestore"
+
+    def model_store(
+        self,
+        name: str,
+        network: Any,
+        pools: Sequence[pulumi.Resource],
+        provider: k8s.Provider,
+        namespace: pulumi.Input[str],
+        *,
+        size_gib: int,
+        throughput_mode: str,
+        provisioned_mibps: float,
+    ) -> pulumi.Output[str]:
+        """Filestore (Basic HDD) peered into the cluster's VPC, exported to its subnetworks only, NFS
+        egress to it from the nodes' tag only; mounted through csi-driver-nfs. EFS's throughput
+        settings do not apply (the config refuses them for this kind)."""
+        del throughput_mode, provisioned_mibps
+        from llmops.components.gcp.gpu_pool import GcpGpuNodePool
+        from llmops.components.gcp.model_store import GcpModelStore, GcpModelStoreArgs
+
+        zones = [zone for pool in pools if isinstance(pool, GcpGpuNodePool) for zone in pool.zones]
+        store = GcpModelStore(
+            name,
+            GcpModelStoreArgs(
+                network_name=network.network.name,
+                network_id=network.network_id,
+                node_tag=network.node_tag,
+                client_cidrs=list(network.subnet_cidrs.values()),
+                # Basic tiers are zonal: the zone most of the pools' zones name, reads elsewhere cross zones.
+                zone=max(dict.fromkeys(zones), key=zones.count) if zones else f"{network.regions[0]}-b",
+                provider=provider,
+                namespace=namespace,
+                size_gib=size_gib,
+            ),
+        )
+        return store.claim_name
+
+    def model_store_cost(
+        self,
+        throughput_mode: str,
+        stored_gb: float,
+        read_gb_per_month: float,
+        written_gb_per_month: float,
+        provisioned_mibps: float,
+        *,
+        size_gib: int = 0,
+    ) -> dict[str, float]:
+        """Filestore bills its provisioned capacity (at least 1 TiB on Basic HDD), not what is stored
+        or read."""
+        del throughput_mode, stored_gb, read_gb_per_month, written_gb_per_month, provisioned_mibps
+        from llmops.components.gcp.model_store import FilestoreTier, monthly_cost
+
+        return monthly_cost(FilestoreTier.BASIC_HDD, size_gib)
+
     # --- serving image registry: not yet (Artifact Registry comes with a later version)
     image_registry_unavailable: str | None = (
         "the stack cannot build and push the serving image on GCP yet (no Artifact Registry in this version)"
@@ -234,10 +288,64 @@ class GcpKit(NoModelStore):
         *,
         idle_s: int,
     ) -> pulumi.Resource | None:
-        """None: not yet on GCP (`node_autoscaler_unavailable`); the config refuses
-        nodeAutoscaling.enabled: true for a GCP cluster before the program runs."""
-        del cluster_name, servers, provider, pools, idle_s
-        return None
+        """cluster-autoscaler's GCE provider on the K3s servers, under their service account (no
+        key), finding each pool's zonal MIGs by name prefix; it may resize those MIGs and no other."""
+        from llmops.components.addons.cluster_autoscaler import (
+            ClusterAutoscaler,
+            ClusterAutoscalerArgs,
+            NodeGroup,
+        )
+        from llmops.components.gcp.autoscaler import grant_cluster_autoscaler, group_pattern, zonal_groups
+        from llmops.components.gcp.gpu_pool import GcpGpuNodePool
+        from llmops.components.gcp.servers import GcpK3sServers
+
+        if not isinstance(servers, GcpK3sServers) or servers.service_account is None:
+            raise TypeError(
+                "cluster-autoscaler on GCP runs under the service account of GcpK3sServers; create them first"
+            )
+        built = [p.pool for p in pools]
+        if not all(isinstance(pool, GcpGpuNodePool) and pool.zonal_groups for pool in built):
+            raise TypeError(
+                "cluster-autoscaler on GCP resizes zonal MIGs: build each pool with node_autoscaled=True"
+            )
+        gcp_pools = [pool for pool in built if isinstance(pool, GcpGpuNodePool)]
+        account = servers.service_account
+        grant_cluster_autoscaler(
+            f"{cluster_name}-servers",
+            project=self._project(),
+            member=account.email.apply(lambda email: f"serviceAccount:{email}"),
+            groups=[(zone, group.name) for pool in gcp_pools for zone, group in pool.zonal_groups.items()],
+            cluster_name=cluster_name,
+        )
+        prefixes = [
+            {"name": group.name_prefix, "minSize": group.min_size, "maxSize": group.max_size}
+            for scalable, pool in zip(pools, gcp_pools, strict=True)
+            for group in zonal_groups(scalable.name, pool.zones, pool.min_size, pool.max_size)
+        ]
+        return ClusterAutoscaler(
+            f"{cluster_name}-autoscaler",
+            ClusterAutoscalerArgs(
+                provider=provider,
+                cluster_name=cluster_name,
+                region=self.region() or self.default_region,
+                node_groups=[
+                    NodeGroup(
+                        pool=scalable.name,
+                        capacity=scalable.capacity,
+                        group_name_pattern=group_pattern(scalable.name, pool.zones),
+                        fallback_pool=scalable.fallback_pool,
+                    )
+                    for scalable, pool in zip(pools, gcp_pools, strict=True)
+                ],
+                idle_s=idle_s,
+                provider_values={
+                    "cloudProvider": "gce",
+                    "autoscalingGroupsnamePrefix": prefixes,
+                    # Discovery looks in every zone of the servers' region, not only their own zone.
+                    "extraArgs": {"regional": True},
+                },
+            ),
+        )
 
     def region(self) -> str | None:
         import pulumi

@@ -9,9 +9,8 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_gcp as gcp
-from llmops.components.errors import show
 from llmops.components.k3s.render import API_PORT, FlannelBackend
-from llmops.components.netguard import DEFAULT_MAX_PUBLIC_SHARE, cidr_problems
+from llmops.components.netguard import DEFAULT_MAX_PUBLIC_SHARE, range_problems
 
 KUBELET_PORT = 10250
 FLANNEL_VXLAN_PORT = 8472
@@ -153,23 +152,20 @@ def validate_network_args(args: GcpNetworkArgs, *, path: str = "args") -> list[s
         problems.append(f"{path}.regions: {list(args.regions)!r} names a region twice; remove the repeat")
     # Address arithmetic, not string compares (components/netguard.py, shared with every cloud):
     # 0.0.0.0/1 + 128.0.0.0/1 is the internet too.
-    for field_name, cidrs, what, allow in (
-        ("api_allowed_cidrs", args.api_allowed_cidrs, "the Kubernetes API", args.allow_public_api),
-        ("wireguard_peer_cidrs", args.wireguard_peer_cidrs, "the WireGuard overlay", False),
-    ):
-        for problem in cidr_problems(
-            list(cidrs),
-            what=what,
-            ipv6=False,
-            max_public_share=args.max_public_share,
-            allow_public=allow,
-            open_key="allow_public_api" if field_name == "api_allowed_cidrs" else None,
-        ):
-            where = (
-                f"{path}.{field_name}" if problem.index is None else f"{path}.{field_name}[{problem.index}]"
-            )
-            fix = f"; {problem.fix}" if problem.fix else ""
-            problems.append(f"{where}: {show(problem.value)} {problem.message}{fix}")
+    guarded = range_problems(
+        f"{path}.api_allowed_cidrs",
+        list(args.api_allowed_cidrs),
+        max_public_share=args.max_public_share,
+        allow_public=args.allow_public_api,
+        open_key="allow_public_api",
+    ) + range_problems(
+        f"{path}.wireguard_peer_cidrs",
+        list(args.wireguard_peer_cidrs),
+        what="the WireGuard overlay",
+        max_public_share=args.max_public_share,
+        open_key=None,
+    )
+    problems += [str(problem) for problem in guarded]
     if args.wireguard_peer_cidrs and args.flannel_backend is not FlannelBackend.WIREGUARD_NATIVE:
         problems.append(
             f"{path}.wireguard_peer_cidrs: set while flannel_backend is "

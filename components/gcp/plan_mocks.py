@@ -7,6 +7,8 @@ plan (`infra/plan.py`) and the tests' recording mocks both use it.
 
 from __future__ import annotations
 
+import hashlib
+import ipaddress
 from collections.abc import Mapping
 from typing import Any
 
@@ -42,4 +44,24 @@ def computed_outputs(
         out["name"] = f"projects/{project}/secrets/{inputs.get('secretId', name)}"
     elif typ == "gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager":
         out["instanceGroup"] = f"{out['selfLink']}-group"
+    elif typ == "gcp:compute/instanceGroupManager:InstanceGroupManager":
+        # Pulumi auto-names it `<resource name>-<7 hex>`; cluster-autoscaler finds it by that prefix.
+        out["name"] = inputs.get("name") or f"{name}-{hashlib.sha256(name.encode()).hexdigest()[:7]}"
+        zone = inputs.get("zone", "zone")
+        out["selfLink"] = (
+            f"https://www.googleapis.com/compute/v1/projects/{project}/zones/{zone}/instanceGroupManagers/{out['name']}"
+        )
+        out["instanceGroup"] = out["selfLink"].replace("/instanceGroupManagers/", "/instanceGroups/")
+    elif typ == "gcp:projects/iAMCustomRole:IAMCustomRole":
+        out["name"] = f"projects/{project}/roles/{inputs.get('roleId', name)}"
+    elif typ == "gcp:filestore/instance:Instance":
+        out["networks"] = [_filestore_network(network) for network in inputs.get("networks") or []]
     return out
+
+
+def _filestore_network(network: Mapping[str, Any]) -> dict[str, Any]:
+    """A Filestore network with the address the instance takes: the first usable one of its
+    reserved range (GCP hands out one of them)."""
+    reserved = network.get("reservedIpRange")
+    address = str(ipaddress.ip_network(reserved)[2]) if reserved else "10.29.255.250"
+    return {**network, "ipAddresses": [address]}

@@ -237,8 +237,11 @@ def component_problems(config: StackConfig) -> list[Problem]:
         spec = network_spec(cluster)
         problems += cloud.validate_network(spec, path="cluster", keys=CLUSTER_KEYS)
         problems += cloud.validate_servers(cluster.servers, spec, path="cluster")
+    # Asked for explicitly, node autoscaling is checked against every pool (by default it is left
+    # out where a pool cannot take it: infra.program.node_autoscaling_wanted).
+    autoscaled = config.node_autoscaling.enabled is True and isinstance(cluster, K3sClusterConfig)
     for i, pool in enumerate(config.pools):
-        args = GpuNodePoolArgs(**pool_args(pool))
+        args = GpuNodePoolArgs(**pool_args(pool), node_autoscaled=autoscaled)
         problems += kit(pool.cloud).validate_pool(pool.name, args, path=f"pools[{i}]", keys=POOL_KEYS)
     return problems
 

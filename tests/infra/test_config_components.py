@@ -226,9 +226,8 @@ def test_the_field_table_covers_the_args_and_names_real_keys() -> None:
             )
         )
     )
-    pool_fields = {f.name for f in dataclasses.fields(GpuNodePoolArgs)} - {
-        "taints"
-    }  # taints: not a stack key
+    # taints: not a stack key; node_autoscaled: the stack's nodeAutoscaling, not a pool key
+    pool_fields = {f.name for f in dataclasses.fields(GpuNodePoolArgs)} - {"taints", "node_autoscaled"}
     assert built == pool_fields
     assert pool_fields <= set(POOL_KEYS)
     schedule_fields = {f.name for f in dataclasses.fields(ScalingSchedule)} - {

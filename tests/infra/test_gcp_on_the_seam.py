@@ -71,6 +71,7 @@ def test_gpu_operator_installs_no_driver_on_the_deep_learning_vm_image(gcp_dev: 
 def test_keda_scales_the_model_and_no_node_autoscaler_or_spot_handler_is_built(autoscaled: Plan) -> None:
     releases = {r.inputs["name"]: r.inputs for r in autoscaled.of_type("kubernetes:helm.sh/v3:Release")}
     assert "autoscaling-keda" in releases
+    # The default leaves cluster-autoscaler out: gcp-dev's spot pool keeps its MIG scaling schedules.
     assert not [name for name, r in releases.items() if r["chart"] == "cluster-autoscaler"]
     # Preemption is handled on the node (graceful shutdown), so no handler DaemonSet.
     assert not [name for name, r in releases.items() if "termination" in r["chart"]]
@@ -80,15 +81,15 @@ def test_keda_scales_the_model_and_no_node_autoscaler_or_spot_handler_is_built(a
     assert "window-workday" in [t["name"] for t in spec["triggers"]]
 
 
-def test_node_autoscaling_asked_for_on_gcp_is_a_key_path_error(gcp_dev: dict[str, Any]) -> None:
+def test_node_autoscaling_asked_for_over_mig_schedules_is_a_key_path_error(gcp_dev: dict[str, Any]) -> None:
+    # cluster-autoscaler runs on GCP (tests/components/gcp/test_autoscaler.py), but not over a pool
+    # whose size the MIG autoscaler's scaling schedules hold.
     raw = split_namespace("test", _with(gcp_dev, **{"llmops:nodeAutoscaling": {"enabled": True}}))
     with pytest.raises(ConfigError) as caught:
         parse(raw)
-    assert (
-        "nodeAutoscaling.enabled: true is not available on GCP yet: cluster-autoscaler's GCE provider"
-        in str(caught.value)
-    )
-    assert "Fix: remove nodeAutoscaling" in str(caught.value)
+    assert "pools[0].schedules:" in str(caught.value)
+    assert "cannot hold a pool that cluster-autoscaler resizes on GCP" in str(caught.value)
+    assert "or set nodeAutoscaling.enabled: false" in str(caught.value)
 
 
 def test_placement_reads_gcp_machines_from_the_catalog(gcp_dev: dict[str, Any]) -> None:

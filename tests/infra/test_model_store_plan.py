@@ -117,7 +117,7 @@ def problems_of(body: str) -> list[str]:
         (
             EXISTING + MODEL % "" + "  llmops:modelStore: {kind: efs}\n",
             [
-                "modelStore.kind: 'efs' needs a K3s cluster this stack builds on a cloud whose store is EFS (cluster.kind k3s). Fix: use kind nfs (server, path), kind pvc (claim) or kind none"
+                "modelStore.kind: 'efs' needs a K3s cluster this stack builds on a cloud whose store is efs (cluster.kind k3s). Fix: use kind nfs (server, path), kind pvc (claim) or kind none"
             ],
         ),
         (

@@ -259,6 +259,15 @@ def _problems(**overrides: Any) -> list[str]:
             },
             "args.schedules[0].recurrence: '0 8 1 * *' sets day of month or month",
         ),
+        (
+            {
+                "node_autoscaled": True,
+                "schedules": [
+                    ScalingSchedule(name="w", recurrence="0 8 * * *", min_size=0, max_size=1, desired_size=1)
+                ],
+            },
+            'args.schedules: ["w"] cannot hold a pool that cluster-autoscaler resizes on GCP',
+        ),
     ],
 )
 def test_bad_args_name_the_key_the_value_and_the_fix(overrides: dict[str, Any], expected: str) -> None:
@@ -294,3 +303,37 @@ def test_machine_table() -> None:
     assert (t4.machine_type, t4.gpu, t4.gpu_count, t4.attached) == ("n1-standard-8", "T4", 2, True)
     with pytest.raises(MachineTypeError, match="takes 1, 2, 4 of them"):
         gpu_machine("n1-standard-8+T4x3")
+
+
+def test_an_autoscaled_n1_pool_is_zonal_migs_with_its_node_template() -> None:
+    from llmops.components.gcp.autoscaler import GPU_LABEL
+
+    def program() -> dict[str, pulumi.Output[Any]]:
+        network = GcpNetwork("net", GcpNetworkArgs(api_allowed_cidrs=["198.51.100.0/24"]))
+        pool = GcpGpuNodePool(
+            "t4",
+            _args(
+                network,
+                instance_types=["n1-standard-16+T4x2"],
+                node_autoscaled=True,
+                max_size=5,
+                desired_size=2,
+            ),
+        )
+        assert pool.group is None and set(pool.zonal_groups) == set(pool.zones)
+        return {"zones": pulumi.Output.from_input(pool.zones)}
+
+    mocks = run_program(program, mocks=GcpRecordingMocks())[0]
+    assert not mocks.of_type("gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager")
+    groups = mocks.of_type("gcp:compute/instanceGroupManager:InstanceGroupManager")
+    zones = zones_offering("n1-standard-16+T4x2", "us-central1")
+    assert sorted(g.inputs["zone"] for g in groups) == sorted(zones)
+    assert sum(g.inputs["targetSize"] for g in groups) == 2
+    template = mocks.named("t4-template").inputs
+    # N1: the template attaches the GPUs (the provider counts them) and kube-env says so too.
+    assert template["guestAccelerators"] == [{"type": "nvidia-tesla-t4", "count": 2}]
+    env = yaml.safe_load(template["metadata"]["kube-env"])["AUTOSCALER_ENV_VARS"]
+    assert "extended_resources=nvidia.com/gpu=2" in env
+    assert f"{GPU_LABEL}=nvidia-tesla-t4" in env
+    # The node registers with the label the template promises (K3s node-label in its config).
+    assert f"{GPU_LABEL}=nvidia-tesla-t4" in template["metadata"]["user-data"]

@@ -138,6 +138,8 @@ def test_bad_args_are_all_reported() -> None:
         'args.api_allowed_cidrs: ["0.0.0.0/0", "10.0.0.1/8"] opens the Kubernetes API to the whole public '
         "IPv4 internet" in text
     )
+    # The shared guard's Problems, in the project's one message format.
+    assert "(the limit is 0.10%). Fix: list only the networks that need it" in text
     assert "args.api_allowed_cidrs[1]: '10.0.0.1/8' has host bits set" in text
     assert "args.regions: ['us-central1', 'us-central1'] names a region twice" in text
     assert "overlaps K3s's pod range 10.42.0.0/16" in text
