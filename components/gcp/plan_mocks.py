@@ -42,4 +42,24 @@ def computed_outputs(
         out["name"] = f"projects/{project}/secrets/{inputs.get('secretId', name)}"
     elif typ == "gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager":
         out["instanceGroup"] = f"{out['selfLink']}-group"
+    elif typ == "gcp:artifactregistry/repository:Repository":
+        location, repository = inputs.get("location", "us-central1"), inputs.get("repositoryId", name)
+        out["name"] = repository
+        out["registryUri"] = f"{location}-docker.pkg.dev/{project}/{repository}"
     return out
+
+
+def _client_config(_: Mapping[str, Any]) -> dict[str, Any]:
+    # The token carries the plan's secret marker (infra.plan.MOCK_SECRET_MARKER): a test proves it
+    # reaches no output unmasked.
+    return {
+        "accessToken": "llmops-plan-secret-gcp-access-token",
+        "id": "plan",
+        "project": PLAN_PROJECT,
+        "region": "us-central1",
+        "zone": "us-central1-a",
+    }
+
+
+INVOKES = {"gcp:organizations/getClientConfig:getClientConfig": _client_config}
+"""Provider functions the GCP components call: the push login's access token."""

@@ -112,7 +112,8 @@ class ServingImage(pulumi.ComponentResource):
         }
         self.tag = f"{base.tag}-{context_hash(args.context, build_args)[:12]}"
         registry = args.registry
-        cache_ref = pulumi.Output.concat(registry.repository_url, ":", registry.cache_tag)
+        cache_repository = registry.cache_repository_url or registry.repository_url
+        cache_ref = pulumi.Output.concat(cache_repository, ":", registry.cache_tag)
         self.build = docker_build.Image(
             f"{name}-build",
             context=docker_build.BuildContextArgs(location=str(args.context)),
