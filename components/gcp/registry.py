@@ -45,6 +45,11 @@ def repository_id(stack: str, name: str) -> str:
     return raw[:63].rstrip("-")
 
 
+def cache_repository_id(repository: str) -> str:
+    """The build cache's repository id beside `repository` (still at most 63 characters)."""
+    return f"{repository[:57].rstrip('-')}-cache"
+
+
 def cleanup_policies(keep: int) -> list[gcp.artifactregistry.RepositoryCleanupPolicyArgs]:
     """Keep the newest `keep` versions; delete every other one (a keep rule wins over a delete rule)."""
     return [
@@ -99,7 +104,7 @@ class ArtifactRegistry(pulumi.ComponentResource):
             kms_key_name=kms_key_name,
             opts=child,
         )
-        cache = f"{repository}-cache"[:63]
+        cache = cache_repository_id(repository)
         self.cache_repository = gcp.artifactregistry.Repository(
             f"{name}-cache",
             project=project,
