@@ -157,7 +157,10 @@ class AzureKit(NoModelStore):
 
         azure_pools = [pool for pool in pools if isinstance(pool, AzureGpuNodePool)]
         if not azure_pools:
-            return None
+            raise ValueError(
+                "the serving image's registry on Azure lives in the GPU pools' resource group; "
+                "the stack has no Azure pool"
+            )
         network = azure_pools[0].network
         return AzureContainerRegistry(
             name,

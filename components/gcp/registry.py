@@ -31,9 +31,14 @@ def registry_host(location: str) -> str:
     return f"{location}-docker.pkg.dev"
 
 
+IMAGE = "vllm"
+"""The image's name inside the repository: Artifact Registry's Docker paths are
+`<host>/<project>/<repository>/<image>`, the image part is required."""
+
+
 def repository_url(location: str, project: str, repository_id: str) -> str:
-    """`<location>-docker.pkg.dev/<project>/<repository>`: the image name without tag or digest."""
-    return f"{registry_host(location)}/{project}/{repository_id}"
+    """`<location>-docker.pkg.dev/<project>/<repository>/vllm`: the image name without tag or digest."""
+    return f"{registry_host(location)}/{project}/{repository_id}/{IMAGE}"
 
 
 def repository_id(stack: str, name: str) -> str:

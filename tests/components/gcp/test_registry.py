@@ -22,7 +22,8 @@ REPO = Path(__file__).resolve().parents[3]
 STACK = "gcp-dev"
 BASE_DIGEST = "sha256:" + "ab" * 32
 PROJECT = "my-llmops-project"
-IMAGE_REPOSITORY = f"us-central1-docker.pkg.dev/{PROJECT}/gcp-dev-serving-image"
+IMAGE_REPOSITORY = f"us-central1-docker.pkg.dev/{PROJECT}/gcp-dev-serving-image/vllm"
+CACHE_REPOSITORY = f"us-central1-docker.pkg.dev/{PROJECT}/gcp-dev-serving-image-cache/vllm"
 
 
 def _raw(images: dict[str, Any]) -> RawStack:
@@ -96,7 +97,7 @@ def test_build_pushes_to_the_repository_with_a_token_login(plan: Plan) -> None:
     inputs = image.inputs
     (tag,) = inputs["tags"]
     assert re.fullmatch(re.escape(IMAGE_REPOSITORY) + r":v0\.33\.0-[0-9a-f]{12}", tag)
-    cache = f"{IMAGE_REPOSITORY}-cache:buildcache"
+    cache = f"{CACHE_REPOSITORY}:buildcache"
     assert inputs["cacheFrom"] == [{"registry": {"ref": cache}}]
     assert inputs["cacheTo"][0]["registry"]["ref"] == cache
     (login,) = inputs["registries"]
