@@ -95,7 +95,10 @@ class ImageRegistry:
     password: pulumi.Output[str]
     """Secret; short-lived where the cloud issues tokens (ECR: 12 hours, read at each `pulumi up`)."""
     cache_tag: str = "buildcache"
-    """Tag of the BuildKit cache manifest in the same repository (the one mutable tag)."""
+    """Tag of the BuildKit cache manifest (the one mutable tag)."""
+    cache_repository_url: pulumi.Output[str] | None = None
+    """Repository of the BuildKit cache; default: `repository_url` itself (where the registry can keep
+    one tag mutable among immutable ones, as ECR can)."""
 
 
 class CloudKit(Protocol):

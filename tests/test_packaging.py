@@ -32,8 +32,10 @@ def _python_packages() -> list[str]:
 
 def test_every_package_folder_is_listed_in_pyproject() -> None:
     config = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
-    assert sorted(config["packages"]) == _python_packages()
-    assert config["package-dir"] == {f"llmops.{top}": top for top in TOP_LEVEL}
+    assert sorted(config["packages"]) == sorted([*_python_packages(), "llmops.images.vllm"])
+    assert config["package-dir"] == {f"llmops.{top}": top for top in TOP_LEVEL} | {"llmops.images": "images"}
+    # The serving image's build context is a package of data (no __init__.py) under llmops.images.
+    assert "llmops.images.vllm" in config["package-data"]
 
 
 @pytest.fixture(scope="module")
@@ -61,6 +63,11 @@ def test_wheel_has_only_the_llmops_namespace_and_its_data(wheel: Path) -> None:
         "llmops/components/k3s/scripts/agent.sh",
         "llmops/components/observability/values/loki.yaml",
         "llmops/components/observability/dashboards/llm-serving.json",
+        # The serving image's build context, so `images.vllm: build` works from an installed package.
+        "llmops/images/vllm/Dockerfile",
+        "llmops/images/vllm/base.json",
+        "llmops/images/vllm/progress_probe.py",
+        "llmops/images/vllm/llmops_download.py",
     ):
         assert data in names, f"{data} missing from the wheel"
 
@@ -88,6 +95,9 @@ def test_installed_wheel_imports_beside_a_program_with_its_own_components(
     ).stdout.strip()
     Path(site, "zz-test-dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
 
+    from llmops.components.serving.serving_image import context_hash
+
+    checkout_hash = context_hash(REPO / "images" / "vllm", {})
     program = tmp_path / "program"
     for own in ("components", "infra"):
         (program / own).mkdir(parents=True)
@@ -102,6 +112,19 @@ def test_installed_wheel_imports_beside_a_program_with_its_own_components(
         "from llmops.infra.config import load_stack_file\n"
         f"assert serving.__file__.startswith({site!r}), serving.__file__\n"
         "assert load_catalog().prices\n"
+        # `images.vllm: build` from the installed package: the build context is found inside it,
+        # holds the checkout's files (same content hash, so the same image tag), and the build
+        # path raises no 'needs a source checkout' problem.
+        "from llmops.components.serving.serving_image import context_hash, source_context\n"
+        "from llmops.infra.images_config import build_problems\n"
+        "from llmops.infra.config import parse, read_stack_file, RawStack\n"
+        "context = source_context()\n"
+        f"assert context is not None and str(context).startswith({site!r}), context\n"
+        f"assert context_hash(context, {{}}) == {checkout_hash!r}, 'installed context differs'\n"
+        f"raw = read_stack_file(__import__('pathlib').Path({str(REPO / 'stacks')!r}), 'aws-dev')\n"
+        "values = dict(raw.values, images={'vllm': 'build', 'vllmBaseDigest': 'sha256:' + 'ab' * 32})\n"
+        "config = parse(RawStack(raw.source, values, raw.secret_keys, raw.other))\n"
+        "assert build_problems(config) == [], build_problems(config)\n"
         "print('ok')\n"
     )
     result = subprocess.run(

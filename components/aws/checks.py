@@ -13,8 +13,12 @@ from llmops.components.pools import GpuNodePoolArgs, validate_pool
 PoolConfigError = InputError
 """Kept for old imports: bad pool args raise the project's one input error."""
 
-BOOTSTRAP = NodeBootstrap(cloud="aws", script=Path(__file__).resolve().parent / "scripts" / "cloud.sh")
-"""The AWS part of the node bootstrap: secrets from SSM Parameter Store, the address from IMDSv2."""
+_SCRIPTS = Path(__file__).resolve().parent / "scripts"
+BOOTSTRAP = NodeBootstrap(
+    cloud="aws", script=_SCRIPTS / "cloud.sh", image_credentials=_SCRIPTS / "image-credentials.sh"
+)
+"""The AWS part of the node bootstrap: secrets from SSM Parameter Store, the address from IMDSv2,
+ECR pulls through the kubelet's ECR credential provider."""
 INSTANCE_TYPE_EXAMPLE = "'g6.xlarge' (L4) or 'g5.xlarge' (A10G)"
 
 

@@ -12,7 +12,9 @@ from llmops.components.k3s.render import NodeBootstrap
 from llmops.components.pools import Capacity, GpuNodePoolArgs, validate_pool
 
 SCRIPTS_DIR = Path(__file__).resolve().parent / "scripts"
-BOOTSTRAP = NodeBootstrap(cloud="azure", script=SCRIPTS_DIR / "cloud.sh")
+BOOTSTRAP = NodeBootstrap(
+    cloud="azure", script=SCRIPTS_DIR / "cloud.sh", image_credentials=SCRIPTS_DIR / "image-credentials.sh"
+)
 """The Azure part of the node bootstrap: secrets from Key Vault and the address from IMDS,
 both through the machine's managed identity."""
 INSTANCE_TYPE_EXAMPLE = "'Standard_NC4as_T4_v3' (T4) or 'Standard_NC24ads_A100_v4' (A100 80GB)"

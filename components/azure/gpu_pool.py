@@ -144,6 +144,9 @@ class AzureGpuNodePool(pulumi.ComponentResource):
         join = args.join
         network = args.network
         identity = node_identity(name, network, self)
+        self.identity = identity
+        self.network = network
+        """The agents' managed identity (the kit grants it AcrPull on the serving image's registry)."""
         token_name = secret_name(join.cluster_name, "pools", name, "agent-token")
         token = vault_secret(f"{name}-agent-token", network, token_name, join.agent_token, identity, self)
 

@@ -17,6 +17,7 @@ from llmops.components.azure.checks import (
     validate_azure_pool,
 )
 from llmops.components.azure.network_args import AzureNetworkArgs, validate_network_args
+from llmops.components.azure.pull_credentials import acr_pull_unavailable
 from llmops.components.cloud import (
     CloudKit,
     GpuMachine,
@@ -145,15 +146,29 @@ class AzureKit(NoModelStore):
         shared = {f.name: getattr(args, f.name) for f in dataclasses.fields(GpuNodePoolArgs)}
         return AzureGpuNodePool(name, AzureGpuNodePoolArgs(network=network, join=join, **shared))
 
-    # --- serving image registry: not yet (Azure Container Registry comes with a later version)
-    image_registry_unavailable: str | None = (
-        "the stack cannot build and push the serving image on Azure yet "
-        "(no Azure Container Registry in this version)"
-    )
+    # --- serving image registry
+    image_registry_unavailable: str | None = acr_pull_unavailable()
 
     def image_registry(self, name: str, pools: Sequence[pulumi.Resource]) -> ImageRegistry | None:
-        """None: not yet on Azure (`image_registry_unavailable`); the config refuses `images.vllm: build`."""
-        return None
+        """An Azure Container Registry in the pools' resource group; their managed identities get AcrPull
+        on it and nothing else (components/azure/registry.py)."""
+        from llmops.components.azure.gpu_pool import AzureGpuNodePool
+        from llmops.components.azure.registry import AzureContainerRegistry
+
+        azure_pools = [pool for pool in pools if isinstance(pool, AzureGpuNodePool)]
+        if not azure_pools:
+            raise ValueError(
+                "the serving image's registry on Azure lives in the GPU pools' resource group; "
+                "the stack has no Azure pool"
+            )
+        network = azure_pools[0].network
+        return AzureContainerRegistry(
+            name,
+            resource_group_name=network.resource_group_name,
+            location=network.location,
+            subscription_id=network.subscription_id,
+            node_principal_ids=[pool.identity.principal_id for pool in azure_pools],
+        ).registry_login
 
     def spot_termination_handler(self, name: str, provider: k8s.Provider) -> pulumi.Resource | None:
         """None: each Spot node runs its own Scheduled Events watcher, and the kubelet's graceful node
@@ -188,7 +203,7 @@ class AzureKit(NoModelStore):
     def plan_default_outputs(
         self, type_token: str, name: str, inputs: Mapping[str, Any] | None = None
     ) -> dict[str, Any]:
-        return plan_mocks.default_outputs(type_token, name)
+        return plan_mocks.default_outputs(type_token, name, inputs)
 
     # --- live account checks and prices
     def preflight_wanted(self, environ: Mapping[str, str]) -> bool:

@@ -47,8 +47,14 @@ def _identity(name: str) -> dict[str, Any]:
     }
 
 
+def _client_token(_: Mapping[str, Any]) -> dict[str, Any]:
+    # The token carries the plan's secret marker (infra.plan.MOCK_SECRET_MARKER).
+    return {"token": "llmops-plan-secret-entra-token"}
+
+
 INVOKES: dict[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = {
     "azure-native:authorization:getClientConfig": _client_config,
+    "azure-native:authorization:getClientToken": _client_token,
 }
 
 COMPUTED_OUTPUTS: dict[str, Callable[[str], dict[str, Any]]] = {
@@ -71,13 +77,19 @@ COMPUTED_OUTPUTS: dict[str, Callable[[str], dict[str, Any]]] = {
 }
 
 
-def default_outputs(type_token: str, name: str) -> dict[str, Any]:
-    """Every Azure resource has an ARM id and a name, for resources without their own entry."""
+def default_outputs(type_token: str, name: str, inputs: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Every Azure resource has an ARM id and a name, for resources without their own entry; a
+    registry's login server follows its name (`<registryName>.azurecr.io`)."""
     if type_token.startswith("azure-native:"):
         _, module, kind = type_token.split(":")
-        return {
+        outputs: dict[str, Any] = {
             "name": name,
             "azureApiVersion": "plan",
             "resourceId": _arm_id(f"Microsoft.{module}/{kind}", name),
         }
+        if type_token == "azure-native:containerregistry:Registry":
+            registry = str((inputs or {}).get("registryName") or name)
+            outputs["name"] = registry
+            outputs["loginServer"] = f"{registry}.azurecr.io"
+        return outputs
     return {}

@@ -13,8 +13,11 @@ from pathlib import Path
 from llmops.components.k3s.render import NodeBootstrap
 
 SCRIPTS_DIR = Path(__file__).resolve().parent / "scripts"
-BOOTSTRAP = NodeBootstrap(cloud="gcp", script=SCRIPTS_DIR / "cloud.sh")
-"""Secrets from Secret Manager, the address and provider id from the metadata server."""
+BOOTSTRAP = NodeBootstrap(
+    cloud="gcp", script=SCRIPTS_DIR / "cloud.sh", image_credentials=SCRIPTS_DIR / "image-credentials.sh"
+)
+"""Secrets from Secret Manager, the address and provider id from the metadata server, Artifact
+Registry pulls through cloud-provider-gcp's credential provider."""
 
 
 def secret_locator(project: str, secret_id: str) -> str:

@@ -142,6 +142,8 @@ class GcpGpuNodePool(pulumi.ComponentResource):
         spot = args.capacity is Capacity.SPOT
 
         account = node_service_account(name, f"K3s GPU agents of pool {name}: reads its agent token", self)
+        self.service_account = account
+        """The agents' service account (the kit grants it reads of the serving image's repository)."""
         token = node_secret(
             f"{name}-agent-token",
             project=args.project,

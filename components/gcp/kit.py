@@ -56,8 +56,8 @@ class GcpKit:
     """cluster-autoscaler's GCE provider runs on the servers; autoscaled pools are zonal MIGs
     (components/gcp/autoscaler.py)."""
     credentials_hint = "export GOOGLE_API_KEY, an API key restricted to the Cloud Billing API"
-    plan_invokes: Mapping[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = {}
-    """The GCP components call no provider functions."""
+    plan_invokes: Mapping[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = plan_mocks.INVOKES
+    """The one provider function the GCP components call: the registry push login's token."""
     plan_outputs: Mapping[str, Callable[[str], dict[str, Any]]] = {}
     """Computed outputs need the resource's inputs: see `plan_default_outputs`."""
 
@@ -263,14 +263,24 @@ class GcpKit:
 
         return monthly_cost(FilestoreTier.BASIC_HDD, size_gib)
 
-    # --- serving image registry: not yet (Artifact Registry comes with a later version)
-    image_registry_unavailable: str | None = (
-        "the stack cannot build and push the serving image on GCP yet (no Artifact Registry in this version)"
-    )
+    # --- serving image registry
+    image_registry_unavailable: str | None = None
 
     def image_registry(self, name: str, pools: Sequence[pulumi.Resource]) -> ImageRegistry | None:
-        """None: not yet on GCP (`image_registry_unavailable`); the config refuses `images.vllm: build`."""
-        return None
+        """An Artifact Registry repository in the stack's region; the GPU pools' service accounts may
+        read it and no other repository (components/gcp/registry.py)."""
+        import pulumi
+        from llmops.components.gcp.gpu_pool import GcpGpuNodePool
+        from llmops.components.gcp.registry import ArtifactRegistry, repository_id
+
+        accounts = [pool.service_account for pool in pools if isinstance(pool, GcpGpuNodePool)]
+        return ArtifactRegistry(
+            name,
+            project=self._project(),
+            location=self.region() or self.default_region,
+            repository=repository_id(pulumi.get_stack(), name),
+            node_service_accounts=accounts,
+        ).registry
 
     def spot_termination_handler(self, name: str, provider: k8s.Provider) -> pulumi.Resource | None:
         """None: every GCP pool's kubelet runs graceful node shutdown inside the 30 s preemption

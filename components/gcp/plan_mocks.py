@@ -56,6 +56,10 @@ def computed_outputs(
         out["name"] = f"projects/{project}/roles/{inputs.get('roleId', name)}"
     elif typ == "gcp:filestore/instance:Instance":
         out["networks"] = [_filestore_network(network) for network in inputs.get("networks") or []]
+    elif typ == "gcp:artifactregistry/repository:Repository":
+        location, repository = inputs.get("location", "us-central1"), inputs.get("repositoryId", name)
+        out["name"] = repository
+        out["registryUri"] = f"{location}-docker.pkg.dev/{project}/{repository}"
     return out
 
 
@@ -65,3 +69,19 @@ def _filestore_network(network: Mapping[str, Any]) -> dict[str, Any]:
     reserved = network.get("reservedIpRange")
     address = str(ipaddress.ip_network(reserved)[2]) if reserved else "10.29.255.250"
     return {**network, "ipAddresses": [address]}
+
+
+def _client_config(_: Mapping[str, Any]) -> dict[str, Any]:
+    # The token carries the plan's secret marker (infra.plan.MOCK_SECRET_MARKER): a test proves it
+    # reaches no output unmasked.
+    return {
+        "accessToken": "llmops-plan-secret-gcp-access-token",
+        "id": "plan",
+        "project": PLAN_PROJECT,
+        "region": "us-central1",
+        "zone": "us-central1-a",
+    }
+
+
+INVOKES = {"gcp:organizations/getClientConfig:getClientConfig": _client_config}
+"""Provider functions the GCP components call: the push login's access token."""

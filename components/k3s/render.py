@@ -56,18 +56,28 @@ class NodeBootstrap:
 
     The fragment defines `cloud_prepare_secrets` (install what reading secrets needs),
     `cloud_read_secret <locator>` (print one secret to stdout), `cloud_external_ip` (print
-    the machine's public address, or return 1) and `cloud_provider_id` (print the kubelet's
-    provider id, `<cloud>://...`). The generic scripts never name a
-    cloud; each cloud's kit ships its fragment beside its components.
+    the machine's public address, or return 1), `cloud_provider_id` (print the kubelet's
+    provider id, `<cloud>://...`) and, in `image_credentials`, `cloud_image_credentials`
+    (install the kubelet's credential provider for the kit's registry). The generic scripts
+    never name a cloud; each cloud's kit ships its fragment beside its components.
     """
 
     cloud: str
     """Value of the `llmops.io/cloud` label; also names the fragment in logs."""
     script: Path
     """The fragment file (bash, shellcheck-clean)."""
+    image_credentials: Path | None = None
+    """A second fragment (bash, shellcheck-clean) that defines `cloud_image_credentials`; it lands on
+    the node appended to `script`. Default: none, so the agents pull only public images."""
 
     def text(self) -> str:
-        return self.script.read_text()
+        text = self.script.read_text()
+        if self.image_credentials is None:
+            return text
+        extra = self.image_credentials.read_text()
+        if extra.startswith("#!"):
+            extra = extra.partition("\n")[2]
+        return text.rstrip("\n") + "\n\n" + extra
 
 
 @dataclass(frozen=True)

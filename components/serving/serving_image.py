@@ -50,12 +50,19 @@ def read_base(context: Path) -> VllmBase:
     )
 
 
+def _bytecode(path: Path) -> bool:
+    return "__pycache__" in path.parts or path.suffix == ".pyc"
+
+
 def context_hash(context: Path, build_args: Mapping[str, str]) -> str:
-    """Hash of every file in the build context (names, modes and bytes) and the build arguments."""
+    """Hash of every file in the build context (names and bytes) and the build arguments.
+
+    The same sources give the same tag whether they come from a checkout or the installed wheel:
+    file modes are left out (the wheel drops the executable bit; the Dockerfile sets each mode
+    with `COPY --chmod`), and so are bytecode caches (pip compiles the .py files it installs)."""
     digest = hashlib.sha256()
-    for path in sorted(p for p in context.rglob("*") if p.is_file()):
+    for path in sorted(p for p in context.rglob("*") if p.is_file() and not _bytecode(p)):
         digest.update(path.relative_to(context).as_posix().encode() + b"\0")
-        digest.update(b"x" if path.stat().st_mode & 0o111 else b"-")
         digest.update(path.read_bytes() + b"\0")
     digest.update(json.dumps(dict(sorted(build_args.items()))).encode())
     return digest.hexdigest()
@@ -105,7 +112,8 @@ class ServingImage(pulumi.ComponentResource):
         }
         self.tag = f"{base.tag}-{context_hash(args.context, build_args)[:12]}"
         registry = args.registry
-        cache_ref = pulumi.Output.concat(registry.repository_url, ":", registry.cache_tag)
+        cache_repository = registry.cache_repository_url or registry.repository_url
+        cache_ref = pulumi.Output.concat(cache_repository, ":", registry.cache_tag)
         self.build = docker_build.Image(
             f"{name}-build",
             context=docker_build.BuildContextArgs(location=str(args.context)),

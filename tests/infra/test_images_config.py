@@ -34,6 +34,16 @@ def test_build_with_a_digest_is_the_default_on_aws() -> None:
     assert choice(config).mode == "build" and choice(config).digest == DIGEST
 
 
+def test_build_with_a_digest_is_the_default_on_gcp_too() -> None:
+    config = _stack("gcp-dev", {"vllmBaseDigest": DIGEST})
+    assert default_mode(config) == "build"
+    assert choice(config).mode == "build"
+
+
+def test_azure_stays_upstream_until_the_acr_provider_checksum_is_recorded() -> None:
+    assert default_mode(_stack("azure-dev", {"vllmBaseDigest": DIGEST})) == "upstream"
+
+
 def test_without_a_known_digest_the_default_is_upstream() -> None:
     # images/vllm/base.json records no digest yet; a recorded one would make build the default.
     assert default_mode(_stack("aws-dev", None)) == "upstream"
@@ -70,17 +80,11 @@ def test_a_reference_keeps_its_tag_and_digest() -> None:
             id="bad-digest",
         ),
         pytest.param(
-            "gcp-dev",
-            {"vllm": "build", "vllmBaseDigest": DIGEST},
-            "images.vllm: 'build' is not available on GCP yet: the stack cannot build and push "
-            "the serving image on GCP yet",
-            id="build-on-gcp",
-        ),
-        pytest.param(
             "azure-dev",
             {"vllm": "build", "vllmBaseDigest": DIGEST},
-            "images.vllm: 'build' is not available on Azure yet",
-            id="build-on-azure",
+            "images.vllm: 'build' is not available on Azure yet: the nodes pull from ACR through "
+            "acr-credential-provider v1.34.0, whose SHA-256 is not recorded yet",
+            id="build-on-azure-without-the-provider-checksum",
         ),
         pytest.param(
             "local",

@@ -11,5 +11,7 @@ load_bootstrap_env
 fetch_all_secrets "${LLMOPS_ETC}/secrets.list"
 write_external_ip
 write_provider_id
+# Before K3s starts: the kubelet reads its credential providers once, at start.
+cloud_image_credentials
 install_k3s agent
 log "agent bootstrap done"

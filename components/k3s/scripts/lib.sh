@@ -47,6 +47,11 @@ cloud_provider_id() {
   return 1
 }
 
+# Install the cloud's kubelet image credential provider (the kit's registry); none by default.
+cloud_image_credentials() {
+  return 0
+}
+
 _llmops_lib_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 if [ -f "${_llmops_lib_dir}/cloud.sh" ]; then
   # shellcheck source=/dev/null
@@ -103,6 +108,55 @@ write_provider_id() {
   id=$(cloud_provider_id) || die "the cloud reports no provider id for this machine"
   # `kubelet-arg+` appends to any kubelet-arg of config.yaml instead of replacing it.
   printf 'kubelet-arg+:\n  - "provider-id=%s"\n' "$id" | write_atomic "${K3S_ETC}/config.yaml.d/60-provider-id.yaml" 0644
+}
+
+# K3s hands these two to the kubelet when both exist as it starts (the defaults of its
+# --image-credential-provider-bin-dir and --image-credential-provider-config), so a provider is
+# in place once the binary and the config are written before K3s starts.
+CREDENTIAL_PROVIDER_DIR=/var/lib/rancher/credentialprovider
+
+# Install the credential provider binary $1 from URL $2, pinned by the SHA-256 $3 of the download;
+# with $4, the download is a .tar.gz and $4 the member to install. Stops the bootstrap when the
+# pin is missing or the download does not match it; a second run with the same pin does nothing.
+install_credential_provider() {
+  local name=$1 url=$2 sha256=$3 member=${4:-} bin tmp source
+  [ -n "$sha256" ] || die "no SHA-256 is recorded for ${url}; not installing an unverified ${name}"
+  bin="${CREDENTIAL_PROVIDER_DIR}/bin/${name}"
+  if [ -x "$bin" ] && [ "$(cat "${bin}.sha256" 2>/dev/null)" = "$sha256" ]; then
+    return 0
+  fi
+  mkdir -p "${CREDENTIAL_PROVIDER_DIR}/bin"
+  tmp=$(mktemp -d)
+  if ! curl -fsSL --retry 5 --retry-connrefused -o "${tmp}/download" "$url"; then
+    rm -rf "$tmp"
+    die "cannot download ${url}"
+  fi
+  if ! printf '%s  %s\n' "$sha256" "${tmp}/download" | sha256sum --check --status -; then
+    rm -rf "$tmp"
+    die "${url} does not match its pinned SHA-256 ${sha256}"
+  fi
+  source="${tmp}/download"
+  if [ -n "$member" ]; then
+    tar -xzf "${tmp}/download" -C "$tmp" "$member" || {
+      rm -rf "$tmp"
+      die "${url} has no ${member}"
+    }
+    source="${tmp}/${member}"
+  fi
+  install -m 0755 "$source" "${bin}.new"
+  mv -f "${bin}.new" "$bin"
+  printf '%s\n' "$sha256" | write_atomic "${bin}.sha256" 0644
+  rm -rf "$tmp"
+  log "installed ${name} (sha256 ${sha256})"
+}
+
+# stdin: the kubelet's CredentialProviderConfig. The K3s drop-in names both paths, so the
+# provider stays wired if K3s's defaults ever move.
+write_credential_provider_config() {
+  write_atomic "${CREDENTIAL_PROVIDER_DIR}/config.yaml" 0644
+  printf 'image-credential-provider-bin-dir: "%s"\nimage-credential-provider-config: "%s"\n' \
+    "${CREDENTIAL_PROVIDER_DIR}/bin" "${CREDENTIAL_PROVIDER_DIR}/config.yaml" |
+    write_atomic "${K3S_ETC}/config.yaml.d/70-image-credentials.yaml" 0644
 }
 
 installed_k3s_version() {

@@ -42,7 +42,7 @@ def test_shellcheck_clean(script: Path) -> None:
 
 
 def test_the_scripts_are_there() -> None:
-    assert {p.name for p in SCRIPTS} == {"cloud.sh", "scheduled-events.sh"}
+    assert {p.name for p in SCRIPTS} == {"cloud.sh", "scheduled-events.sh", "image-credentials.sh"}
     assert BOOTSTRAP.script in SCRIPTS
 
 
