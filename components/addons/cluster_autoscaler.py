@@ -96,6 +96,9 @@ class ClusterAutoscalerArgs:
     """Taints it tolerates; default: the servers' soft control-plane taint."""
     chart_version: str = CHART.version
     """Chart release; default: the pinned one."""
+    cloud_values: Mapping[str, Any] = field(default_factory=dict)
+    """Values a cloud kit adds last (provider, credentials, discovery); default: none, the values
+    file's AWS provider."""
 
 
 def validate_args(args: ClusterAutoscalerArgs) -> list[str]:
@@ -115,7 +118,7 @@ def cluster_autoscaler_values(args: ClusterAutoscalerArgs) -> dict[str, Any]:
     tolerations = [
         {"key": taint.key, "operator": "Exists", "effect": taint.effect} for taint in args.tolerated_taints
     ]
-    return deep_merge(
+    merged = deep_merge(
         load_values(CHART),
         {
             "autoDiscovery": {"clusterName": args.cluster_name},
@@ -126,6 +129,19 @@ def cluster_autoscaler_values(args: ClusterAutoscalerArgs) -> dict[str, Any]:
             "tolerations": tolerations,
         },
     )
+    return _overlay(merged, args.cloud_values)
+
+
+def _overlay(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """`deep_merge` without copying the override's leaves, which may be Pulumi outputs."""
+    merged = dict(base)
+    for key, value in override.items():
+        current = merged.get(key)
+        if isinstance(current, dict) and isinstance(value, Mapping):
+            merged[key] = _overlay(current, value)
+        else:
+            merged[key] = value
+    return merged
 
 
 class ClusterAutoscalerArgsError(ValueError):

@@ -6,6 +6,7 @@ Pure at import time: pulumi_azure_native loads inside the methods that build res
 from __future__ import annotations
 
 import dataclasses
+import weakref
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -35,10 +36,8 @@ if TYPE_CHECKING:
     from llmops.components.k3s.cluster import K3sAgentJoin
     from llmops.components.k3s.host import K3sServerHost
 
-CLUSTER_AUTOSCALER_NOT_YET = (
-    "cluster-autoscaler is not yet on Azure: the Azure pools keep their min/desired sizes and "
-    "their schedules (autoscale profiles); model replicas still autoscale within them"
-)
+_BUILT_POOLS: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
+"""The GPU pools built on each network, so the autoscaler's roles can name their scale sets."""
 
 
 class AzureKit(NoModelStore):
@@ -52,7 +51,7 @@ class AzureKit(NoModelStore):
     bootstrap = BOOTSTRAP
     image_ships_gpu_driver = False
     """The pools boot Canonical's Ubuntu image; the GPU operator installs the driver (docs/azure.md)."""
-    node_autoscaler_unavailable: str | None = CLUSTER_AUTOSCALER_NOT_YET
+    node_autoscaler_unavailable: str | None = None
     credentials_hint = "none needed: the Azure Retail Prices API is public"
     plan_invokes: Mapping[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = plan_mocks.INVOKES
     plan_outputs: Mapping[str, Callable[[str], dict[str, Any]]] = plan_mocks.COMPUTED_OUTPUTS
@@ -143,7 +142,9 @@ class AzureKit(NoModelStore):
         from llmops.components.azure.gpu_pool import AzureGpuNodePool, AzureGpuNodePoolArgs
 
         shared = {f.name: getattr(args, f.name) for f in dataclasses.fields(GpuNodePoolArgs)}
-        return AzureGpuNodePool(name, AzureGpuNodePoolArgs(network=network, join=join, **shared))
+        pool = AzureGpuNodePool(name, AzureGpuNodePoolArgs(network=network, join=join, **shared))
+        _BUILT_POOLS.setdefault(network, {})[name] = pool
+        return pool
 
     # --- serving image registry: not yet (Azure Container Registry comes with a later version)
     image_registry_unavailable: str | None = (
@@ -169,10 +170,65 @@ class AzureKit(NoModelStore):
         *,
         idle_s: int,
     ) -> pulumi.Resource | None:
-        import pulumi
+        """cluster-autoscaler's Azure provider on the K3s servers under their managed identity (no
+        client secret), discovering the pools' scale sets by tag; the identity may list the
+        cluster's resource group and resize exactly these scale sets (components/azure/autoscaler.py)."""
+        from llmops.components.addons.cluster_autoscaler import (
+            ClusterAutoscaler,
+            ClusterAutoscalerArgs,
+            NodeGroup,
+        )
+        from llmops.components.azure.autoscaler import (
+            azure_values,
+            grant_cluster_autoscaler,
+            scale_set_pattern,
+        )
+        from llmops.components.azure.servers import AzureK3sServers
 
-        pulumi.log.warn(f"{cluster_name}: {CLUSTER_AUTOSCALER_NOT_YET}")
-        return None
+        if not isinstance(servers, AzureK3sServers) or servers.identity is None:
+            raise TypeError(
+                "cluster-autoscaler on Azure runs under the identity of AzureK3sServers; create them first"
+            )
+        network = servers.args.network
+        built = _BUILT_POOLS.get(network, {})
+        missing = [pool.name for pool in pools if pool.name not in built]
+        if missing:
+            raise ValueError(
+                f"cluster-autoscaler on Azure: pools {', '.join(missing)} were not built by this kit on "
+                "the servers' network. Fix: build every Azure pool with kit('azure').gpu_pool first"
+            )
+        # A new role assignment reaches ARM within minutes; until then the autoscaler's list calls
+        # fail and it retries on its next loop (10 s).
+        grant_cluster_autoscaler(
+            cluster_name,
+            network,
+            servers.identity.principal_id,
+            {pool.name: built[pool.name].scale_set.id for pool in pools},
+        )
+        groups = [
+            NodeGroup(
+                pool=pool.name,
+                capacity=pool.capacity,
+                group_name_pattern=scale_set_pattern(pool.name),
+                fallback_pool=pool.fallback_pool,
+            )
+            for pool in pools
+        ]
+        return ClusterAutoscaler(
+            f"{cluster_name}-autoscaler",
+            ClusterAutoscalerArgs(
+                provider=provider,
+                cluster_name=cluster_name,
+                region=self.region() or self.default_region,
+                node_groups=groups,
+                idle_s=idle_s,
+                cloud_values=azure_values(
+                    subscription_id=network.subscription_id,
+                    resource_group=network.resource_group_name,
+                    identity_client_id=servers.identity.client_id,
+                ),
+            ),
+        )
 
     def known_regions(self) -> Collection[str]:
         from llmops.components.azure.regions import AZURE_REGIONS
