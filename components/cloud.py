@@ -196,7 +196,13 @@ class CloudKit(Protocol):
         read_gb_per_month: float,
         written_gb_per_month: float,
         provisioned_mibps: float,
-    ) -> dict[str, float]: ...
+        *,
+        size_gib: int | None = None,
+    ) -> dict[str, float]:
+        """Monthly cost by part (`monthly_usd` the total); `size_gib` is the store's configured size,
+        which stores billed by provisioned capacity price."""
+        ...
+
     def cluster_autoscaler(
         self,
         cluster_name: str,
@@ -265,6 +271,8 @@ class NoModelStore:
         read_gb_per_month: float,
         written_gb_per_month: float,
         provisioned_mibps: float,
+        *,
+        size_gib: int | None = None,
     ) -> dict[str, float]:
         return {}
 

@@ -176,11 +176,13 @@ def _add_model_store(config: StackConfig, cost: dict[str, Any]) -> None:
     reads: the expected month, the ceiling and the autoscaled ceiling."""
     from llmops.infra.model_store import store_summary
 
-    store = store_summary(config, {p.name: p for p in config.pools}).get("monthlyCost")
+    summary = store_summary(config, {p.name: p for p in config.pools})
+    store = summary.get("monthlyCost")
     usd = float(store.get("monthly_usd", 0.0)) if store else 0.0
     if not usd:
         return
     cost["model_store_usd"] = round(usd, 2)
+    cost["model_store"] = {"kind": summary["kind"], **(store or {})}
     for key in ("monthly_usd", "ceiling_monthly_usd", "autoscaled_ceiling_monthly_usd"):
         if key in cost:
             cost[key] = round(cost[key] + usd, 2)

@@ -21,7 +21,14 @@ from llmops.components.serving.model_store import (
 )
 from llmops.components.serving.vllm_model import pinned_image
 from llmops.infra.config import ModelConfig, PoolConfig, StackConfig
-from llmops.infra.model_store_config import StoreKind, revision_of, store_kind, stored_models, weights_gib
+from llmops.infra.model_store_config import (
+    StoreKind,
+    is_cloud_kind,
+    revision_of,
+    store_kind,
+    stored_models,
+    weights_gib,
+)
 
 STORE_INSTANCE = "model-store"
 
@@ -52,12 +59,12 @@ def build_store(
     if kind is StoreKind.NONE or not stored_models(config):
         return None
     opts = pulumi.ResourceOptions(provider=provider)
-    if kind is StoreKind.EFS:
+    if is_cloud_kind(kind):
         from llmops.components.cloud import kit
         from llmops.infra.config import K3sClusterConfig
 
         assert cloud_parts is not None and isinstance(config.cluster, K3sClusterConfig), (
-            "kind efs is validated to need a K3s cluster on a cloud with that store"
+            f"kind {kind.value} is validated to need a K3s cluster on a cloud with that store"
         )
         claim = kit(config.cluster.cloud).model_store(
             STORE_INSTANCE,
@@ -164,6 +171,8 @@ def _store_source(config: StackConfig) -> Any:
             if config.model_store.throughput_mode == "bursting"
             else WeightSource.EFS_ELASTIC
         )
+    if kind is StoreKind.AZURE_FILES:
+        return WeightSource.AZURE_FILES
     if kind in (StoreKind.NFS, StoreKind.PVC):
         return WeightSource.NFS
     return None
@@ -190,8 +199,8 @@ def pre_pull(
 
 
 def store_summary(config: StackConfig, pools: Mapping[str, PoolConfig]) -> dict[str, Any]:
-    """What the plan prints about the store: kind, size, monthly cost (EFS), and each model's
-    estimated start-up with and without the store."""
+    """What the plan prints about the store: kind, size, monthly cost (the cloud's own store), and each
+    model's estimated start-up with and without the store."""
     from llmops.components.capacity.startup import WeightSource, estimate
 
     kind = store_kind(config)
@@ -221,15 +230,21 @@ def store_summary(config: StackConfig, pools: Mapping[str, PoolConfig]) -> dict[
             # One full read per replica start; a month of daily restarts per replica is the guess.
             reads_per_month_gb += size_bytes / 1e9 * max(model.replicas, 1) * 30
     summary["startUp"] = startup
-    if kind is StoreKind.EFS:
+    if is_cloud_kind(kind):
         from llmops.components.cloud import kit
         from llmops.infra.config import K3sClusterConfig
 
         assert isinstance(config.cluster, K3sClusterConfig)
-        summary["throughputMode"] = settings.throughput_mode
+        if kind is StoreKind.EFS:
+            summary["throughputMode"] = settings.throughput_mode
         summary["monthlyCost"] = {
             **kit(config.cluster.cloud).model_store_cost(
-                settings.throughput_mode, stored_gb, reads_per_month_gb, stored_gb, settings.provisioned_mibps
+                settings.throughput_mode,
+                stored_gb,
+                reads_per_month_gb,
+                stored_gb,
+                settings.provisioned_mibps,
+                size_gib=settings.size_gi,
             ),
             "assumes": "each replica restarts once a day; the region's list prices",
         }

@@ -24,9 +24,18 @@ DEFAULT_REVISION = "main"
 
 class StoreKind(StrEnum):
     EFS = "efs"
+    AZURE_FILES = "azurefiles"
     NFS = "nfs"
     PVC = "pvc"
     NONE = "none"
+
+
+CLOUD_KINDS: dict[StoreKind, str] = {StoreKind.EFS: "EFS", StoreKind.AZURE_FILES: "Azure Files"}
+"""Kinds a cloud kit builds itself (its `model_store_kind`), by display name."""
+
+
+def is_cloud_kind(kind: StoreKind) -> bool:
+    return kind in CLOUD_KINDS
 
 
 class ModelStoreConfig(BaseModel):
@@ -42,8 +51,8 @@ class ModelStoreConfig(BaseModel):
 
     kind: StoreKind | None = Field(
         None,
-        description="efs, nfs, pvc or none; default: the cloud's own store (efs) for a K3s cluster this "
-        "stack builds, none for an existing cluster",
+        description="efs, azurefiles, nfs, pvc or none; default: the cloud's own store (efs, azurefiles) "
+        "for a K3s cluster this stack builds, none for an existing cluster",
     )
     server: str | None = Field(None, description="kind nfs: NFS server name or address")
     path: str | None = Field(None, description="kind nfs: exported path")
@@ -51,7 +60,11 @@ class ModelStoreConfig(BaseModel):
         None, description="kind pvc: existing ReadWriteMany claim in the stack's namespace"
     )
     size_gi: int = Field(
-        500, ge=1, le=1_000_000, description="space for the models, GiB; checked against them"
+        500,
+        ge=1,
+        le=1_000_000,
+        description="space for the models, GiB; checked against them (kind azurefiles: the provisioned, "
+        "billed size, at least 100)",
     )
     throughput_mode: Literal["elastic", "bursting", "provisioned"] = Field(
         "elastic", description="kind efs: EFS throughput metering (cost in the plan)"
@@ -127,12 +140,13 @@ def store_problems(config: StackConfig) -> list[tuple[str, Any, str, str]]:
                     "use a branch such as 'main', a tag, or a 40-character commit id",
                 )
             )
-    if kind is StoreKind.EFS and _cloud_store_kind(config) != StoreKind.EFS.value:
+    if is_cloud_kind(kind) and _cloud_store_kind(config) != kind.value:
         problems.append(
             (
                 "modelStore.kind",
-                "efs",
-                "needs a K3s cluster this stack builds on a cloud whose store is EFS (cluster.kind k3s)",
+                kind.value,
+                f"needs a K3s cluster this stack builds on a cloud whose store is {CLOUD_KINDS[kind]} "
+                "(cluster.kind k3s)",
                 "use kind nfs (server, path), kind pvc (claim) or kind none",
             )
         )

@@ -173,7 +173,10 @@ class AwsKit:
         read_gb_per_month: float,
         written_gb_per_month: float,
         provisioned_mibps: float,
+        *,
+        size_gib: int | None = None,
     ) -> dict[str, float]:
+        """EFS bills what is stored, not `size_gib`."""
         from llmops.components.aws.model_store import ThroughputMode, monthly_cost
 
         return monthly_cost(

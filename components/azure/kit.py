@@ -23,7 +23,6 @@ from llmops.components.cloud import (
     GpuMachine,
     ImageRegistry,
     NetworkSpec,
-    NoModelStore,
     ScalablePool,
 )
 from llmops.components.errors import Problem
@@ -40,7 +39,7 @@ _BUILT_POOLS: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDi
 """The GPU pools built on each network, so the autoscaler's roles can name their scale sets."""
 
 
-class AzureKit(NoModelStore):
+class AzureKit:
     cloud = "azure"
     display_name = "Azure"
     region_key = "azure-native:location"
@@ -145,6 +144,51 @@ class AzureKit(NoModelStore):
         pool = AzureGpuNodePool(name, AzureGpuNodePoolArgs(network=network, join=join, **shared))
         _BUILT_POOLS.setdefault(network, {})[name] = pool
         return pool
+
+    # --- model store: a premium Azure Files NFS share behind a private endpoint
+    model_store_kind: str | None = "azurefiles"
+
+    def model_store(
+        self,
+        name: str,
+        network: Any,
+        pools: Sequence[pulumi.Resource],
+        provider: k8s.Provider,
+        namespace: pulumi.Input[str],
+        *,
+        size_gib: int,
+        throughput_mode: str,
+        provisioned_mibps: float,
+    ) -> pulumi.Output[str]:
+        """A premium NFS 4.1 share reachable only through a private endpoint in the cluster's subnet;
+        `throughput_mode` and `provisioned_mibps` are EFS settings (the config refuses them here: a
+        premium share's throughput follows its size)."""
+        from llmops.components.azure.model_store import AzureFilesModelStore, AzureFilesModelStoreArgs
+
+        store = AzureFilesModelStore(
+            name,
+            AzureFilesModelStoreArgs(
+                network=network, provider=provider, namespace=namespace, size_gib=size_gib
+            ),
+        )
+        return store.claim_name
+
+    def model_store_cost(
+        self,
+        throughput_mode: str,
+        stored_gb: float,
+        read_gb_per_month: float,
+        written_gb_per_month: float,
+        provisioned_mibps: float,
+        *,
+        size_gib: int | None = None,
+    ) -> dict[str, float]:
+        """The provisioned share (at least 100 GiB, billed whether used or not), the private endpoint's
+        hours and the GB it carries; East US list prices (components/azure/model_store.py)."""
+        from llmops.components.azure.model_store import monthly_cost
+
+        provisioned = size_gib if size_gib is not None else max(1, round(stored_gb * 1e9 / 1024**3))
+        return monthly_cost(provisioned, read_gb_per_month, written_gb_per_month)
 
     # --- serving image registry: not yet (Azure Container Registry comes with a later version)
     image_registry_unavailable: str | None = (

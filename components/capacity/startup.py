@@ -24,6 +24,8 @@ class WeightSource(enum.Enum):
     EFS_BURSTING = "efs-bursting"
     NFS = "nfs"
     """A stack's own NFS export or an existing RWX claim."""
+    AZURE_FILES = "azure-files"
+    """A premium Azure Files NFS share (its throughput grows with its provisioned size)."""
 
 
 # Effective read/download rates in bytes per second (docs/capacity.md gives the sources).
@@ -37,11 +39,15 @@ EFS_BURSTING_BPS = 100 * MIB
 """Bursting throughput of a file system under 1 TiB: bursts to 100 MiB/s."""
 NFS_BPS = 500 * MIB
 """An in-house NFS server on 10 GbE, about half the link rate; measure your own."""
+AZURE_FILES_BPS = 110 * MIB
+"""A premium share of the 100 GiB minimum: 100 + ceil(0.04 x 100) + ceil(0.06 x 100) MiB/s (provisioned
+v1, learn.microsoft.com/azure/storage/files/understanding-billing); larger shares are faster."""
 SOURCE_BPS = {
     WeightSource.HUB: HUB_DOWNLOAD_BPS,
     WeightSource.EFS_ELASTIC: EFS_ELASTIC_CLIENT_BPS,
     WeightSource.EFS_BURSTING: EFS_BURSTING_BPS,
     WeightSource.NFS: NFS_BPS,
+    WeightSource.AZURE_FILES: AZURE_FILES_BPS,
 }
 
 IMAGE_GB = 9.0
