@@ -171,8 +171,8 @@ def _store_source(config: StackConfig) -> Any:
             if config.model_store.throughput_mode == "bursting"
             else WeightSource.EFS_ELASTIC
         )
-    if kind is StoreKind.AZURE_FILES:
-        return WeightSource.AZURE_FILES
+    if kind is StoreKind.AZUREFILES:
+        return WeightSource.AZUREFILES
     if kind in (StoreKind.NFS, StoreKind.PVC):
         return WeightSource.NFS
     return None

@@ -24,13 +24,13 @@ DEFAULT_REVISION = "main"
 
 class StoreKind(StrEnum):
     EFS = "efs"
-    AZURE_FILES = "azurefiles"
+    AZUREFILES = "azurefiles"
     NFS = "nfs"
     PVC = "pvc"
     NONE = "none"
 
 
-CLOUD_KINDS: dict[StoreKind, str] = {StoreKind.EFS: "EFS", StoreKind.AZURE_FILES: "Azure Files"}
+CLOUD_KINDS: dict[StoreKind, str] = {StoreKind.EFS: "EFS", StoreKind.AZUREFILES: "azurefiles"}
 """Kinds a cloud kit builds itself (its `model_store_kind`), by display name."""
 
 

@@ -24,7 +24,7 @@ class WeightSource(enum.Enum):
     EFS_BURSTING = "efs-bursting"
     NFS = "nfs"
     """A stack's own NFS export or an existing RWX claim."""
-    AZURE_FILES = "azure-files"
+    AZUREFILES = "azurefiles"
     """A premium Azure Files NFS share (its throughput grows with its provisioned size)."""
 
 
@@ -47,7 +47,7 @@ SOURCE_BPS = {
     WeightSource.EFS_ELASTIC: EFS_ELASTIC_CLIENT_BPS,
     WeightSource.EFS_BURSTING: EFS_BURSTING_BPS,
     WeightSource.NFS: NFS_BPS,
-    WeightSource.AZURE_FILES: AZURE_FILES_BPS,
+    WeightSource.AZUREFILES: AZURE_FILES_BPS,
 }
 
 IMAGE_GB = 9.0
