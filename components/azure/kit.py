@@ -288,7 +288,7 @@ class AzureKit:
     def plan_default_outputs(
         self, type_token: str, name: str, inputs: Mapping[str, Any] | None = None
     ) -> dict[str, Any]:
-        return plan_mocks.default_outputs(type_token, name)
+        return plan_mocks.default_outputs(type_token, name, inputs)
 
     # --- live account checks and prices
     def preflight_wanted(self, environ: Mapping[str, str]) -> bool:

@@ -81,6 +81,7 @@ def test_account_has_no_public_access_and_keeps_secure_transfer(plan: Plan) -> N
     assert account["accountName"] == default_account_name("llmops", "azure-dev", "model-store")
     assert 3 <= len(account["accountName"]) <= 24 and account["accountName"].isalnum()
     share = named(plan, "model-store-share").inputs
+    assert share["accountName"] == account["accountName"]  # the account's own name, not an auto-name
     assert share["enabledProtocols"] == "NFS"
     assert share["shareQuota"] == 100  # azure-dev: sizeGi 100, the premium minimum
 
