@@ -17,6 +17,7 @@ from llmops.components.azure.autoscaler import (
     ACCELERATOR_LABEL,
     LABEL_TAG,
     LIST_ACTIONS,
+    RESOURCES_TAG,
     SCALE_ACTIONS,
     TAINT_TAG,
     node_template_tags,
@@ -102,7 +103,13 @@ def test_scale_sets_carry_what_discovery_and_scale_from_zero_need(plan: Plan) ->
         assert node_labels[ACCELERATOR_LABEL] == "nvidia"
         assert node_labels["llmops.io/pool"] == pool
         assert provider_taints(tags) == [GPU_TAINT]
-        assert tags["k8s.io_cluster-autoscaler_node-template_resources_nvidia.com_gpu"] == "1"
+        # extractAllocatableResourcesFromScaleSet: the part after the prefix, `_` -> `/`.
+        resources = {
+            key.split(RESOURCES_TAG)[1].replace("_", "/"): value
+            for key, value in tags.items()
+            if key.startswith(RESOURCES_TAG)
+        }
+        assert resources == {"nvidia.com/gpu": "1"}
 
 
 def test_every_azure_tag_is_one_arm_accepts(plan: Plan) -> None:
