@@ -203,10 +203,10 @@ class CloudKit(Protocol):
         written_gb_per_month: float,
         provisioned_mibps: float,
         *,
-        size_gib: int = 0,
+        size_gib: int | None = None,
     ) -> dict[str, float]:
-        """The store's monthly cost by part (`monthly_usd` the total); `size_gib` is the stack's
-        `modelStore.sizeGi`, what a store that bills provisioned capacity (Filestore) charges for."""
+        """Monthly cost by part (`monthly_usd` the total); `size_gib` is the store's configured size,
+        which stores billed by provisioned capacity price."""
         ...
 
     def cluster_autoscaler(
@@ -278,7 +278,7 @@ class NoModelStore:
         written_gb_per_month: float,
         provisioned_mibps: float,
         *,
-        size_gib: int = 0,
+        size_gib: int | None = None,
     ) -> dict[str, float]:
         return {}
 

@@ -187,17 +187,11 @@ def _render_cost_table(cost: dict[str, Any], console: Console) -> None:
             f"{line['spot_usd']:,.2f}",
             f"{line['monthly_usd']:,.2f}",
         )
-    if cost.get("model_store_usd"):
-        # Billed all month whatever the pools do; part of the stack's total below.
-        table.add_row(
-            "model store",
-            str(cost.get("model_store_kind", "")),
-            "",
-            "",
-            "",
-            "",
-            f"{cost['model_store_usd']:,.2f}",
-        )
+    store = cost.get("model_store")
+    if store:
+        # The store's own line: it is in the stack's total (and every ceiling) below.
+        size = f" {store['provisioned_gib']:,.0f} GiB" if "provisioned_gib" in store else ""
+        table.add_row("model store", f"{store['kind']}{size}", "", "", "", "", f"{store['monthly_usd']:,.2f}")
     table.add_row(
         "[bold]stack[/bold]",
         "",

@@ -182,7 +182,7 @@ def _add_model_store(config: StackConfig, cost: dict[str, Any]) -> None:
     if not usd:
         return
     cost["model_store_usd"] = round(usd, 2)
-    cost["model_store_kind"] = summary["kind"]
+    cost["model_store"] = {"kind": summary["kind"], **(store or {})}
     for key in ("monthly_usd", "ceiling_monthly_usd", "autoscaled_ceiling_monthly_usd"):
         if key in cost:
             cost[key] = round(cost[key] + usd, 2)

@@ -22,8 +22,8 @@ from llmops.components.serving.model_store import (
 from llmops.components.serving.vllm_model import pinned_image
 from llmops.infra.config import ModelConfig, PoolConfig, StackConfig
 from llmops.infra.model_store_config import (
-    CLOUD_STORE_KINDS,
     StoreKind,
+    is_cloud_kind,
     revision_of,
     store_kind,
     stored_models,
@@ -59,7 +59,7 @@ def build_store(
     if kind is StoreKind.NONE or not stored_models(config):
         return None
     opts = pulumi.ResourceOptions(provider=provider)
-    if kind in CLOUD_STORE_KINDS:
+    if is_cloud_kind(kind):
         from llmops.components.cloud import kit
         from llmops.infra.config import K3sClusterConfig
 
@@ -173,6 +173,8 @@ def _store_source(config: StackConfig) -> Any:
         )
     if kind is StoreKind.FILESTORE:
         return WeightSource.FILESTORE_BASIC_HDD
+    if kind is StoreKind.AZUREFILES:
+        return WeightSource.AZUREFILES
     if kind in (StoreKind.NFS, StoreKind.PVC):
         return WeightSource.NFS
     return None
@@ -199,8 +201,8 @@ def pre_pull(
 
 
 def store_summary(config: StackConfig, pools: Mapping[str, PoolConfig]) -> dict[str, Any]:
-    """What the plan prints about the store: kind, size, monthly cost (the cloud's own store), and
-    each model's estimated start-up with and without the store."""
+    """What the plan prints about the store: kind, size, monthly cost (the cloud's own store), and each
+    model's estimated start-up with and without the store."""
     from llmops.components.capacity.startup import WeightSource, estimate
 
     kind = store_kind(config)
@@ -230,7 +232,7 @@ def store_summary(config: StackConfig, pools: Mapping[str, PoolConfig]) -> dict[
             # One full read per replica start; a month of daily restarts per replica is the guess.
             reads_per_month_gb += size_bytes / 1e9 * max(model.replicas, 1) * 30
     summary["startUp"] = startup
-    if kind in CLOUD_STORE_KINDS:
+    if is_cloud_kind(kind):
         from llmops.components.cloud import kit
         from llmops.infra.config import K3sClusterConfig
 

@@ -25,9 +25,18 @@ DEFAULT_REVISION = "main"
 class StoreKind(StrEnum):
     EFS = "efs"
     FILESTORE = "filestore"
+    AZUREFILES = "azurefiles"
     NFS = "nfs"
     PVC = "pvc"
     NONE = "none"
+
+
+CLOUD_KINDS = frozenset({StoreKind.EFS, StoreKind.FILESTORE, StoreKind.AZUREFILES})
+"""Kinds a cloud kit builds itself (its `model_store_kind`)."""
+
+
+def is_cloud_kind(kind: StoreKind) -> bool:
+    return kind in CLOUD_KINDS
 
 
 class ModelStoreConfig(BaseModel):
@@ -43,8 +52,8 @@ class ModelStoreConfig(BaseModel):
 
     kind: StoreKind | None = Field(
         None,
-        description="efs, filestore, nfs, pvc or none; default: the cloud kit's own store (efs or "
-        "filestore) for a K3s cluster this stack builds, none for an existing cluster",
+        description="efs, filestore, azurefiles, nfs, pvc or none; default: the cloud kit's own store "
+        "(efs, filestore, azurefiles) for a K3s cluster this stack builds, none for an existing cluster",
     )
     server: str | None = Field(None, description="kind nfs: NFS server name or address")
     path: str | None = Field(None, description="kind nfs: exported path")
@@ -52,7 +61,11 @@ class ModelStoreConfig(BaseModel):
         None, description="kind pvc: existing ReadWriteMany claim in the stack's namespace"
     )
     size_gi: int = Field(
-        500, ge=1, le=1_000_000, description="space for the models, GiB; checked against them"
+        500,
+        ge=1,
+        le=1_000_000,
+        description="space for the models, GiB; checked against them (kind azurefiles: the provisioned, "
+        "billed size, at least 100)",
     )
     throughput_mode: Literal["elastic", "bursting", "provisioned"] = Field(
         "elastic", description="kind efs: EFS throughput metering (cost in the plan)"
@@ -62,10 +75,6 @@ class ModelStoreConfig(BaseModel):
     wait_timeout_s: int = Field(
         3600, ge=60, le=86400, description="longest wait of a replica for its download"
     )
-
-
-CLOUD_STORE_KINDS = frozenset({StoreKind.EFS, StoreKind.FILESTORE})
-"""Kinds a cloud kit builds itself (`CloudKit.model_store_kind`)."""
 
 
 def store_kind(config: StackConfig) -> StoreKind:
@@ -132,7 +141,7 @@ def store_problems(config: StackConfig) -> list[tuple[str, Any, str, str]]:
                     "use a branch such as 'main', a tag, or a 40-character commit id",
                 )
             )
-    if kind in CLOUD_STORE_KINDS and _cloud_store_kind(config) != kind.value:
+    if is_cloud_kind(kind) and _cloud_store_kind(config) != kind.value:
         problems.append(
             (
                 "modelStore.kind",

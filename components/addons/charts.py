@@ -131,7 +131,14 @@ CSI_DRIVER_NFS = Chart(
     repo="https://raw.githubusercontent.com/kubernetes-csi/csi-driver-nfs/master/charts",
     values_file="addons/values/csi-driver-nfs.yaml",
 )
-STORE_CHARTS: tuple[Chart, ...] = (AWS_EFS_CSI_DRIVER, CSI_DRIVER_NFS)
+# The Azure Files driver for the Azure store (NFS with encryption in transit through aznfs).
+AZUREFILE_CSI_DRIVER = Chart(
+    name="azurefile-csi-driver",
+    version="1.35.7",
+    repo="https://raw.githubusercontent.com/kubernetes-sigs/azurefile-csi-driver/master/charts",
+    values_file="addons/values/azurefile-csi-driver.yaml",
+)
+STORE_CHARTS: tuple[Chart, ...] = (AWS_EFS_CSI_DRIVER, CSI_DRIVER_NFS, AZUREFILE_CSI_DRIVER)
 # -------------------------------------------------------------------------------------
 
 PINNED_CHARTS: tuple[Chart, ...] = (

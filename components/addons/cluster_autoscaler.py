@@ -97,9 +97,9 @@ class ClusterAutoscalerArgs:
     """Taints it tolerates; default: the servers' soft control-plane taint."""
     chart_version: str = CHART.version
     """Chart release; default: the pinned one."""
-    provider_values: Mapping[str, Any] | None = None
-    """Values that select another cloud provider than the values file's AWS (`cloudProvider` and
-    its discovery keys); they replace the AWS tag discovery and `awsRegion`. Default: none, AWS."""
+    cloud_values: Mapping[str, Any] = field(default_factory=dict)
+    """Values a cloud kit adds last (provider, credentials, discovery); default: none, the values
+    file's AWS provider. Another `cloudProvider` drops the AWS tag discovery and `awsRegion`."""
 
 
 def validate_args(args: ClusterAutoscalerArgs) -> list[str]:
@@ -119,7 +119,7 @@ def cluster_autoscaler_values(args: ClusterAutoscalerArgs) -> dict[str, Any]:
     tolerations = [
         {"key": taint.key, "operator": "Exists", "effect": taint.effect} for taint in args.tolerated_taints
     ]
-    values = deep_merge(
+    merged = deep_merge(
         load_values(CHART),
         {
             "autoDiscovery": {"clusterName": args.cluster_name},
@@ -130,12 +130,23 @@ def cluster_autoscaler_values(args: ClusterAutoscalerArgs) -> dict[str, Any]:
             "tolerations": tolerations,
         },
     )
-    if args.provider_values is None:
-        return values
-    # Another provider: the AWS keys go, the cluster name stays (the chart renders nothing without it).
-    del values["awsRegion"]
-    values["autoDiscovery"].pop("tags", None)
-    return deep_merge(values, dict(args.provider_values))
+    if args.cloud_values.get("cloudProvider", "aws") != "aws":
+        # Another provider: the AWS keys go, the cluster name stays (the chart renders nothing without it).
+        del merged["awsRegion"]
+        merged["autoDiscovery"] = {k: v for k, v in merged["autoDiscovery"].items() if k != "tags"}
+    return _overlay(merged, args.cloud_values)
+
+
+def _overlay(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """`deep_merge` without copying the override's leaves, which may be Pulumi outputs."""
+    merged = dict(base)
+    for key, value in override.items():
+        current = merged.get(key)
+        if isinstance(current, dict) and isinstance(value, Mapping):
+            merged[key] = _overlay(current, value)
+        else:
+            merged[key] = value
+    return merged
 
 
 class ClusterAutoscalerArgsError(ValueError):

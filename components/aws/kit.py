@@ -174,9 +174,9 @@ class AwsKit:
         written_gb_per_month: float,
         provisioned_mibps: float,
         *,
-        size_gib: int = 0,
+        size_gib: int | None = None,
     ) -> dict[str, float]:
-        del size_gib  # EFS bills what is stored, not a provisioned size
+        """EFS bills what is stored, not `size_gib`."""
         from llmops.components.aws.model_store import ThroughputMode, monthly_cost
 
         return monthly_cost(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -124,6 +125,16 @@ def validate_azure_pool(
                 "use capacity: spot with a fallbackPool of capacity: on-demand",
             )
         )
+    if template_tag_count(args) > MAX_TAGS:
+        problems.append(
+            Problem(
+                at("labels"),
+                len(args.labels),
+                f"labels are too many for one scale set: each becomes a node-template tag, and Azure "
+                f"allows {MAX_TAGS} tags a resource",
+                f"keep at most {MAX_TAGS - template_tag_count(dataclasses.replace(args, labels={}))} labels",
+            )
+        )
     for index, schedule in enumerate(args.schedules):
         if cron_times(schedule.recurrence) is None:
             problems.append(
@@ -144,6 +155,18 @@ def validate_azure_pool(
                 )
             )
     return problems
+
+
+MAX_TAGS = 50
+"""Azure Resource Manager's limit of tags on one resource."""
+OWN_TAGS = 7
+"""Tags a scale set carries besides its node template: llmops' three and the autoscaler's four."""
+
+
+def template_tag_count(args: GpuNodePoolArgs) -> int:
+    """Scale-set tags of a pool: llmops' and discovery's, one per node label (the pool's own five,
+    the driver label, the user's) and taint, and the GPU count (components/azure/gpu_pool.py)."""
+    return OWN_TAGS + 6 + len(args.labels) + len(args.taints) + 1
 
 
 def server_problems(server_count: int, *, path: str = "args") -> list[Problem]:

@@ -9,6 +9,7 @@ from typing import Any
 import pulumi
 import pulumi_azure_native as azure
 import yaml
+from llmops.components.azure.autoscaler import ACCELERATOR_LABEL, discovery_tags, node_template_tags
 from llmops.components.azure.checks import (
     BOOTSTRAP,
     SCRIPTS_DIR,
@@ -16,6 +17,8 @@ from llmops.components.azure.checks import (
     cron_times,
     validate_azure_pool,
 )
+from llmops.components.azure.drivers import GRID_EXTENSION, DriverSource, driver_labels, driver_source
+from llmops.components.azure.machines import gpu_machines
 from llmops.components.azure.network import AzureNetwork
 from llmops.components.azure.secrets import node_identity, secret_locator, secret_name, vault_secret
 from llmops.components.azure.servers import ADMIN_USER, custom_data, image_reference, linux_configuration
@@ -36,7 +39,8 @@ from llmops.components.pools import Capacity, GpuNodePoolArgs, ScalingSchedule
 __all__ = ["AzureGpuNodePool", "AzureGpuNodePoolArgs", "autoscale_profiles", "spot_settings"]
 
 IMAGE_SHIPS_GPU_DRIVER = False
-"""The pools boot Canonical's plain Ubuntu image; the GPU operator installs the NVIDIA driver."""
+"""The pools boot Canonical's plain Ubuntu image; the GPU operator installs the NVIDIA driver, except on
+the GRID-only sizes, whose driver the NVIDIA GPU Driver Extension installs (components/azure/drivers.py)."""
 SHUTDOWN_GRACE = ("shutdown-grace-period=25s", "shutdown-grace-period-critical-pods=5s")
 """Kubelet graceful node shutdown inside Azure's 30-second Spot eviction notice."""
 WATCHER_UNIT = "llmops-scheduled-events.service"
@@ -88,14 +92,20 @@ def autoscale_profiles(
     return profiles
 
 
-def autoscaler_tags(cluster_name: str, min_size: int, max_size: int) -> dict[str, str]:
-    """Tags of cluster-autoscaler's Azure auto-discovery (`label:cluster-autoscaler-enabled=true,
-    cluster-autoscaler-name=<cluster>`); `min` and `max` bound the scale set's size."""
+def scale_set_tags(
+    cluster_name: str, pool: str, args: GpuNodePoolArgs, labels: dict[str, str]
+) -> dict[str, str]:
+    """The scale set's tags: who it belongs to, and what cluster-autoscaler's Azure provider
+    discovers it by and builds a node of it from when it is empty. Azure tag names cannot hold
+    `/`, so llmops' own are `llmops-<key>`. Plain data."""
+    (size,) = args.instance_types
+    machine = gpu_machines().get(size)
     return {
-        "cluster-autoscaler-enabled": "true",
-        "cluster-autoscaler-name": cluster_name,
-        "min": str(min_size),
-        "max": str(max_size),
+        "llmops-cluster": cluster_name,
+        "llmops-pool": pool,
+        "llmops-capacity": args.capacity.value,
+        **discovery_tags(cluster_name, args.min_size, args.max_size),
+        **node_template_tags(labels, args.taints, machine.gpu_count if machine else None),
     }
 
 
@@ -150,9 +160,13 @@ class AzureGpuNodePool(pulumi.ComponentResource):
         token_name = secret_name(join.cluster_name, "pools", name, "agent-token")
         token = vault_secret(f"{name}-agent-token", network, token_name, join.agent_token, identity, self)
 
+        (size,) = args.instance_types
         self.labels = {
             **args.labels,
             **pool_labels(pool=name, cloud="azure", capacity=args.capacity.value, gpu=True),
+            # What the Azure cluster-autoscaler tells GPU nodes by (components/azure/autoscaler.py).
+            ACCELERATOR_LABEL: "nvidia",
+            **driver_labels(size),
         }
         k3s_config = agent_config(
             server_address=join.server_address, node_labels=self.labels, node_taints=args.taints
@@ -175,14 +189,22 @@ class AzureGpuNodePool(pulumi.ComponentResource):
             )
         )
         spot = spot_settings(args.capacity)
-        tags = {
-            "llmops.io/cluster": join.cluster_name,
-            "llmops.io/pool": name,
-            "llmops.io/capacity": args.capacity.value,
-            # What cluster-autoscaler's Azure provider discovers scale sets by, with their limits.
-            **autoscaler_tags(join.cluster_name, args.min_size, args.max_size),
-        }
-        (size,) = args.instance_types
+        extensions = (
+            azure.compute.VirtualMachineScaleSetExtensionProfileArgs(
+                extensions=[
+                    # The GRID driver for the vGPU-only sizes (components/azure/drivers.py).
+                    azure.compute.VirtualMachineScaleSetExtensionArgs(
+                        name=GRID_EXTENSION.name,
+                        publisher=GRID_EXTENSION.publisher,
+                        type=GRID_EXTENSION.type,
+                        type_handler_version=GRID_EXTENSION.type_handler_version,
+                        auto_upgrade_minor_version=True,
+                    )
+                ]
+            )
+            if driver_source(size) is DriverSource.GRID_EXTENSION
+            else None
+        )
         self.scale_set = azure.compute.VirtualMachineScaleSet(
             f"{name}-vmss",
             resource_group_name=network.resource_group_name,
@@ -226,6 +248,7 @@ class AzureGpuNodePool(pulumi.ComponentResource):
                 security_profile=azure.compute.SecurityProfileArgs(
                     encryption_at_host=args.encryption_at_host
                 ),
+                extension_profile=extensions,
                 scheduled_events_profile=azure.compute.ScheduledEventsProfileArgs(
                     # Scale-in deletes get the same notice as evictions, so the watcher drains them.
                     terminate_notification_profile=azure.compute.TerminateNotificationProfileArgs(
@@ -254,7 +277,7 @@ class AzureGpuNodePool(pulumi.ComponentResource):
                     ]
                 ),
             ),
-            tags=tags,
+            tags=scale_set_tags(join.cluster_name, name, args, self.labels),
             opts=pulumi.ResourceOptions(
                 parent=self,
                 # The agent token and its reader role exist before the first machine boots.

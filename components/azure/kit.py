@@ -6,6 +6,7 @@ Pure at import time: pulumi_azure_native loads inside the methods that build res
 from __future__ import annotations
 
 import dataclasses
+import weakref
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +24,6 @@ from llmops.components.cloud import (
     GpuMachine,
     ImageRegistry,
     NetworkSpec,
-    NoModelStore,
     ScalablePool,
 )
 from llmops.components.errors import Problem
@@ -36,13 +36,11 @@ if TYPE_CHECKING:
     from llmops.components.k3s.cluster import K3sAgentJoin
     from llmops.components.k3s.host import K3sServerHost
 
-CLUSTER_AUTOSCALER_NOT_YET = (
-    "cluster-autoscaler is not yet on Azure: the Azure pools keep their min/desired sizes and "
-    "their schedules (autoscale profiles); model replicas still autoscale within them"
-)
+_BUILT_POOLS: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
+"""The GPU pools built on each network, so the autoscaler's roles can name their scale sets."""
 
 
-class AzureKit(NoModelStore):
+class AzureKit:
     cloud = "azure"
     display_name = "Azure"
     region_key = "azure-native:location"
@@ -53,7 +51,7 @@ class AzureKit(NoModelStore):
     bootstrap = BOOTSTRAP
     image_ships_gpu_driver = False
     """The pools boot Canonical's Ubuntu image; the GPU operator installs the driver (docs/azure.md)."""
-    node_autoscaler_unavailable: str | None = CLUSTER_AUTOSCALER_NOT_YET
+    node_autoscaler_unavailable: str | None = None
     credentials_hint = "none needed: the Azure Retail Prices API is public"
     plan_invokes: Mapping[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = plan_mocks.INVOKES
     plan_outputs: Mapping[str, Callable[[str], dict[str, Any]]] = plan_mocks.COMPUTED_OUTPUTS
@@ -144,7 +142,54 @@ class AzureKit(NoModelStore):
         from llmops.components.azure.gpu_pool import AzureGpuNodePool, AzureGpuNodePoolArgs
 
         shared = {f.name: getattr(args, f.name) for f in dataclasses.fields(GpuNodePoolArgs)}
-        return AzureGpuNodePool(name, AzureGpuNodePoolArgs(network=network, join=join, **shared))
+        pool = AzureGpuNodePool(name, AzureGpuNodePoolArgs(network=network, join=join, **shared))
+        _BUILT_POOLS.setdefault(network, {})[name] = pool
+        return pool
+
+    # --- model store: a premium Azure Files NFS share behind a private endpoint
+    model_store_kind: str | None = "azurefiles"
+
+    def model_store(
+        self,
+        name: str,
+        network: Any,
+        pools: Sequence[pulumi.Resource],
+        provider: k8s.Provider,
+        namespace: pulumi.Input[str],
+        *,
+        size_gib: int,
+        throughput_mode: str,
+        provisioned_mibps: float,
+    ) -> pulumi.Output[str]:
+        """A premium NFS 4.1 share reachable only through a private endpoint in the cluster's subnet;
+        `throughput_mode` and `provisioned_mibps` are EFS settings (the config refuses them here: a
+        premium share's throughput follows its size)."""
+        from llmops.components.azure.model_store import AzureFilesModelStore, AzureFilesModelStoreArgs
+
+        store = AzureFilesModelStore(
+            name,
+            AzureFilesModelStoreArgs(
+                network=network, provider=provider, namespace=namespace, size_gib=size_gib
+            ),
+        )
+        return store.claim_name
+
+    def model_store_cost(
+        self,
+        throughput_mode: str,
+        stored_gb: float,
+        read_gb_per_month: float,
+        written_gb_per_month: float,
+        provisioned_mibps: float,
+        *,
+        size_gib: int | None = None,
+    ) -> dict[str, float]:
+        """The provisioned share (at least 100 GiB, billed whether used or not), the private endpoint's
+        hours and the GB it carries; East US list prices (components/azure/model_store.py)."""
+        from llmops.components.azure.model_store import monthly_cost
+
+        provisioned = size_gib if size_gib is not None else max(1, round(stored_gb * 1e9 / 1024**3))
+        return monthly_cost(provisioned, read_gb_per_month, written_gb_per_month)
 
     # --- serving image registry
     image_registry_unavailable: str | None = acr_pull_unavailable()
@@ -184,10 +229,65 @@ class AzureKit(NoModelStore):
         *,
         idle_s: int,
     ) -> pulumi.Resource | None:
-        import pulumi
+        """cluster-autoscaler's Azure provider on the K3s servers under their managed identity (no
+        client secret), discovering the pools' scale sets by tag; the identity may list the
+        cluster's resource group and resize exactly these scale sets (components/azure/autoscaler.py)."""
+        from llmops.components.addons.cluster_autoscaler import (
+            ClusterAutoscaler,
+            ClusterAutoscalerArgs,
+            NodeGroup,
+        )
+        from llmops.components.azure.autoscaler import (
+            azure_values,
+            grant_cluster_autoscaler,
+            scale_set_pattern,
+        )
+        from llmops.components.azure.servers import AzureK3sServers
 
-        pulumi.log.warn(f"{cluster_name}: {CLUSTER_AUTOSCALER_NOT_YET}")
-        return None
+        if not isinstance(servers, AzureK3sServers) or servers.identity is None:
+            raise TypeError(
+                "cluster-autoscaler on Azure runs under the identity of AzureK3sServers; create them first"
+            )
+        network = servers.args.network
+        built = _BUILT_POOLS.get(network, {})
+        missing = [pool.name for pool in pools if pool.name not in built]
+        if missing:
+            raise ValueError(
+                f"cluster-autoscaler on Azure: pools {', '.join(missing)} were not built by this kit on "
+                "the servers' network. Fix: build every Azure pool with kit('azure').gpu_pool first"
+            )
+        # A new role assignment reaches ARM within minutes; until then the autoscaler's list calls
+        # fail and it retries on its next loop (10 s).
+        grant_cluster_autoscaler(
+            cluster_name,
+            network,
+            servers.identity.principal_id,
+            {pool.name: built[pool.name].scale_set.id for pool in pools},
+        )
+        groups = [
+            NodeGroup(
+                pool=pool.name,
+                capacity=pool.capacity,
+                group_name_pattern=scale_set_pattern(pool.name),
+                fallback_pool=pool.fallback_pool,
+            )
+            for pool in pools
+        ]
+        return ClusterAutoscaler(
+            f"{cluster_name}-autoscaler",
+            ClusterAutoscalerArgs(
+                provider=provider,
+                cluster_name=cluster_name,
+                region=self.region() or self.default_region,
+                node_groups=groups,
+                idle_s=idle_s,
+                cloud_values=azure_values(
+                    subscription_id=network.subscription_id,
+                    resource_group=network.resource_group_name,
+                    identity_client_id=servers.identity.client_id,
+                ),
+            ),
+        )
 
     def known_regions(self) -> Collection[str]:
         from llmops.components.azure.regions import AZURE_REGIONS

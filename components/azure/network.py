@@ -122,7 +122,7 @@ class AzureNetwork(pulumi.ComponentResource):
         )
 
         self.resource_group = azure.resources.ResourceGroup(
-            f"{name}-rg", tags={"llmops.io/cluster": name}, opts=child
+            f"{name}-rg", tags={"llmops-cluster": name}, opts=child
         )
         self.resource_group_name = self.resource_group.name
         self.location = self.resource_group.location

@@ -77,19 +77,30 @@ COMPUTED_OUTPUTS: dict[str, Callable[[str], dict[str, Any]]] = {
 }
 
 
+EXPLICIT_NAMES: dict[str, str] = {
+    # Resources the program names itself: the provider answers that name, not an auto-name.
+    "azure-native:storage:StorageAccount": "accountName",
+    "azure-native:storage:FileShare": "shareName",
+    "azure-native:privatedns:PrivateZone": "privateZoneName",
+    "azure-native:keyvault:Vault": "vaultName",
+    "azure-native:authorization:RoleDefinition": "roleDefinitionId",
+    "azure-native:containerregistry:Registry": "registryName",
+}
+
+
 def default_outputs(type_token: str, name: str, inputs: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """Every Azure resource has an ARM id and a name, for resources without their own entry; a
-    registry's login server follows its name (`<registryName>.azurecr.io`)."""
+    """Every Azure resource has an ARM id and a name (the one the program chose, where it chose one),
+    for resources without their own entry."""
     if type_token.startswith("azure-native:"):
         _, module, kind = type_token.split(":")
+        chosen = (inputs or {}).get(EXPLICIT_NAMES.get(type_token, ""))
+        resource_name = chosen if isinstance(chosen, str) else name
         outputs: dict[str, Any] = {
-            "name": name,
+            "name": resource_name,
             "azureApiVersion": "plan",
-            "resourceId": _arm_id(f"Microsoft.{module}/{kind}", name),
+            "resourceId": _arm_id(f"Microsoft.{module}/{kind}", resource_name),
         }
         if type_token == "azure-native:containerregistry:Registry":
-            registry = str((inputs or {}).get("registryName") or name)
-            outputs["name"] = registry
-            outputs["loginServer"] = f"{registry}.azurecr.io"
+            outputs["loginServer"] = f"{resource_name}.azurecr.io"  # follows the registry's name
         return outputs
     return {}

@@ -170,7 +170,8 @@ class AzureK3sServers(K3sServerHost):
                 network_profile=azure.compute.NetworkProfileArgs(
                     network_interfaces=[azure.compute.NetworkInterfaceReferenceArgs(id=nic.id, primary=True)]
                 ),
-                tags={"llmops.io/cluster": name, "llmops.io/role": "server"},
+                # Azure tag names cannot hold "/".
+                tags={"llmops-cluster": name, "llmops-role": "server"},
                 opts=pulumi.ResourceOptions(
                     parent=parent,
                     # The secrets and their role assignments exist before cloud-init reads them.

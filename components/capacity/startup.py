@@ -26,6 +26,8 @@ class WeightSource(enum.Enum):
     """A stack's own NFS export or an existing RWX claim."""
     FILESTORE_BASIC_HDD = "filestore-basic-hdd"
     """GCP Filestore, Basic HDD tier."""
+    AZUREFILES = "azurefiles"
+    """A premium Azure Files NFS share (its throughput grows with its provisioned size)."""
 
 
 # Effective read/download rates in bytes per second (docs/capacity.md gives the sources).
@@ -41,12 +43,16 @@ FILESTORE_BASIC_HDD_BPS = 100e6
 """Basic HDD reads at 100 MB/s per instance at 1 TiB (cloud.google.com/filestore/docs/performance)."""
 NFS_BPS = 500 * MIB
 """An in-house NFS server on 10 GbE, about half the link rate; measure your own."""
+AZURE_FILES_BPS = 110 * MIB
+"""A premium share of the 100 GiB minimum: 100 + ceil(0.04 x 100) + ceil(0.06 x 100) MiB/s (provisioned
+v1, learn.microsoft.com/azure/storage/files/understanding-billing); larger shares are faster."""
 SOURCE_BPS = {
     WeightSource.HUB: HUB_DOWNLOAD_BPS,
     WeightSource.EFS_ELASTIC: EFS_ELASTIC_CLIENT_BPS,
     WeightSource.EFS_BURSTING: EFS_BURSTING_BPS,
     WeightSource.NFS: NFS_BPS,
     WeightSource.FILESTORE_BASIC_HDD: FILESTORE_BASIC_HDD_BPS,
+    WeightSource.AZUREFILES: AZURE_FILES_BPS,
 }
 
 IMAGE_GB = 9.0

@@ -254,14 +254,14 @@ class GcpKit:
         written_gb_per_month: float,
         provisioned_mibps: float,
         *,
-        size_gib: int = 0,
+        size_gib: int | None = None,
     ) -> dict[str, float]:
         """Filestore bills its provisioned capacity (at least 1 TiB on Basic HDD), not what is stored
         or read."""
         del throughput_mode, stored_gb, read_gb_per_month, written_gb_per_month, provisioned_mibps
         from llmops.components.gcp.model_store import FilestoreTier, monthly_cost
 
-        return monthly_cost(FilestoreTier.BASIC_HDD, size_gib)
+        return monthly_cost(FilestoreTier.BASIC_HDD, size_gib or 0)
 
     # --- serving image registry
     image_registry_unavailable: str | None = None
@@ -348,7 +348,7 @@ class GcpKit:
                     for scalable, pool in zip(pools, gcp_pools, strict=True)
                 ],
                 idle_s=idle_s,
-                provider_values={
+                cloud_values={
                     "cloudProvider": "gce",
                     "autoscalingGroupsnamePrefix": prefixes,
                     # Discovery looks in every zone of the servers' region, not only their own zone.

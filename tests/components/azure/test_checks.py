@@ -156,3 +156,13 @@ def test_a_location_the_catalog_does_not_price_is_refused_with_the_refresh_fix()
     text = str(problem)
     assert text.startswith("azure-native:location: 'mars' is not a location the Azure price catalog covers")
     assert "llmops prices refresh --cloud azure --region mars" in text
+
+
+def test_too_many_labels_for_the_scale_sets_tags() -> None:
+    def edit(values: dict[str, Any]) -> None:
+        values["pools"][0]["labels"] = {f"team.example.com/l{i}": "x" for i in range(40)}
+
+    assert problems_with(edit) == [
+        "pools[0].labels: 40 labels are too many for one scale set: each becomes a node-template "
+        "tag, and Azure allows 50 tags a resource. Fix: keep at most 35 labels"
+    ]

@@ -308,7 +308,7 @@ def test_gce_values_exist_in_the_chart(plan: Plan) -> None:
         assert set(entry) == {"name", "minSize", "maxSize"}
 
 
-def test_provider_values_leave_the_aws_defaults_alone() -> None:
+def test_cloud_values_leave_the_aws_defaults_alone() -> None:
     class _Provider:
         pass
 
@@ -319,6 +319,6 @@ def test_provider_values_leave_the_aws_defaults_alone() -> None:
         node_groups=[NodeGroup("p", "spot", "^p$")],
     )
     assert cluster_autoscaler_values(args)["awsRegion"] == "us-east-1"
-    args.provider_values = {"cloudProvider": "gce"}
+    args.cloud_values = {"cloudProvider": "gce"}
     values = cluster_autoscaler_values(args)
     assert values["cloudProvider"] == "gce" and "awsRegion" not in values

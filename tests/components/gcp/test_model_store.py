@@ -144,7 +144,7 @@ def test_the_plan_prices_the_store_in_its_cost_table(
     cost = json.loads((tmp_path / "out" / "gcp-store" / "plan.json").read_text())["cost"]
     # 2048 GiB provisioned at 0.20 $/GiB-month, billed whatever is stored.
     assert cost["model_store_usd"] == 409.6
-    assert cost["model_store_kind"] == "filestore"
+    assert cost["model_store"]["kind"] == "filestore"
     pools = sum(line["monthly_usd"] for line in cost["per_pool"].values())
     assert cost["monthly_usd"] == pytest.approx(pools + 409.6, abs=0.01)
     (row,) = [line for line in result.output.splitlines() if line.startswith("│ model ")]
