@@ -381,12 +381,9 @@ def model_args(
     """Map one model's stack config onto the serving component's args."""
     pools = pools or {}
     monitored = observability is not None and observability.enabled
-    node_pools: list[str] = []
-    if model.pool is not None:
-        node_pools.append(model.pool)
-        pool = pools.get(model.pool)
-        if pool is not None and pool.fallback_pool:
-            node_pools.append(pool.fallback_pool)
+    from llmops.infra.autoscaling import model_pools
+
+    node_pools = [pool.name for pool in model_pools(model, pools)] or ([model.pool] if model.pool else [])
     return VllmModelArgs(
         engine=EngineSpec(
             model=model.source,
