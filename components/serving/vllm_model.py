@@ -436,11 +436,22 @@ class VllmModel(pulumi.ComponentResource):
             else k8s.core.v1.VolumeArgs(name="model-cache", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs())
         )
         health = k8s.core.v1.HTTPGetActionArgs(path="/health", port="http")
-        tolerations: Sequence[k8s.core.v1.TolerationArgs] = (
+        from llmops.components.capacity.failover import NOT_READY_TOLERATION_S
+
+        tolerations: list[k8s.core.v1.TolerationArgs] = (
             [k8s.core.v1.TolerationArgs(key=GPU_RESOURCE, operator="Exists", effect="NoSchedule")]
             if args.tolerate_gpu_taint
             else []
         )
+        # A node that stops reporting (its pool lost, a spot machine gone without notice) has its
+        # replicas replaced after 30 s instead of the default 5 minutes: the failover replay
+        # (components/capacity/failover.py) counts on it.
+        tolerations += [
+            k8s.core.v1.TolerationArgs(
+                key=key, operator="Exists", effect="NoExecute", toleration_seconds=NOT_READY_TOLERATION_S
+            )
+            for key in ("node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable")
+        ]
         container = k8s.core.v1.ContainerArgs(
             name="vllm",
             image=pinned_image(args.image, args.image_digest),
@@ -525,7 +536,7 @@ class VllmModel(pulumi.ComponentResource):
             ),
             node_selector=dict(args.node_selector) or None,
             affinity=pool_affinity(args.node_pools),
-            tolerations=list(tolerations) or None,
+            tolerations=tolerations,
             topology_spread_constraints=spread_constraints(
                 select,
                 args.node_pools,

@@ -47,8 +47,9 @@ def pod(rendered: tuple[dict[str, Any], dict[str, Any]]) -> dict[str, Any]:
     return rendered[0]["spec"]["template"]["spec"]
 
 
-def node(name: str, pool: str, pods: int = 0, free: bool = True, **labels: str) -> Node:
-    return Node(name, {POOL_LABEL: pool, CLOUD_LABEL: CLOUD_OF[pool], **labels}, pods=pods, free=free)
+def node(name: str, pool: str, pods: int = 0, free: bool = True, zone: str | None = None) -> Node:
+    labels = {POOL_LABEL: pool, CLOUD_LABEL: CLOUD_OF[pool], **({ZONE_LABEL: zone} if zone else {})}
+    return Node(name, labels, pods=pods, free=free)
 
 
 def test_deployment_and_budget_are_schema_valid(rendered: tuple[dict[str, Any], dict[str, Any]]) -> None:
@@ -132,10 +133,10 @@ def test_a_domain_label_the_nodes_lack_switches_off_every_spread() -> None:
     nodes = [node("aws-a", "aws-l4-spot", pods=1), node("aws-b", "aws-l4-spot")]
     assert best(zoned, nodes) == {"aws-a", "aws-b"}
     labelled = [
-        node("aws-a", "aws-l4-spot", pods=1, **{ZONE_LABEL: "us-east-1a"}),
-        node("aws-b", "aws-l4-spot", **{ZONE_LABEL: "us-east-1a"}),
-        node("aws-c", "aws-l4-spot", pods=0, **{ZONE_LABEL: "us-east-1b"}),
-        node("aws-d", "aws-l4-spot", pods=2, free=False, **{ZONE_LABEL: "us-east-1a"}),
+        node("aws-a", "aws-l4-spot", pods=1, zone="us-east-1a"),
+        node("aws-b", "aws-l4-spot", zone="us-east-1a"),
+        node("aws-c", "aws-l4-spot", pods=0, zone="us-east-1b"),
+        node("aws-d", "aws-l4-spot", pods=2, free=False, zone="us-east-1a"),
     ]
     # Once nodes carry their zone, the emptier zone of the preferred pool wins.
     assert best(zoned, labelled) == {"aws-c"}
