@@ -186,3 +186,17 @@ def test_a_stack_model_follows_its_pools_whole_fallback_chain_in_order() -> None
     assert term["matchExpressions"][0]["values"] == ["l4-spot", "l4-spot-large", "l4-on-demand"]
     preferred = pod["affinity"]["nodeAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"]
     assert [p["weight"] for p in preferred] == [100, 50, 25]
+
+
+def test_replicas_on_a_silent_node_are_replaced_after_the_replayed_toleration(pod: dict[str, Any]) -> None:
+    from llmops.components.capacity.failover import NOT_READY_TOLERATION_S
+
+    tolerations = {t["key"]: t for t in pod["tolerations"]}
+    for key in ("node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"):
+        assert tolerations[key] == {
+            "key": key,
+            "operator": "Exists",
+            "effect": "NoExecute",
+            "tolerationSeconds": NOT_READY_TOLERATION_S,
+        }
+    assert NOT_READY_TOLERATION_S < 300  # Kubernetes' default, which the replay does not assume
