@@ -20,6 +20,7 @@ from llmops.components.serving import (
     VllmModel,
     VllmModelArgs,
     WritablePath,
+    pod_security,
 )
 from llmops.infra.config import (
     OBSERVABILITY_INSTANCE,
@@ -61,7 +62,8 @@ def run(config: StackConfig | None = None) -> None:
     namespace = k8s.core.v1.Namespace(
         "namespace",
         metadata=k8s.meta.v1.ObjectMetaArgs(
-            name=config.namespace, labels={"app.kubernetes.io/managed-by": "llmops"}
+            name=config.namespace,
+            labels={"app.kubernetes.io/managed-by": "llmops", **pod_security.RESTRICTED_NAMESPACE_LABELS},
         ),
         opts=k8s_opts,
     )
