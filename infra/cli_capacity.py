@@ -155,7 +155,7 @@ def replay_command(
     if startup_s is not None and startup_s < 0:
         raise _fail(f"--startup-s {startup_s} must be 0 or more")
     start_epoch_s = _trace_start(trace_start)
-    losses = _losses(lose_pool or [], start_epoch_s, stack)
+    losses = _losses(lose_pool or [], start_epoch_s, stack, policy)
     from_stack = None
     if stack is not None:
         for flag, value in (("--gpu", gpu), ("--tp", tensor_parallel), ("--max-model-len", max_model_len)):
@@ -234,9 +234,14 @@ def replay_command(
         plot(result, str(plot_out))
 
 
-def _losses(texts: list[str], start_epoch_s: float, stack: str | None) -> list[PoolLoss]:
+def _losses(texts: list[str], start_epoch_s: float, stack: str | None, policy: str) -> list[PoolLoss]:
     from llmops.components.capacity.failover import PoolLossError, parse_loss
 
+    if texts and policy == "oracle":
+        raise _fail(
+            f"--lose-pool {texts[0]}: the oracle is not replayed through a loss (its foresight would "
+            "include it). Fix: pick another --policy, or all"
+        )
     if texts and stack is None:
         raise _fail(
             f"--lose-pool {texts[0]}: needs --stack, where the model's pools and their sizes come from. "

@@ -78,6 +78,7 @@ def test_a_pool_loss_is_reported_next_to_the_usual_table(app: typer.Typer, tmp_p
         (("--lose-pool", "gpu@1h"), "'gpu' is not one of the model's pools (l4-spot, l4-on-demand)"),
         (("--lose-pool", "l4-spot@30h"), "the loss starts outside the trace (0 to 86400 s)"),
         (("--lose-pool", "l4-spot@1h", "--lose-pool", "l4-spot@2h+1h"), "overlap"),
+        (("--lose-pool", "l4-spot@1h", "--policy", "oracle"), "the oracle is not replayed through a loss"),
     ],
 )
 def test_bad_loss_flags_exit_2(app: typer.Typer, tmp_path: Path, args: tuple[str, ...], message: str) -> None:
