@@ -179,7 +179,11 @@ def test_a_stack_model_follows_its_pools_whole_fallback_chain_in_order() -> None
     from tests.infra.test_plan import only, plan_of
 
     plan = plan_of(CHAIN_STACK)
-    pod = only(plan, "kubernetes:apps/v1:Deployment").inputs["spec"]["template"]["spec"]
+    deployment = only(plan, "kubernetes:apps/v1:Deployment").inputs
+    kubernetes_validate.validate(
+        {"apiVersion": "apps/v1", "kind": "Deployment", **deployment}, KUBERNETES_VERSION, strict=True
+    )
+    pod = deployment["spec"]["template"]["spec"]
     (term,) = pod["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][
         "nodeSelectorTerms"
     ]
