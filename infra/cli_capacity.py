@@ -285,8 +285,12 @@ def _replay_losses(
         json_out.parent.mkdir(parents=True, exist_ok=True)
         json_out.write_text(json.dumps(outcome.to_json(), indent=2) + "\n")
     if plot_out is not None:
+        import dataclasses
+
         plot_out.parent.mkdir(parents=True, exist_ok=True)
-        plot(result, str(plot_out))
+        # The replicas through the loss, where the drop and the recovery show.
+        lossy = {f"{name}, pool lost": value.result for name, value in outcome.policies.items()}
+        plot(dataclasses.replace(result, policies=lossy), str(plot_out))
 
 
 def _headline(loaded: Trace, result: ReplayResult) -> str:

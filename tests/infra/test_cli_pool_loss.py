@@ -35,6 +35,7 @@ def day_trace(tmp_path: Path) -> Path:
 
 def test_a_pool_loss_is_reported_next_to_the_usual_table(app: typer.Typer, tmp_path: Path) -> None:
     out = tmp_path / "loss.json"
+    png = tmp_path / "loss.png"
     code, stdout, stderr = run(
         app,
         "replay",
@@ -45,8 +46,11 @@ def test_a_pool_loss_is_reported_next_to_the_usual_table(app: typer.Typer, tmp_p
         "l4-spot@6h+6h",
         "--json",
         str(out),
+        "--plot",
+        str(png),
     )
     assert code == 0, stderr
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "oracle" in stdout.split("through the pool loss")[0]
     assert "pools in preference order: l4-spot (4 replicas), l4-on-demand (2 replicas)" in stdout
     assert "l4-spot lost at 6.00 h for 6.00 h" in stdout
