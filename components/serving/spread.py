@@ -71,19 +71,27 @@ def default_spread_keys(pools: Sequence[str]) -> tuple[str, ...]:
     return (CLOUD_LABEL,) if pools else (ZONE_LABEL,)
 
 
-def domain_max_skew(keys: Sequence[str], pools: Sequence[str], ceiling: int) -> int:
-    """`maxSkew` of the (soft) domain constraints: large enough that the pool order outweighs the
-    spread while one domain holds up to `ceiling` replicas more than another, 1 without pools.
+def spread_max_skew(keys: Sequence[str], pools: Sequence[str], ceiling: int) -> int:
+    """`maxSkew` of every (soft) spread constraint, the per-node one included: large enough that the
+    pool order outweighs the spread while one domain (or node) holds up to `ceiling` replicas more
+    than another; 1 (full strength) without pools, where there is no order to protect.
 
     A soft constraint scores a node `count x ln(domains + 2) + maxSkew - 1` (lower is better), and
     the plugin normalises to 100 x (max + min - score) / max. The preferred node's affinity score
     leads the next pool's by at least half (weights halve by rank), which outweighs the spread's lead
-    as long as the constant terms exceed the count terms: sum(maxSkew - 1) > ceiling x sum(ln(d+2))."""
-    if not pools or not keys:
+    as long as the constant terms exceed the count terms: sum(maxSkew - 1) > ceiling x sum(ln(d+2)).
+    The normalisation rounds down, so a lead of one replica still breaks ties within a pool."""
+    if not pools:
         return 1
-    domains = [len(pools) * (ZONES_PER_DOMAIN if key == ZONE_LABEL else 1) for key in keys]
+    every = [HOSTNAME_LABEL, *keys]
+    domains = [
+        max(1, ceiling)
+        if key == HOSTNAME_LABEL
+        else len(pools) * (ZONES_PER_DOMAIN if key == ZONE_LABEL else 1)
+        for key in every
+    ]
     weight = sum(math.log(d + 2) for d in domains)
-    return 2 + math.ceil(max(1, ceiling) * weight / len(keys))
+    return 2 + math.ceil(max(1, ceiling) * weight / len(every))
 
 
 def spread_constraints(
@@ -98,7 +106,7 @@ def spread_constraints(
     never holds the minimum down. `pod-template-hash`: a rollout's new pods spread among themselves,
     not against the old ReplicaSet's."""
     selector = k8s.meta.v1.LabelSelectorArgs(match_labels=dict(select))
-    skew = domain_max_skew(keys, pools, ceiling)
+    skew = spread_max_skew(keys, pools, ceiling)
 
     def constraint(key: str, max_skew: int) -> k8s.core.v1.TopologySpreadConstraintArgs:
         return k8s.core.v1.TopologySpreadConstraintArgs(
@@ -111,5 +119,5 @@ def spread_constraints(
             node_taints_policy="Honor",
         )
 
-    # Replicas on different nodes, so one lost spot machine takes one replica.
-    return [constraint(HOSTNAME_LABEL, 1), *(constraint(key, skew) for key in keys)]
+    # Replicas on different nodes first, so one lost spot machine takes one replica.
+    return [constraint(key, skew) for key in (HOSTNAME_LABEL, *keys)]

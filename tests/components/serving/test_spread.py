@@ -9,7 +9,7 @@ from typing import Any
 import kubernetes_validate
 import pytest
 from llmops.components.serving import EngineSpec, VllmModel, VllmModelArgs
-from llmops.components.serving.spread import CLOUD_LABEL, POOL_LABEL, ZONE_LABEL, domain_max_skew
+from llmops.components.serving.spread import CLOUD_LABEL, POOL_LABEL, ZONE_LABEL, spread_max_skew
 
 from tests.components.k3s.mocks import run_program
 from tests.support.scheduler_scores import Node, best
@@ -82,8 +82,8 @@ def test_spread_is_soft_over_nodes_and_clouds_and_never_caps_a_survivor(pod: dic
         assert "minDomains" not in constraint
         assert constraint["nodeAffinityPolicy"] == "Honor" and constraint["nodeTaintsPolicy"] == "Honor"
         assert constraint["matchLabelKeys"] == ["pod-template-hash"]
-    assert constraints[0]["maxSkew"] == 1
-    assert constraints[1]["maxSkew"] == domain_max_skew([CLOUD_LABEL], POOLS, CEILING) > 1
+    skew = spread_max_skew([CLOUD_LABEL], POOLS, CEILING)
+    assert [c["maxSkew"] for c in constraints] == [skew, skew] and skew > 1
 
 
 @pytest.mark.parametrize("on_spot", range(CEILING))
@@ -109,13 +109,30 @@ def test_within_a_pool_the_emptier_node_wins(pod: dict[str, Any]) -> None:
     # Multi-GPU machines: a node with a replica already and one without.
     nodes = [node("aws-a", "aws-l4-spot", pods=1), node("aws-b", "aws-l4-spot")]
     assert best(pod, nodes) == {"aws-b"}
+    nodes = [node("aws-a", "aws-l4-spot", pods=3), node("aws-b", "aws-l4-spot", pods=2)]
+    assert best(pod, nodes) == {"aws-b"}
 
 
-def test_a_skew_of_one_over_clouds_would_move_replicas_off_the_spot_pool(pod: dict[str, Any]) -> None:
-    """Why the cloud constraint's maxSkew is sized: at full strength the spread outweighs the pool
-    order as soon as one cloud holds a replica more."""
+def test_a_partly_used_machine_of_the_spot_pool_beats_an_empty_fallback(pod: dict[str, Any]) -> None:
+    # A four-GPU spot machine with three replicas and one GPU free, next to empty machines elsewhere.
+    nodes = [
+        node("aws-big", "aws-l4-spot", pods=3),
+        node("gcp-free", "gcp-l4-spot"),
+        node("azure-free", "azure-a10-on-demand"),
+    ]
+    assert best(pod, nodes) == {"aws-big"}
     naive = copy.deepcopy(pod)
-    naive["topologySpreadConstraints"][1]["maxSkew"] = 1
+    for constraint in naive["topologySpreadConstraints"]:
+        constraint["maxSkew"] = 1
+    assert best(naive, nodes) != {"aws-big"}
+
+
+def test_a_skew_of_one_would_move_replicas_off_the_spot_pool(pod: dict[str, Any]) -> None:
+    """Why maxSkew is sized: at full strength the spread outweighs the pool order as soon as one
+    cloud holds a replica more."""
+    naive = copy.deepcopy(pod)
+    for constraint in naive["topologySpreadConstraints"]:
+        constraint["maxSkew"] = 1
     nodes = [
         node("aws-0", "aws-l4-spot", pods=1, free=False),
         node("aws-free", "aws-l4-spot"),
