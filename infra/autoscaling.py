@@ -21,14 +21,14 @@ TOKEN_MIX = PLANNING_MIX
 
 
 def model_pools(model: ModelConfig, pools: Mapping[str, PoolConfig]) -> list[PoolConfig]:
-    """The pools the model's pods may run on: its pool, then that pool's fallback."""
+    """The pools the model's pods may run on, most preferred first: its pool, then that pool's
+    `fallbackPool`, then the fallback's own, and so on (a chain may cross clouds: spot on one,
+    spot on another, on-demand on a third). Stops at a pool already listed."""
     out: list[PoolConfig] = []
     pool = pools.get(model.pool) if model.pool else None
-    if pool is not None:
+    while pool is not None and all(pool is not seen for seen in out):
         out.append(pool)
-        fallback = pools.get(pool.fallback_pool) if pool.fallback_pool else None
-        if fallback is not None and fallback is not pool:
-            out.append(fallback)
+        pool = pools.get(pool.fallback_pool) if pool.fallback_pool else None
     return out
 
 

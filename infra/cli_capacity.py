@@ -23,6 +23,8 @@ from llmops.components.capacity.throughput import Slo
 from llmops.components.capacity.traces import FORMATS, TraceFormatError, read_trace
 
 if TYPE_CHECKING:
+    from llmops.components.capacity.failover import PoolLoss, PoolLossResult
+    from llmops.components.capacity.traces import Trace
     from llmops.infra.replay_stack import StackModel
 
 EXIT_BAD_INPUT = 2
@@ -130,6 +132,15 @@ def replay_command(
     plot_out: Annotated[
         Path | None, typer.Option("--plot", help="Draw load and replicas to this PNG.")
     ] = None,
+    lose_pool: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--lose-pool",
+            help="With --stack: lose pool NAME at time T, NAME@T[+DURATION] (T: 6h, seconds, or an ISO "
+            "8601 time; without a duration the pool stays lost); repeat for more. Replicas run on the "
+            "model's pools by preference and size; the policies are replayed again through the loss.",
+        ),
+    ] = None,
 ) -> None:
     """Replay a request trace through autoscaling policies: GPU-hours, cost, SLO attainment."""
     if policy != "all" and policy not in POLICIES:
@@ -144,6 +155,7 @@ def replay_command(
     if startup_s is not None and startup_s < 0:
         raise _fail(f"--startup-s {startup_s} must be 0 or more")
     start_epoch_s = _trace_start(trace_start)
+    losses = _losses(lose_pool or [], start_epoch_s, stack, policy)
     from_stack = None
     if stack is not None:
         for flag, value in (("--gpu", gpu), ("--tp", tensor_parallel), ("--max-model-len", max_model_len)):
@@ -207,12 +219,12 @@ def replay_command(
     if target is not None:
         settings = _with_target(settings, target)
     chosen = POLICIES if policy == "all" else (policy,)
+    if losses:
+        assert from_stack is not None
+        _replay_losses(loaded, settings, chosen, from_stack, losses, json_out, plot_out)
+        return
     result = replay(loaded, settings, chosen)
-    typer.echo(
-        f"{loaded.request_count:,.0f} requests over {loaded.span_s / 3600:.2f} h; {verdict.model_id} on "
-        f"{verdict.gpu} x{tensor_parallel}: {result.capacity.requests_per_s:.2f} req/s per replica, "
-        f"${result.usd_per_gpu_hour:.3f}/GPU-hour"
-    )
+    typer.echo(_headline(loaded, result))
     typer.echo(_table(result))
     if json_out is not None:
         json_out.parent.mkdir(parents=True, exist_ok=True)
@@ -220,6 +232,108 @@ def replay_command(
     if plot_out is not None:
         plot_out.parent.mkdir(parents=True, exist_ok=True)
         plot(result, str(plot_out))
+
+
+def _losses(texts: list[str], start_epoch_s: float, stack: str | None, policy: str) -> list[PoolLoss]:
+    from llmops.components.capacity.failover import PoolLossError, parse_loss
+
+    if texts and policy == "oracle":
+        raise _fail(
+            f"--lose-pool {texts[0]}: the oracle is not replayed through a loss (its foresight would "
+            "include it). Fix: pick another --policy, or all"
+        )
+    if texts and stack is None:
+        raise _fail(
+            f"--lose-pool {texts[0]}: needs --stack, where the model's pools and their sizes come from. "
+            "Fix: add --stack <stack>"
+        )
+    try:
+        return [parse_loss(text, start_epoch_s) for text in texts]
+    except PoolLossError as exc:
+        raise _fail(str(exc)) from None
+
+
+def _replay_losses(
+    loaded: Trace,
+    settings: ReplaySettings,
+    chosen: tuple[str, ...],
+    from_stack: StackModel,
+    losses: list[PoolLoss],
+    json_out: Path | None,
+    plot_out: Path | None,
+) -> None:
+    """The usual table, then each policy but the oracle through the losses."""
+    from llmops.components.capacity.failover import PoolLossError, check_losses, replay_pool_loss
+
+    if from_stack.pools is None:
+        raise _fail(
+            f"--lose-pool: the GPUs per machine of {from_stack.model.name!r}'s pools are not in the capacity "
+            "catalog, so their sizes in replicas are unknown. Fix: use instance types the catalog lists"
+        )
+    problems = check_losses(losses, from_stack.pools, loaded.span_s)
+    if problems:
+        raise _fail("; ".join(problems))
+    try:
+        outcome = replay_pool_loss(loaded, settings, from_stack.pools, losses, chosen)
+    except PoolLossError as exc:
+        raise _fail(str(exc)) from None
+    result = outcome.baseline
+    typer.echo(_headline(loaded, result))
+    typer.echo(_table(result))
+    typer.echo(_loss_table(outcome))
+    if json_out is not None:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(json.dumps(outcome.to_json(), indent=2) + "\n")
+    if plot_out is not None:
+        import dataclasses
+
+        plot_out.parent.mkdir(parents=True, exist_ok=True)
+        # The replicas through the loss, where the drop and the recovery show.
+        lossy = {f"{name}, pool lost": value.result for name, value in outcome.policies.items()}
+        plot(dataclasses.replace(result, policies=lossy), str(plot_out))
+
+
+def _headline(loaded: Trace, result: ReplayResult) -> str:
+    settings = result.settings
+    return (
+        f"{loaded.request_count:,.0f} requests over {loaded.span_s / 3600:.2f} h; {settings.model_id} on "
+        f"{settings.gpu} x{settings.tensor_parallel}: {result.capacity.requests_per_s:.2f} req/s per "
+        f"replica, ${result.usd_per_gpu_hour:.3f}/GPU-hour"
+    )
+
+
+def _loss_table(outcome: PoolLossResult) -> str:
+    bin_s = outcome.baseline.bin_s
+    pools = ", ".join(f"{p.name} ({p.replicas} replicas)" for p in outcome.pools)
+    lines = [
+        "",
+        f"through the pool loss; pools in preference order: {pools}; lost pods replaced after "
+        f"{outcome.replace_after_s:g} s, then one start-up time:",
+    ]
+    for loss, (first, end) in zip(outcome.losses, outcome.windows, strict=True):
+        lasting = "to the end" if loss.duration_s is None else f"for {loss.duration_s / 3600:.2f} h"
+        lines.append(
+            f"  {loss.pool} lost at {loss.at_s / 3600:.2f} h {lasting} "
+            f"(scored bins {first * bin_s / 3600:.2f} h to {end * bin_s / 3600:.2f} h)"
+        )
+    header = (
+        f"{'policy':<22}{'GPU-hours':>12}{'cost USD':>12}{'SLO all':>10}{'feasible':>10}"
+        f"{'in loss':>10}{'feasible':>10}{'peak':>8}"
+    )
+    lines += [header, "-" * len(header)]
+    for name, value in outcome.policies.items():
+        policy = value.result
+        label = f"{name} (naive)" if name == "keda-waiting" else name
+        lines.append(
+            f"{label:<22}{policy.gpu_hours:>12.2f}{policy.cost_usd:>12.2f}"
+            f"{policy.slo_attainment:>9.2%} {policy.slo_attainment_feasible:>9.2%}"
+            f"{value.window_attainment:>9.2%} {value.window_attainment_feasible:>9.2%}"
+            f"{policy.peak_replicas:>8d}"
+        )
+    lines.append(
+        "'in loss': the requests that arrive while a pool is lost; the oracle is not replayed through it"
+    )
+    return "\n".join(lines)
 
 
 def _with_target(settings: ReplaySettings, target: float) -> ReplaySettings:

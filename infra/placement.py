@@ -2,7 +2,7 @@
 
 A model whose pods can never be placed stays Pending after `pulumi up` with nothing in the
 plan to say why. This module answers, per model, on which of the pools it may run (its
-`pool`, then that pool's `fallbackPool`) one node could hold one replica:
+`pool`, then its chain of `fallbackPool`s) one node could hold one replica:
 
 - the replica's GPUs (tensorParallelSize x pipelineParallelSize) fit on one machine of the
   pool (GPU count per instance type from the capacity catalog);
@@ -102,14 +102,10 @@ def what_it_lacks(model: ModelConfig, sized_for: str, pool: PoolFacts) -> list[s
 
 
 def pools_considered(model: ModelConfig, pools: Mapping[str, PoolConfig]) -> list[PoolConfig]:
-    """The model's pool and that pool's fallback, as the serving component's affinity lists them."""
-    if model.pool is None or model.pool not in pools:
-        return []
-    primary = pools[model.pool]
-    chain = [primary]
-    if primary.fallback_pool and primary.fallback_pool in pools and primary.fallback_pool != primary.name:
-        chain.append(pools[primary.fallback_pool])
-    return chain
+    """The model's pool and its chain of fallbacks, as the serving component's affinity lists them."""
+    from llmops.infra.autoscaling import model_pools
+
+    return model_pools(model, pools)
 
 
 def _fix(

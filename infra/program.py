@@ -20,6 +20,7 @@ from llmops.components.serving import (
     VllmModel,
     VllmModelArgs,
     WritablePath,
+    pod_security,
 )
 from llmops.infra.config import (
     OBSERVABILITY_INSTANCE,
@@ -61,7 +62,8 @@ def run(config: StackConfig | None = None) -> None:
     namespace = k8s.core.v1.Namespace(
         "namespace",
         metadata=k8s.meta.v1.ObjectMetaArgs(
-            name=config.namespace, labels={"app.kubernetes.io/managed-by": "llmops"}
+            name=config.namespace,
+            labels={"app.kubernetes.io/managed-by": "llmops", **pod_security.RESTRICTED_NAMESPACE_LABELS},
         ),
         opts=k8s_opts,
     )
@@ -400,12 +402,9 @@ def model_args(
     """Map one model's stack config onto the serving component's args."""
     pools = pools or {}
     monitored = observability is not None and observability.enabled
-    node_pools: list[str] = []
-    if model.pool is not None:
-        node_pools.append(model.pool)
-        pool = pools.get(model.pool)
-        if pool is not None and pool.fallback_pool:
-            node_pools.append(pool.fallback_pool)
+    from llmops.infra.autoscaling import model_pools
+
+    node_pools = [pool.name for pool in model_pools(model, pools)] or ([model.pool] if model.pool else [])
     return VllmModelArgs(
         engine=EngineSpec(
             model=model.source,

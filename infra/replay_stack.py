@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from llmops.components.capacity.failover import PoolRoom
 from llmops.components.capacity.replay import DEFAULT_MAX_MODEL_LEN, ReplaySettings
 from llmops.components.capacity.scaling import AutoscalingSpec, DemandRule
 from llmops.components.errors import MISSING, Problem
@@ -27,6 +28,9 @@ class StackModel:
     rule: DemandRule
     startup_s: int
     """Seconds a new replica takes, as the stack deploys it: `startupS`, else the start-up estimate."""
+    pools: tuple[PoolRoom, ...] | None = None
+    """The model's pools in preference order with the replicas each holds at its max size (for
+    `--lose-pool`); None where a pool's GPUs per machine are unknown."""
 
 
 class StackModelError(ValueError):
@@ -98,7 +102,11 @@ def stack_model(config: StackConfig, name: str) -> StackModel:
             ) from None
         planning = replica_capacity(perf, TokenMix(*PLANNING_MIX), Slo())
         rule = DemandRule(planning.prefill_s_per_token, planning.decode_s_per_token, startup_s)
-    return StackModel(model, gpu, spec, rule, startup_s)
+    from llmops.infra.autoscaling import replica_room
+
+    rooms = replica_room(model, pools)
+    sizes = None if rooms is None else tuple(PoolRoom(r.pool, r.nodes * r.replicas_per_node) for r in rooms)
+    return StackModel(model, gpu, spec, rule, startup_s, sizes)
 
 
 def replay_settings(found: StackModel, **overrides: Any) -> ReplaySettings:

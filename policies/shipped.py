@@ -10,11 +10,7 @@ from __future__ import annotations
 
 import json
 
-WAIVERS: dict[str, str] = {
-    "serving-namespace-restricted": "the restricted Pod Security label also needs every serving pod to drop "
-    "all capabilities and forbid privilege escalation; label the serving namespace once the model, "
-    "download and pre-pull pods are checked against the restricted profile (follow-up to #10).",
-}
+WAIVERS: dict[str, str] = {}
 
 
 def pack_config() -> dict[str, dict[str, str]]:

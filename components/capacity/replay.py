@@ -14,6 +14,7 @@ import math
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 from llmops.components.capacity.autoscalers import HpaParams, KedaWaitingParams, KpaParams
@@ -103,6 +104,8 @@ class PolicyResult:
     ready: np.ndarray
     slo_attainment_feasible: float = 1.0
     """Share of the feasible requests (whose prefill alone fits the TTFT SLO) that meet it."""
+    backlog: np.ndarray | None = None
+    """Backlog (replica-seconds) at the end of each bin, for scoring a part of the replay."""
 
     def to_json(self) -> dict[str, float | int]:
         return {
@@ -319,9 +322,16 @@ def _infeasible_share(load: _Load, ttft_s: float, first_bin: int) -> float:
 
 
 def _attainments(
-    load: _Load, backlog: np.ndarray, ready: np.ndarray, ttft_s: float, bin_s: float, first_bin: int = 0
+    load: _Load,
+    backlog: np.ndarray,
+    ready: np.ndarray,
+    ttft_s: float,
+    bin_s: float,
+    first_bin: int = 0,
+    last_bin: int | None = None,
 ) -> tuple[float, float]:
-    """Share of the requests from bin `first_bin` on whose wait plus prefill meets the TTFT SLO.
+    """Share of the requests from bin `first_bin` on (to `last_bin`, exclusive, when given) whose
+    wait plus prefill meets the TTFT SLO.
 
     Request traces: each request's own wait (`_request_waits`). Aggregates arrive evenly over their
     bin, so the backlog moves linearly from its start by the bin's work less what the ready replicas
@@ -329,13 +339,16 @@ def _attainments(
     `max(0, start + f (work - ready * bin))` replica-seconds ahead of it and waits that divided by the
     ready replicas. With no ready replica nothing is served.
     """
-    total = float(load.requests[first_bin:].sum())
+    window = slice(first_bin, last_bin)
+    total = float(load.requests[window].sum())
     if total <= 0:
         return 1.0, 1.0
     feasible = _feasible(load, ttft_s)
     if load.request_bin is not None and load.floor_s is not None:
         met = _request_waits(load, ready, bin_s) + load.floor_s <= ttft_s + 1e-9
         scored = load.request_bin >= first_bin
+        if last_bin is not None:
+            scored &= load.request_bin < last_bin
         wanted = scored & feasible
         over_feasible = float(np.mean(met[wanted])) if wanted.any() else 1.0
         return float(np.mean(met[scored])), over_feasible
@@ -355,8 +368,8 @@ def _attainments(
     )
     # A request whose prefill alone exceeds the SLO fails whatever the queue.
     share = np.where(limit < 0, 0.0, share)
-    met = (load.requests * share)[first_bin:].sum()
-    feasible_requests = float((load.requests * feasible)[first_bin:].sum())
+    met = (load.requests * share)[window].sum()
+    feasible_requests = float((load.requests * feasible)[window].sum())
     over_feasible = float(met / feasible_requests) if feasible_requests > 0 else 1.0
     return float(met / total), over_feasible
 
@@ -383,11 +396,16 @@ def _simulate(
     initial_ready: int,
     decide: Callable[[int, float, int], int],
     observed: list[tuple[float, int]] | None = None,
+    fleet: Fleet | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Run replicas against the work. `decide(t, backlog_before_t, provisioned)` gives the target
     replica count at the start of bin t from what was observable by then; `observed`, when given,
-    receives (backlog, ready replicas) at the start of each bin before the decision."""
+    receives (backlog, ready replicas) at the start of each bin before the decision. `fleet`: where
+    the replicas run when that matters (pools with sizes that can be lost: components.capacity.
+    failover); default: one pool without limit, below."""
     bins = len(load.work)
+    if fleet is not None:
+        return _simulate_fleet(load, bin_s, initial_ready, decide, observed, fleet)
     arriving = [0] * (bins + startup_bins + 1)
     ready = initial_ready
     starting = 0
@@ -423,6 +441,56 @@ def _simulate(
         backlog = load.advance(t, backlog, ready, bin_s)
         provisioned_out[t] = ready + starting
         ready_out[t] = ready
+        backlog_out[t] = backlog
+    return provisioned_out, ready_out, backlog_out
+
+
+class Fleet(Protocol):
+    """Replicas placed on pools (components.capacity.failover.PoolFleet): the same bin order as
+    `_simulate` (arrivals, observation, decision, then the queue drains on the ready replicas)."""
+
+    def start(self, initial_ready: int) -> None: ...
+    def begin_bin(self, t: int) -> None:
+        """Losses, returns and arrivals at the start of bin t."""
+
+    @property
+    def ready(self) -> int: ...
+    @property
+    def provisioned(self) -> int:
+        """Replicas on a node (ready or starting): what costs GPU-hours."""
+        ...
+
+    @property
+    def desired(self) -> int:
+        """The Deployment's replica count: provisioned plus those waiting for room."""
+        ...
+
+    def scale(self, t: int, target: int) -> None: ...
+
+
+def _simulate_fleet(
+    load: _Load,
+    bin_s: float,
+    initial_ready: int,
+    decide: Callable[[int, float, int], int],
+    observed: list[tuple[float, int]] | None,
+    fleet: Fleet,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    bins = len(load.work)
+    provisioned_out = np.empty(bins, dtype=np.int64)
+    ready_out = np.empty(bins, dtype=np.int64)
+    backlog_out = np.empty(bins)
+    backlog = 0.0
+    fleet.start(initial_ready)
+    for t in range(bins):
+        fleet.begin_bin(t)
+        if observed is not None:
+            observed.append((backlog, fleet.ready))
+        # The autoscaler sees the Deployment's count, replicas still waiting for a node included.
+        fleet.scale(t, decide(t, backlog, fleet.desired))
+        backlog = load.advance(t, backlog, fleet.ready, bin_s)
+        provisioned_out[t] = fleet.provisioned
+        ready_out[t] = fleet.ready
         backlog_out[t] = backlog
     return provisioned_out, ready_out, backlog_out
 
@@ -463,10 +531,23 @@ class _Run:
     """Request traces: which requests the static size serves within the SLO (the oracle must too)."""
     deployed: tuple[AutoscalingSpec, DemandRule] | None = None
     """The `deployed` policy's ScaledObject and recording rules (settings', or the defaults)."""
+    fleet: Callable[[], Fleet] | None = None
+    """Where the dynamic policies' replicas run (a new fleet per policy); default: one pool
+    without limit."""
 
     @property
     def work(self) -> np.ndarray:
         return self.load.work
+
+    def simulate(
+        self,
+        initial: int,
+        decide: Callable[[int, float, int], int],
+        observed: list[tuple[float, int]] | None = None,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """`_simulate` on this run's load, on its fleet when it has one."""
+        fleet = self.fleet() if self.fleet is not None else None
+        return _simulate(self.load, self.bin_s, self.startup_bins, initial, decide, observed, fleet)
 
     def finish(
         self, name: str, provisioned: np.ndarray, ready: np.ndarray, backlog: np.ndarray
@@ -485,7 +566,24 @@ class _Run:
             provisioned=provisioned,
             ready=ready,
             slo_attainment_feasible=attained_feasible,
+            backlog=backlog,
         )
+
+    def attainment_between(self, result: PolicyResult, first_bin: int, last_bin: int) -> tuple[float, float]:
+        """A policy's attainment (all, feasible) over bins first_bin..last_bin-1 alone."""
+        assert result.backlog is not None
+        return _attainments(
+            self.load, result.backlog, result.ready, self.settings.slo.ttft_s, self.bin_s, first_bin, last_bin
+        )
+
+    def requests_between(self, first_bin: int, last_bin: int) -> tuple[float, float]:
+        """Requests (all, feasible) arriving in bins first_bin..last_bin-1."""
+        feasible = _feasible(self.load, self.settings.slo.ttft_s)
+        if self.load.request_bin is not None:
+            inside = (self.load.request_bin >= first_bin) & (self.load.request_bin < last_bin)
+            return float(inside.sum()), float((inside & feasible).sum())
+        window = slice(first_bin, last_bin)
+        return float(self.load.requests[window].sum()), float((self.load.requests * feasible)[window].sum())
 
     def constant_attainment(self, replicas: int) -> float:
         ready = np.full(len(self.work), replicas)
@@ -551,6 +649,9 @@ def _static_size(run: _Run) -> int:
 
 
 def _static(run: _Run) -> PolicyResult:
+    if run.fleet is not None:
+        # A constant Deployment: lost replicas are re-created wherever there is room.
+        return run.finish("static", *run.simulate(run.static_size, lambda _t, _b, _r: run.static_size))
     fixed = np.full(len(run.work), run.static_size, dtype=np.int64)
     return run.finish("static", fixed, fixed, _constant_backlog(run.load, run.static_size, run.bin_s))
 
@@ -628,8 +729,7 @@ def _keda_waiting(run: _Run) -> PolicyResult:
             return stabiliser.push(0, run.initial)
         return min(run.cap, stabiliser.push(t, run.waiting_recommendation(backlog, replicas)))
 
-    simulated = _simulate(run.load, run.bin_s, run.startup_bins, run.initial, decide)
-    return run.finish("keda-waiting", *simulated)
+    return run.finish("keda-waiting", *run.simulate(run.initial, decide))
 
 
 def _bins(seconds: float, bin_s: float) -> int:
@@ -661,8 +761,7 @@ def _hpa(run: _Run, params: HpaParams | None = None, name: str = "hpa") -> Polic
         state["size"] = size
         return size
 
-    simulated = _simulate(run.load, run.bin_s, run.startup_bins, run.initial, decide, observed)
-    return run.finish(name, *simulated)
+    return run.finish(name, *run.simulate(run.initial, decide, observed))
 
 
 def _kpa(run: _Run) -> PolicyResult:
@@ -693,8 +792,7 @@ def _kpa(run: _Run) -> PolicyResult:
         wanted = max(wanted, floor)
         return min(run.cap, max(run.settings.min_replicas, wanted))
 
-    simulated = _simulate(run.load, run.bin_s, run.startup_bins, run.initial, decide, observed)
-    return run.finish("kpa", *simulated)
+    return run.finish("kpa", *run.simulate(run.initial, decide, observed))
 
 
 def deployed_parameters(spec: AutoscalingSpec, rule: DemandRule) -> dict[str, object]:
@@ -851,8 +949,7 @@ def _deployed(run: _Run) -> PolicyResult:
         state["size"] = loop.step(t * bin_s, replicas, values)
         return state["size"]
 
-    simulated = _simulate(run.load, bin_s, run.startup_bins, initial, decide, observed)
-    return run.finish("deployed", *simulated)
+    return run.finish("deployed", *run.simulate(initial, decide, observed))
 
 
 def _predictive(run: _Run) -> PolicyResult:
@@ -888,7 +985,7 @@ def _predictive(run: _Run) -> PolicyResult:
         wanted = max(settings.min_replicas, target_list[t - 1], floor_now)
         return min(run.cap, stabiliser.push(t, wanted))
 
-    return run.finish("predictive", *_simulate(run.load, run.bin_s, run.startup_bins, run.initial, decide))
+    return run.finish("predictive", *run.simulate(run.initial, decide))
 
 
 def _warm_start(busy: np.ndarray, bin_s: float, settings: ReplaySettings) -> int:
@@ -914,6 +1011,29 @@ _POLICY_RUNNERS: dict[str, Callable[[_Run], PolicyResult]] = {
 
 
 def replay(trace: Trace, settings: ReplaySettings, policies: tuple[str, ...] = POLICIES) -> ReplayResult:
+    run = prepare_run(trace, settings, policies)
+    return run_policies(run, trace, policies)
+
+
+def run_policies(run: _Run, trace: Trace, policies: tuple[str, ...]) -> ReplayResult:
+    """Each policy on a prepared run (`prepare_run`), as one result."""
+    return ReplayResult(
+        infeasible_share=_infeasible_share(run.load, run.settings.slo.ttft_s, run.scored_from),
+        trace_requests=trace.request_count,
+        span_s=trace.span_s,
+        bin_s=run.bin_s,
+        load=run.load.work / run.bin_s,
+        capacity=run.capacity,
+        usd_per_gpu_hour=run.price,
+        settings=run.settings,
+        policies={name: _POLICY_RUNNERS[name](run) for name in policies},
+        deployed=run.deployed,
+    )
+
+
+def prepare_run(trace: Trace, settings: ReplaySettings, policies: tuple[str, ...] = POLICIES) -> _Run:
+    """The trace binned into work for the model and GPU, the static size, the dynamic policies'
+    ceiling and the deployed ScaledObject: what every policy runs on."""
     unknown = [p for p in policies if p not in POLICIES]
     if unknown:
         raise ValueError(f"policy {unknown[0]!r} is not one of {', '.join(POLICIES)}")
@@ -951,18 +1071,7 @@ def replay(trace: Trace, settings: ReplaySettings, policies: tuple[str, ...] = P
     if "deployed" in policies:
         planning = replica_capacity(perf, TokenMix(*PLANNING_MIX))
         run.deployed = default_deployed(settings, planning, run.cap)
-    return ReplayResult(
-        infeasible_share=_infeasible_share(load, settings.slo.ttft_s, run.scored_from),
-        trace_requests=trace.request_count,
-        span_s=trace.span_s,
-        bin_s=bin_s,
-        load=busy,
-        capacity=capacity,
-        usd_per_gpu_hour=price,
-        settings=settings,
-        policies={name: _POLICY_RUNNERS[name](run) for name in policies},
-        deployed=run.deployed,
-    )
+    return run
 
 
 def plot(

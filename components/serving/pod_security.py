@@ -27,7 +27,25 @@ from dataclasses import dataclass
 from llmops.components.kube_names import QUANTITY
 from llmops.components.serving.vllm_args import DEFAULT_IMAGE
 
-__all__ = ["DEFAULT_IMAGE", "WritablePath", "image_problems", "pinned_image", "writable_path_problems"]
+__all__ = [
+    "DEFAULT_IMAGE",
+    "RESTRICTED_NAMESPACE_LABELS",
+    "WritablePath",
+    "image_problems",
+    "pinned_image",
+    "writable_path_problems",
+]
+
+PSS_VERSION = "v1.33"
+"""Pod Security Standards version the serving namespace is held to: the pinned K3s minor
+(components/k3s/versions.py), so a cluster upgrade cannot tighten the profile under running pods."""
+RESTRICTED_NAMESPACE_LABELS = {
+    f"pod-security.kubernetes.io/{mode}{suffix}": value
+    for mode in ("enforce", "warn", "audit")
+    for suffix, value in (("", "restricted"), ("-version", PSS_VERSION))
+}
+"""Labels of the serving namespace: the API server admits only pods of the restricted profile.
+Every pod llmops puts there (model, download Job, image pre-pull) is written to it."""
 
 RUN_AS_USER = 10001
 """UID of the serving process: above the range host users and system accounts use."""

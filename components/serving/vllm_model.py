@@ -22,6 +22,7 @@ from llmops.components.serving import pod_security
 from llmops.components.serving.autoscaling import AutoscalingSpec, reactive_query, scaled_object_spec
 from llmops.components.serving.model_store import ModelStoreMount, store_pod_parts
 from llmops.components.serving.pod_security import WritablePath
+from llmops.components.serving.spread import default_spread_keys, pool_affinity, spread_constraints
 from llmops.components.serving.vllm_args import (
     DEFAULT_IMAGE,
     MAX_MODEL_NAME,
@@ -32,8 +33,6 @@ from llmops.components.serving.vllm_args import (
 )
 
 GPU_RESOURCE = "nvidia.com/gpu"
-# Node label every llmops GPU pool puts on its nodes (components/k3s/render.py).
-POOL_LABEL = "llmops.io/pool"
 HF_HOME = pod_security.HF_HOME
 
 # Readiness: a replica whose /health fails twice, one second apart, leaves the
@@ -110,6 +109,10 @@ class VllmModelArgs:
     node_pools: Sequence[str] = ()
     """Pools (node label llmops.io/pool) the pods may run on, most preferred first, e.g. a spot pool
     then its on-demand fallback; default: any node."""
+    spread_over: Sequence[str] | None = None
+    """Node labels (failure domains) the replicas spread over besides the node, softly: the pool
+    order wins, spread breaks ties (components/serving/spread.py). Every node that may run the model
+    must carry each label. Default: `llmops.io/cloud` with node_pools, else the zone label."""
     tolerate_gpu_taint: bool = True
     """Tolerate the nvidia.com/gpu=true:NoSchedule taint that llmops puts on GPU nodes; default: on."""
     startup_timeout_s: int = 1200
@@ -300,12 +303,17 @@ class VllmModel(pulumi.ComponentResource):
             opts=child,
         )
 
-        # Voluntary disruptions (node drains, spot rebalance) take one replica at a time.
+        # Voluntary disruptions (node drains, spot rebalance) take one replica at a time. A count
+        # of unavailable pods, not a minimum available: when a pool is lost, the budget holds drains
+        # of the survivors until the replacements are ready, and it never needs the lost pool back.
+        # Pods that are not ready (a replacement still loading on a node being drained) may always
+        # be evicted, so a failover never deadlocks a drain.
         k8s.policy.v1.PodDisruptionBudget(
             f"{name}-pdb",
             metadata=meta(),
             spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
                 max_unavailable=1,
+                unhealthy_pod_eviction_policy="AlwaysAllow",
                 selector=k8s.meta.v1.LabelSelectorArgs(match_labels=select),
             ),
             opts=child,
@@ -428,11 +436,22 @@ class VllmModel(pulumi.ComponentResource):
             else k8s.core.v1.VolumeArgs(name="model-cache", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs())
         )
         health = k8s.core.v1.HTTPGetActionArgs(path="/health", port="http")
-        tolerations: Sequence[k8s.core.v1.TolerationArgs] = (
+        from llmops.components.capacity.failover import NOT_READY_TOLERATION_S
+
+        tolerations: list[k8s.core.v1.TolerationArgs] = (
             [k8s.core.v1.TolerationArgs(key=GPU_RESOURCE, operator="Exists", effect="NoSchedule")]
             if args.tolerate_gpu_taint
             else []
         )
+        # A node that stops reporting (its pool lost, a spot machine gone without notice) has its
+        # replicas replaced after 30 s instead of the default 5 minutes: the failover replay
+        # (components/capacity/failover.py) counts on it.
+        tolerations += [
+            k8s.core.v1.TolerationArgs(
+                key=key, operator="Exists", effect="NoExecute", toleration_seconds=NOT_READY_TOLERATION_S
+            )
+            for key in ("node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable")
+        ]
         container = k8s.core.v1.ContainerArgs(
             name="vllm",
             image=pinned_image(args.image, args.image_digest),
@@ -516,17 +535,14 @@ class VllmModel(pulumi.ComponentResource):
                 seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
             ),
             node_selector=dict(args.node_selector) or None,
-            affinity=_pool_affinity(args.node_pools),
-            tolerations=list(tolerations) or None,
-            # Replicas on different nodes, so one lost spot machine takes one replica.
-            topology_spread_constraints=[
-                k8s.core.v1.TopologySpreadConstraintArgs(
-                    max_skew=1,
-                    topology_key="kubernetes.io/hostname",
-                    when_unsatisfiable="ScheduleAnyway",
-                    label_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=dict(select)),
-                )
-            ],
+            affinity=pool_affinity(args.node_pools),
+            tolerations=tolerations,
+            topology_spread_constraints=spread_constraints(
+                select,
+                args.node_pools,
+                default_spread_keys(args.node_pools) if args.spread_over is None else args.spread_over,
+                args.autoscaling.max_replicas if args.autoscaling is not None else args.replicas,
+            ),
             termination_grace_period_seconds=30,
             volumes=[
                 k8s.core.v1.VolumeArgs(
@@ -586,31 +602,4 @@ def _progress_probe(stall_seconds: int, *, in_image: bool = False) -> k8s.core.v
         period_seconds=PROGRESS_PROBE_PERIOD_S,
         timeout_seconds=PROGRESS_PROBE_TIMEOUT_S,
         failure_threshold=1,
-    )
-
-
-def _pool_affinity(pools: Sequence[str]) -> k8s.core.v1.AffinityArgs | None:
-    """Run only on the given pools, preferring the earlier ones (spot first, then its fallback)."""
-    if not pools:
-        return None
-    in_pools = k8s.core.v1.NodeSelectorRequirementArgs(key=POOL_LABEL, operator="In", values=list(pools))
-    preferred = [
-        k8s.core.v1.PreferredSchedulingTermArgs(
-            # Earlier pools weigh more: 100, 50, 25, ... (the scheduler accepts 1..100).
-            weight=max(1, 100 >> rank),
-            preference=k8s.core.v1.NodeSelectorTermArgs(
-                match_expressions=[
-                    k8s.core.v1.NodeSelectorRequirementArgs(key=POOL_LABEL, operator="In", values=[pool])
-                ]
-            ),
-        )
-        for rank, pool in enumerate(pools)
-    ]
-    return k8s.core.v1.AffinityArgs(
-        node_affinity=k8s.core.v1.NodeAffinityArgs(
-            required_during_scheduling_ignored_during_execution=k8s.core.v1.NodeSelectorArgs(
-                node_selector_terms=[k8s.core.v1.NodeSelectorTermArgs(match_expressions=[in_pools])]
-            ),
-            preferred_during_scheduling_ignored_during_execution=preferred if len(pools) > 1 else None,
-        )
     )

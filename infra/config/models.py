@@ -177,7 +177,9 @@ class PoolConfig(_Strict):
     )
     schedules: list[ScheduleConfig] = Field(default_factory=list, description="time windows (table below)")
     fallback_pool: str | None = Field(
-        None, description="pool that takes the load when this (spot) pool is gone"
+        None,
+        description="pool that takes the load when this (spot) pool is gone; it may name its own "
+        "fallback, in another cloud too, and models follow the whole chain in order",
     )
 
 
@@ -233,7 +235,7 @@ class ModelConfig(_Strict):
     replicas: int = Field(1, ge=0, le=1000, description="pods; `0` scales the model down")
     pool: str | None = Field(
         None,
-        description="pool whose nodes run the model (then its `fallbackPool`); "
+        description="pool whose nodes run the model (then its chain of `fallbackPool`s); "
         "required when the stack has pools",
         json_schema_extra=shown_default("any GPU node"),
     )
