@@ -168,6 +168,7 @@ def estimate(
         cost["autoscaling"] = ceilings
         cost["autoscaled_ceiling_monthly_usd"] = autoscaled_ceiling(config, cost, ceilings)
     _add_model_store(config, cost)
+    _add_node_addresses(config, cost)
     return StackEstimate(cost=cost, fit=fit_verdicts(config), budget=budget_verdict(config.budget, cost))
 
 
@@ -181,6 +182,21 @@ def _add_model_store(config: StackConfig, cost: dict[str, Any]) -> None:
     if not usd:
         return
     cost["model_store_usd"] = round(usd, 2)
+    for key in ("monthly_usd", "ceiling_monthly_usd", "autoscaled_ceiling_monthly_usd"):
+        if key in cost:
+            cost[key] = round(cost[key] + usd, 2)
+
+
+def _add_node_addresses(config: StackConfig, cost: dict[str, Any]) -> None:
+    """A cluster spanning clouds pays a static public IPv4 per server and per pool node at `max`,
+    around the clock; it joins every total the budget reads (docs/decisions/130-static-node-addresses.md)."""
+    from llmops.infra.multicloud import address_summary, spans_clouds
+
+    if not spans_clouds(config):
+        return
+    summary = address_summary(config)
+    cost["node_addresses"] = summary
+    usd = float(summary["usdPerMonth"])
     for key in ("monthly_usd", "ceiling_monthly_usd", "autoscaled_ceiling_monthly_usd"):
         if key in cost:
             cost[key] = round(cost[key] + usd, 2)

@@ -45,6 +45,12 @@ def check_semantics(config: StackConfig) -> list[Problem]:
         )
     if isinstance(config.cluster, K3sClusterConfig):
         problems += _check_k3s_cluster(config.cluster)
+        from llmops.infra.multicloud_checks import spanning_problems
+
+        problems += spanning_problems(config.cluster, config.pools)
+    from llmops.infra.multicloud_checks import model_pools_problems
+
+    problems += model_pools_problems(config.models, config.pools)
     if isinstance(config.cluster, K3sClusterConfig) and config.models and not config.pools:
         problems.append(
             Problem(
@@ -58,17 +64,6 @@ def check_semantics(config: StackConfig) -> list[Problem]:
     for i, pool in enumerate(config.pools):
         at = f"pools[{i}]"
         problems += _check_instance_types(at, pool)
-        if isinstance(config.cluster, K3sClusterConfig) and pool.cloud is not config.cluster.cloud:
-            problems.append(
-                Problem(
-                    f"{at}.cloud",
-                    pool.cloud.value,
-                    f"differs from cluster.cloud {config.cluster.cloud.value!r}; pools in another cloud "
-                    "than the servers are not composed yet",
-                    f"set cluster.cloud: {pool.cloud.value}, or move the pool to "
-                    f"{config.cluster.cloud.value}",
-                )
-            )
         if pool.capacity is not Capacity.MIXED and pool.on_demand_base:
             problems.append(
                 Problem(
