@@ -132,6 +132,32 @@ def autoscaled_pools(config: StackConfig) -> Sequence[PoolConfig]:
     return [pool for pool in config.pools if pool.cloud is cluster.cloud]
 
 
+def address_export(config: StackConfig, spanning: SpanningCluster) -> dict[str, Any]:
+    """The `nodeAddresses` stack output: what the addresses cost, and each group's ranges (what
+    every cloud's firewall admits)."""
+    cidrs: dict[str, Any] = {
+        "servers": [
+            address.apply(lambda ip: f"{ip}/32") for address in spanning.k3s.server_external_addresses
+        ]
+    }
+    cidrs.update({pool: list(reserved.addresses) for pool, reserved in spanning.addresses.items()})
+    return {**address_summary(config), "cidrs": cidrs}
+
+
+def autoscaling_summary(config: StackConfig) -> dict[str, Any]:
+    """The `nodeAutoscaling` stack output of a cluster spanning clouds: which pools cluster-autoscaler
+    resizes and which keep their size and schedules (docs/multicloud.md)."""
+    from llmops.infra.program import node_autoscaling_wanted
+
+    autoscaled = [pool.name for pool in autoscaled_pools(config)] if node_autoscaling_wanted(config) else []
+    return {
+        "autoscaled": autoscaled,
+        "fixed": [pool.name for pool in config.pools if pool.name not in autoscaled],
+        "why": "cluster-autoscaler runs one cloud provider, with the servers' cloud identity; pools in "
+        "other clouds keep min/desired and their schedules",
+    }
+
+
 def address_summary(config: StackConfig) -> dict[str, Any]:
     """What the static node addresses cost: one per server and one per pool node at `max` (pure)."""
     from llmops.components.cloud import kit

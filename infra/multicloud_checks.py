@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from llmops.components.cloud import kit
 from llmops.components.errors import Problem
-from llmops.infra.config.models import K3sClusterConfig, ModelConfig, PoolConfig
+from llmops.infra.config.models import K3sClusterConfig, ModelConfig, PoolConfig, StackConfig
 
 
 def spanning_problems(cluster: K3sClusterConfig, pools: Sequence[PoolConfig]) -> list[Problem]:
@@ -50,6 +50,32 @@ def spanning_problems(cluster: K3sClusterConfig, pools: Sequence[PoolConfig]) ->
                 )
             )
     return problems
+
+
+def store_problems(config: StackConfig) -> list[Problem]:
+    """The servers' cloud's own model store reaches its own nodes only: refused when a model runs
+    on pools in another cloud (NFS across the internet, unencrypted, is not offered)."""
+    from llmops.infra.model_store_config import StoreKind, store_kind
+
+    cluster = config.cluster
+    if not isinstance(cluster, K3sClusterConfig) or store_kind(config) is not StoreKind.EFS:
+        return []
+    clouds = {pool.name: pool.cloud for pool in config.pools}
+    for i, model in enumerate(config.models):
+        names = list(model.pools) or ([model.pool] if model.pool else [])
+        elsewhere = [name for name in names if clouds.get(name, cluster.cloud) is not cluster.cloud]
+        if elsewhere:
+            return [
+                Problem(
+                    "modelStore.kind",
+                    StoreKind.EFS.value,
+                    f"is reachable from {cluster.cloud.value} nodes only, but models[{i}] ({model.name!r}) "
+                    f"may run on {elsewhere[0]!r} in {clouds[elsewhere[0]].value}",
+                    "set llmops:modelStore: {kind: none} (each node downloads the weights), or keep the "
+                    "model's pools in the servers' cloud",
+                )
+            ]
+    return []
 
 
 def model_pools_problems(models: Sequence[ModelConfig], pools: Sequence[PoolConfig]) -> list[Problem]:

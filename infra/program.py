@@ -216,7 +216,8 @@ def k3s_cluster(
         spanning = multicloud.build(config, cluster, stack)
         k3s, servers, gpu_pools = spanning.k3s, spanning.servers, spanning.pools
         network = spanning.networks[cluster.cloud.value]
-        pulumi.export("nodeAddresses", multicloud.address_summary(config))
+        pulumi.export("nodeAddresses", multicloud.address_export(config, spanning))
+        pulumi.export("nodeAutoscaling", multicloud.autoscaling_summary(config))
     else:
         flannel = FlannelBackend.WIREGUARD_NATIVE if cluster.wireguard else FlannelBackend.VXLAN
         network = cloud.network(stack, network_spec(cluster))

@@ -51,6 +51,9 @@ def check_semantics(config: StackConfig) -> list[Problem]:
     from llmops.infra.multicloud_checks import model_pools_problems
 
     problems += model_pools_problems(config.models, config.pools)
+    from llmops.infra.multicloud_checks import store_problems as spanning_store_problems
+
+    problems += spanning_store_problems(config)
     if isinstance(config.cluster, K3sClusterConfig) and config.models and not config.pools:
         problems.append(
             Problem(

@@ -348,6 +348,18 @@ BAD_CONFIGS = [
         id="model-pools-unknown-pool",
     ),
     pytest.param(
+        "  gcp:project: p\n  gcp:region: us-central1\n"
+        "  llmops:cluster: {kind: k3s, wireguard: true, allowedCidrs: [203.0.113.0/24]}\n"
+        "  llmops:pools:\n"
+        "    - {name: l4, cloud: aws, gpuType: L4, instanceTypes: [g6.xlarge], capacity: on-demand, max: 2}\n"
+        "    - {name: g, cloud: gcp, gpuType: L4, instanceTypes: [g2-standard-4], capacity: on-demand}\n"
+        "  llmops:models:\n    - {name: m, source: Qwen/Qwen2.5-0.5B-Instruct, pools: [l4, g]}\n",
+        "modelStore.kind: 'efs' is reachable from aws nodes only, but models[0] ('m') may run on 'g' in gcp. "
+        "Fix: set llmops:modelStore: {kind: none} (each node downloads the weights), or keep the model's "
+        "pools in the servers' cloud",
+        id="cloud-file-system-for-a-model-on-pools-in-another-cloud",
+    ),
+    pytest.param(
         LOCAL_CLUSTER + "  llmops:observability: {enabled: true, logRetentionHours: 100}\n",
         "observability.logRetentionHours: 100 must be a positive multiple of 24 (Loki's index period); "
         "use e.g. 168 for 7 days",
