@@ -3,11 +3,17 @@
 # until the instance metadata reports it. Appended to cloud.sh for nodes of a cluster spanning
 # clouds; the node's role may associate exactly the set's allocations with instances of its pool.
 
+# Between attempts: a few seconds, random so nodes booting together spread out
+# (LLMOPS_CLAIM_PAUSE_S fixes it and LLMOPS_CLAIM_ATTEMPTS bounds the tries, e.g. for tests).
+claim_pause() {
+  sleep "${LLMOPS_CLAIM_PAUSE_S:-$((RANDOM % 5 + 3))}"
+}
+
 cloud_claim_address() {
   local set=$1 region id allocation address attempt
   region=$(aws_imds_get placement/region) || return 1
   id=$(aws_imds_get instance-id) || return 1
-  for attempt in $(seq 1 30); do
+  for attempt in $(seq 1 "${LLMOPS_CLAIM_ATTEMPTS:-30}"); do
     # Held already (a reboot, or a retry after a slow metadata update).
     address=$(aws ec2 describe-addresses --region "$region" \
       --filters "Name=tag:llmops.io/address-set,Values=${set}" "Name=instance-id,Values=${id}" \
@@ -24,13 +30,13 @@ cloud_claim_address() {
       else
         log "no free address in set ${set} yet (attempt ${attempt})"
       fi
-      sleep $((RANDOM % 5 + 5))
+      claim_pause
       continue
     fi
     if [ "$(aws_imds_get public-ipv4 || true)" = "$address" ]; then
       return 0
     fi
-    sleep 3
+    claim_pause
   done
   return 1
 }

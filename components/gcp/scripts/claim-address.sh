@@ -23,6 +23,12 @@ gce_compute() {
   return "$status"
 }
 
+# Between attempts: a few seconds, random so nodes booting together spread out
+# (LLMOPS_CLAIM_PAUSE_S fixes it and LLMOPS_CLAIM_ATTEMPTS bounds the tries, e.g. for tests).
+claim_pause() {
+  sleep "${LLMOPS_CLAIM_PAUSE_S:-$((RANDOM % 5 + 3))}"
+}
+
 cloud_claim_address() {
   local set=$1 project zone region name instance_url current address config attempt
   project=$(gce_metadata_get project/project-id) || return 1
@@ -31,7 +37,7 @@ cloud_claim_address() {
   region=${zone%-*}
   name=$(gce_metadata_get instance/name) || return 1
   instance_url="${GCP_COMPUTE_URL}/projects/${project}/zones/${zone}/instances/${name}"
-  for attempt in $(seq 1 30); do
+  for attempt in $(seq 1 "${LLMOPS_CLAIM_ATTEMPTS:-30}"); do
     current=$(cloud_external_ip || true)
     # A random free address of the set, or the one this VM holds already (a reboot).
     address=$(gce_compute GET "${GCP_COMPUTE_URL}/projects/${project}/regions/${region}/addresses?filter=labels.llmops-address-set%3D${set}" \
@@ -46,18 +52,18 @@ print(mine[0] if mine else (random.choice(free) if free else ""))') || address="
     fi
     if [ -z "$address" ]; then
       log "no free address in set ${set} yet (attempt ${attempt})"
-      sleep $((RANDOM % 5 + 5))
+      claim_pause
       continue
     fi
     config=$(gce_compute GET "$instance_url" \
       | python3 -c 'import json, sys; c = json.load(sys.stdin)["networkInterfaces"][0].get("accessConfigs", []); print(c[0]["name"] if c else "")') || config=""
     if [ -n "$config" ]; then
       gce_compute POST "${instance_url}/deleteAccessConfig?networkInterface=nic0&accessConfig=${config// /%20}" >/dev/null || true
-      sleep 5
+      claim_pause
     fi
     gce_compute POST "${instance_url}/addAccessConfig?networkInterface=nic0" \
       "{\"name\": \"external-nat\", \"type\": \"ONE_TO_ONE_NAT\", \"natIP\": \"${address}\"}" >/dev/null || true
-    sleep 5
+    claim_pause
   done
   return 1
 }
