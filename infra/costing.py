@@ -84,8 +84,12 @@ def pool_windows(pool: PoolConfig) -> tuple[int, tuple[ScheduleWindow, ...]]:
 
 
 def pool_costs(
-    config: StackConfig, region: str | None, spot_prices: Mapping[str, float] | None = None
+    config: StackConfig,
+    region: str | None,
+    spot_prices: Mapping[str, float] | None = None,
+    regions: Mapping[str, str] | None = None,
 ) -> list[PoolCost]:
+    """`regions`: cloud -> region, for pools of a stack spanning clouds (where `region` is None)."""
     models_on = {p.name: tuple(m.name for m in config.models if m.pool == p.name) for p in config.pools}
     costs = []
     for pool in config.pools:
@@ -97,7 +101,7 @@ def pool_costs(
                 # The first (preferred) type prices the pool; the others are spot alternatives.
                 instance_type=pool.instance_types[0],
                 nodes=nodes,
-                region=region,
+                region=region if region is not None else (regions or {}).get(pool.cloud.value),
                 capacity=pool.capacity.value,
                 on_demand_base=pool.on_demand_base,
                 schedules=windows,
@@ -110,12 +114,15 @@ def pool_costs(
 
 
 def ceiling_costs(
-    config: StackConfig, region: str | None, spot_prices: Mapping[str, float] | None = None
+    config: StackConfig,
+    region: str | None,
+    spot_prices: Mapping[str, float] | None = None,
+    regions: Mapping[str, str] | None = None,
 ) -> list[PoolCost]:
     """Every pool at its max, all month: what the stack costs if every autoscaler maxes out."""
     return [
         replace(cost, nodes=pool.max, schedules=())
-        for cost, pool in zip(pool_costs(config, region, spot_prices), config.pools, strict=True)
+        for cost, pool in zip(pool_costs(config, region, spot_prices, regions), config.pools, strict=True)
     ]
 
 
@@ -131,13 +138,17 @@ class StackEstimate:
 
 
 def estimate(
-    config: StackConfig, region: str | None, spot_prices: Mapping[str, float] | None = None
+    config: StackConfig,
+    region: str | None,
+    spot_prices: Mapping[str, float] | None = None,
+    regions: Mapping[str, str] | None = None,
 ) -> StackEstimate:
-    """Cost (expected and ceiling), fit per model, and the budget verdict."""
+    """Cost (expected and ceiling), fit per model, and the budget verdict. `regions` (cloud ->
+    region, from `cloud_regions`) prices the pools of a stack spanning clouds."""
     warnings: list[str] = []
     if config.pools:
-        report = stack_cost(pool_costs(config, region, spot_prices))
-        ceiling = stack_cost(ceiling_costs(config, region, spot_prices))
+        report = stack_cost(pool_costs(config, region, spot_prices, regions))
+        ceiling = stack_cost(ceiling_costs(config, region, spot_prices, regions))
         cost = report.to_json() | {"ceiling_monthly_usd": round(ceiling.monthly_usd, 2)}
         warnings.extend(report.warnings)
     else:
@@ -282,6 +293,15 @@ def stack_region(config: StackConfig, raw_other: Mapping[str, Any]) -> str | Non
         return None
     value = raw_other.get(kit(next(iter(clouds))).region_key)
     return value if isinstance(value, str) else None
+
+
+def cloud_regions(config: StackConfig, raw_other: Mapping[str, Any]) -> dict[str, str]:
+    """Cloud -> the region the stack file sets for it (`<provider>:region`), for each used cloud."""
+    from llmops.components.cloud import kit
+
+    clouds = {pool.cloud for pool in config.pools}
+    found = {cloud.value: raw_other.get(kit(cloud).region_key) for cloud in clouds}
+    return {cloud: value for cloud, value in found.items() if isinstance(value, str)}
 
 
 def gpu_prices(pools: Iterable[PoolConfig], region: str | None) -> dict[str, float]:

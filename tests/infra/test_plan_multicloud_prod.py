@@ -407,3 +407,17 @@ def test_plan_json_and_bootstraps_hold_no_secret_plaintext(plan: Plan, tmp_path:
         assert "PRIVATE KEY" not in document, name
     for manifest in (tmp_path / STACK / "manifests").iterdir():
         assert MOCK_SECRET_MARKER not in manifest.read_text()
+
+
+def test_each_pool_is_priced_in_its_clouds_region(repo_root: Path, plan: Plan) -> None:
+    raw = read_stack_file(repo_root / "stacks", STACK)
+    regions = costing.cloud_regions(plan.config, raw.other)
+    assert regions == {"aws": "us-east-1", "gcp": "us-central1", "azure": "eastus"}
+    assert costing.stack_region(plan.config, raw.other) is None  # no one region for the stack
+    priced = {cost.name: cost.region for cost in costing.pool_costs(plan.config, None, None, regions)}
+    assert priced == {
+        "aws-l4-spot": "us-east-1",
+        "gcp-l4-spot": "us-central1",
+        "gcp-a100-spot": "us-central1",
+        "azure-a100-on-demand": "eastus",
+    }
