@@ -421,3 +421,9 @@ def test_each_pool_is_priced_in_its_clouds_region(repo_root: Path, plan: Plan) -
         "gcp-a100-spot": "us-central1",
         "azure-a100-on-demand": "eastus",
     }
+
+
+def test_preview_with_unknown_addresses_builds_the_same_resources(repo_root: Path, plan: Plan) -> None:
+    """In preview the clouds' addresses are unknown: the same reservations and rules, none dropped."""
+    preview = run_plan(read_stack_file(repo_root / "stacks", STACK), STACK, preview=True)
+    assert preview.by_type() == plan.by_type()
