@@ -91,8 +91,12 @@ def pool_costs(
 ) -> list[PoolCost]:
     """`regions`: cloud -> region, for pools of a stack spanning clouds (where `region` is None)."""
     models_on = {p.name: tuple(m.name for m in config.models if m.pool == p.name) for p in config.pools}
+    # One region names one cloud's: across clouds it prices the servers' cloud's pools only.
+    home = config.cluster.cloud if isinstance(config.cluster, K3sClusterConfig) else None
+    spanning = len({p.cloud for p in config.pools} | ({home} if home else set())) > 1
     costs = []
     for pool in config.pools:
+        own = region if not spanning or pool.cloud is home else None
         nodes, windows = pool_windows(pool)
         costs.append(
             PoolCost(
@@ -101,7 +105,7 @@ def pool_costs(
                 # The first (preferred) type prices the pool; the others are spot alternatives.
                 instance_type=pool.instance_types[0],
                 nodes=nodes,
-                region=region if region is not None else (regions or {}).get(pool.cloud.value),
+                region=own if own is not None else (regions or {}).get(pool.cloud.value),
                 capacity=pool.capacity.value,
                 on_demand_base=pool.on_demand_base,
                 schedules=windows,

@@ -352,8 +352,8 @@ def _deployment(plan: Plan, model: str) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("model", "pools"),
     [
-        ("llama-3-1-8b", ["aws-l4-spot", "gcp-l4-spot"]),
-        ("llama-3-1-70b", ["gcp-a100-spot", "azure-a100-on-demand"]),
+        ("qwen2-5-7b", ["aws-l4-spot", "gcp-l4-spot"]),
+        ("qwen2-5-72b", ["gcp-a100-spot", "azure-a100-on-demand"]),
     ],
 )
 def test_model_affinity_lists_its_pools_in_order(plan: Plan, model: str, pools: list[str]) -> None:
