@@ -17,6 +17,7 @@ import importlib
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
@@ -81,6 +82,8 @@ class NetworkSpec:
     """Let `api_allowed_cidrs` cover more than `max_public_share` of the internet."""
     max_public_share: float = 0.001
     """Largest share of the public IPv4 space the API ranges may cover together."""
+    cross_cloud: bool = False
+    """The cluster's nodes span clouds: the network leaves room for `CloudKit.admit_peers`."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -99,6 +102,60 @@ class ImageRegistry:
     cache_repository_url: pulumi.Output[str] | None = None
     """Repository of the BuildKit cache; default: `repository_url` itself (where the registry can keep
     one tag mutable among immutable ones, as ECR can)."""
+
+
+@dataclass(frozen=True)
+class NodeAddresses:
+    """Static public IPv4 addresses reserved for one group of nodes (a pool), known before they boot."""
+
+    addresses: Sequence[pulumi.Output[str]]
+    """One per node the group can have (its max); firewalls of every cloud admit exactly these."""
+    address_set: str = ""
+    """Name the nodes claim an address by at boot; empty where the cloud assigns them natively."""
+    claim_script: Path | None = None
+    """The cloud's `cloud_claim_address` shell fragment; None where no claim is needed."""
+    native_pool: Any = None
+    """Id of what the machines take an address from natively (an address prefix), or None."""
+    grants: Sequence[Any] = ()
+    """What the nodes need to claim the addresses, applied by the pool (a policy document, a role)."""
+
+
+@dataclass(frozen=True)
+class PeerRanges:
+    """The cluster's nodes by role, as static public addresses of every cloud (this one's included:
+    with `flannel-external-ip` nodes of one cloud reach each other through those addresses too)."""
+
+    servers: Sequence[pulumi.Output[str]]
+    agents: Sequence[pulumi.Output[str]]
+
+
+@dataclass(frozen=True)
+class PeerPort:
+    """One opening a cross-cloud cluster needs: protocol, port, from which role to which role."""
+
+    protocol: str
+    port: int
+    sources: str
+    """`agents`, `servers` or `nodes` (both)."""
+    targets: str
+    """`servers` or `agents` or `nodes`."""
+    description: str
+
+
+PEER_PORTS: tuple[PeerPort, ...] = (
+    PeerPort("tcp", 6443, "agents", "servers", "Kubernetes API and K3s supervisor from the agents"),
+    PeerPort("udp", 51820, "nodes", "nodes", "flannel WireGuard between all nodes"),
+    PeerPort("tcp", 10250, "servers", "agents", "kubelet on the agents from the servers"),
+)
+"""Every opening between nodes of different clouds, and nothing else; each kit's firewall follows it."""
+
+
+def peer_sources(peers: PeerRanges, port: PeerPort) -> list[pulumi.Output[str]]:
+    if port.sources == "agents":
+        return list(peers.agents)
+    if port.sources == "servers":
+        return list(peers.servers)
+    return [*peers.servers, *peers.agents]
 
 
 class CloudKit(Protocol):
@@ -165,6 +222,31 @@ class CloudKit(Protocol):
         session_manager: bool = False,
     ) -> pulumi.Resource: ...
     def spot_termination_handler(self, name: str, provider: k8s.Provider) -> pulumi.Resource | None: ...
+
+    # --- clusters spanning clouds: static node addresses and the firewall openings between clouds
+    public_ipv4_usd_per_hour: float
+    """Price of one static public IPv4 address, reserved or in use (the plan's cost line)."""
+    public_ipv4_price_source: str
+    """Where that price comes from, and when it was read."""
+    cross_cloud_servers_unavailable: str | None
+    """Why this cloud cannot host the servers of a cluster with pools in other clouds; None where it can."""
+    internet_path_mtu: int
+    """MTU of a node's packets to the internet (the WireGuard overlay subtracts its overhead from the
+    smallest of the cluster's clouds)."""
+    max_node_addresses: int | None
+    """Most static addresses one pool reserves here (the config refuses a larger `max`); None: no limit."""
+
+    def reserved_addresses(self, count: int) -> int:
+        """How many addresses are paid for when a pool reserves `count` (a prefix rounds up). Pure."""
+        ...
+
+    def reserve_node_addresses(self, name: str, network: Any, count: int) -> NodeAddresses:
+        """`count` static public addresses for pool `name`, tagged for it, before its nodes exist."""
+        ...
+
+    def admit_peers(self, name: str, network: Any, peers: PeerRanges) -> list[pulumi.Resource]:
+        """Open `network`'s firewall for `PEER_PORTS` from exactly `peers` (after every address exists)."""
+        ...
 
     # --- model store: the cloud's shared file system for weights (None: the cloud has none yet)
     model_store_kind: str | None

@@ -202,6 +202,18 @@ def _render_cost_table(cost: dict[str, Any], console: Console) -> None:
         f"[bold]{cost['monthly_usd']:,.2f}[/bold]",
     )
     console.print(table)
+    addresses = cost.get("node_addresses")
+    if addresses:
+        console.print(
+            f"static node addresses (pools span clouds): {addresses['addresses']} public IPv4 at "
+            f"${addresses['usdPerHour']:,.3f}/h = ${addresses['usdPerMonth']:,.2f} a month, in the totals"
+        )
+        for row in addresses["rows"]:
+            price = row["usdPerAddressHour"]
+            console.print(
+                f"  {escape(row['group'])} ({row['cloud']}): {row['addresses']} x ${price}/h "
+                f"[dim]({escape(row['source'])})[/dim]"
+            )
     console.print(f"every pool at its max size all month: ${cost['ceiling_monthly_usd']:,.2f}")
     for warning in cost.get("warnings", []):
         console.print(f"[yellow]warning:[/yellow] {escape(warning)}")

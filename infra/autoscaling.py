@@ -21,9 +21,12 @@ TOKEN_MIX = PLANNING_MIX
 
 
 def model_pools(model: ModelConfig, pools: Mapping[str, PoolConfig]) -> list[PoolConfig]:
-    """The pools the model's pods may run on, most preferred first: its pool, then that pool's
-    `fallbackPool`, then the fallback's own, and so on (a chain may cross clouds: spot on one,
-    spot on another, on-demand on a third). Stops at a pool already listed."""
+    """The pools the model's pods may run on, most preferred first: its `pools` list where it has
+    one; otherwise its pool, then that pool's `fallbackPool`, then the fallback's own, and so on (a
+    chain may cross clouds: spot on one, spot on another, on-demand on a third). Stops at a pool
+    already listed."""
+    if model.pools:
+        return [pools[name] for name in dict.fromkeys(model.pools) if name in pools]
     out: list[PoolConfig] = []
     pool = pools.get(model.pool) if model.pool else None
     while pool is not None and all(pool is not seen for seen in out):

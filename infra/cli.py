@@ -102,7 +102,8 @@ def plan(
         if preflight if preflight is not None else costing.preflight_wanted(result.config, os.environ):
             checks = costing.preflight(result.config, raw.other)
         spot = checks["spot_usd_per_h"] if checks else None
-        estimate = costing.estimate(result.config, region, spot)
+        regions = costing.cloud_regions(result.config, raw.other)
+        estimate = costing.estimate(result.config, region, spot, regions)
         report = policy_check.check(result, region, estimate, policy_check.load_pack_config(policy_config))
     except (StackNotFoundError, ConfigError, FileNotFoundError, policy_check.PolicyConfigError) as exc:
         raise _fail(str(exc)) from None

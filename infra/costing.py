@@ -84,11 +84,19 @@ def pool_windows(pool: PoolConfig) -> tuple[int, tuple[ScheduleWindow, ...]]:
 
 
 def pool_costs(
-    config: StackConfig, region: str | None, spot_prices: Mapping[str, float] | None = None
+    config: StackConfig,
+    region: str | None,
+    spot_prices: Mapping[str, float] | None = None,
+    regions: Mapping[str, str] | None = None,
 ) -> list[PoolCost]:
+    """`regions`: cloud -> region, for pools of a stack spanning clouds (where `region` is None)."""
     models_on = {p.name: tuple(m.name for m in config.models if m.pool == p.name) for p in config.pools}
+    # One region names one cloud's: across clouds it prices the servers' cloud's pools only.
+    home = config.cluster.cloud if isinstance(config.cluster, K3sClusterConfig) else None
+    spanning = len({p.cloud for p in config.pools} | ({home} if home else set())) > 1
     costs = []
     for pool in config.pools:
+        own = region if not spanning or pool.cloud is home else None
         nodes, windows = pool_windows(pool)
         costs.append(
             PoolCost(
@@ -97,7 +105,7 @@ def pool_costs(
                 # The first (preferred) type prices the pool; the others are spot alternatives.
                 instance_type=pool.instance_types[0],
                 nodes=nodes,
-                region=region,
+                region=own if own is not None else (regions or {}).get(pool.cloud.value),
                 capacity=pool.capacity.value,
                 on_demand_base=pool.on_demand_base,
                 schedules=windows,
@@ -110,12 +118,15 @@ def pool_costs(
 
 
 def ceiling_costs(
-    config: StackConfig, region: str | None, spot_prices: Mapping[str, float] | None = None
+    config: StackConfig,
+    region: str | None,
+    spot_prices: Mapping[str, float] | None = None,
+    regions: Mapping[str, str] | None = None,
 ) -> list[PoolCost]:
     """Every pool at its max, all month: what the stack costs if every autoscaler maxes out."""
     return [
         replace(cost, nodes=pool.max, schedules=())
-        for cost, pool in zip(pool_costs(config, region, spot_prices), config.pools, strict=True)
+        for cost, pool in zip(pool_costs(config, region, spot_prices, regions), config.pools, strict=True)
     ]
 
 
@@ -131,13 +142,17 @@ class StackEstimate:
 
 
 def estimate(
-    config: StackConfig, region: str | None, spot_prices: Mapping[str, float] | None = None
+    config: StackConfig,
+    region: str | None,
+    spot_prices: Mapping[str, float] | None = None,
+    regions: Mapping[str, str] | None = None,
 ) -> StackEstimate:
-    """Cost (expected and ceiling), fit per model, and the budget verdict."""
+    """Cost (expected and ceiling), fit per model, and the budget verdict. `regions` (cloud ->
+    region, from `cloud_regions`) prices the pools of a stack spanning clouds."""
     warnings: list[str] = []
     if config.pools:
-        report = stack_cost(pool_costs(config, region, spot_prices))
-        ceiling = stack_cost(ceiling_costs(config, region, spot_prices))
+        report = stack_cost(pool_costs(config, region, spot_prices, regions))
+        ceiling = stack_cost(ceiling_costs(config, region, spot_prices, regions))
         cost = report.to_json() | {"ceiling_monthly_usd": round(ceiling.monthly_usd, 2)}
         warnings.extend(report.warnings)
     else:
@@ -168,6 +183,7 @@ def estimate(
         cost["autoscaling"] = ceilings
         cost["autoscaled_ceiling_monthly_usd"] = autoscaled_ceiling(config, cost, ceilings)
     _add_model_store(config, cost)
+    _add_node_addresses(config, cost)
     return StackEstimate(cost=cost, fit=fit_verdicts(config), budget=budget_verdict(config.budget, cost))
 
 
@@ -183,6 +199,21 @@ def _add_model_store(config: StackConfig, cost: dict[str, Any]) -> None:
         return
     cost["model_store_usd"] = round(usd, 2)
     cost["model_store"] = {"kind": summary["kind"], **(store or {})}
+    for key in ("monthly_usd", "ceiling_monthly_usd", "autoscaled_ceiling_monthly_usd"):
+        if key in cost:
+            cost[key] = round(cost[key] + usd, 2)
+
+
+def _add_node_addresses(config: StackConfig, cost: dict[str, Any]) -> None:
+    """A cluster spanning clouds pays a static public IPv4 per server and per pool node at `max`,
+    around the clock; it joins every total the budget reads (docs/decisions/130-static-node-addresses.md)."""
+    from llmops.infra.multicloud import address_summary, spans_clouds
+
+    if not spans_clouds(config):
+        return
+    summary = address_summary(config)
+    cost["node_addresses"] = summary
+    usd = float(summary["usdPerMonth"])
     for key in ("monthly_usd", "ceiling_monthly_usd", "autoscaled_ceiling_monthly_usd"):
         if key in cost:
             cost[key] = round(cost[key] + usd, 2)
@@ -268,6 +299,15 @@ def stack_region(config: StackConfig, raw_other: Mapping[str, Any]) -> str | Non
         return None
     value = raw_other.get(kit(next(iter(clouds))).region_key)
     return value if isinstance(value, str) else None
+
+
+def cloud_regions(config: StackConfig, raw_other: Mapping[str, Any]) -> dict[str, str]:
+    """Cloud -> the region the stack file sets for it (`<provider>:region`), for each used cloud."""
+    from llmops.components.cloud import kit
+
+    clouds = {pool.cloud for pool in config.pools}
+    found = {cloud.value: raw_other.get(kit(cloud).region_key) for cloud in clouds}
+    return {cloud: value for cloud, value in found.items() if isinstance(value, str)}
 
 
 def gpu_prices(pools: Iterable[PoolConfig], region: str | None) -> dict[str, float]:

@@ -210,55 +210,72 @@ def k3s_cluster(
     from llmops.components.cloud import kit
     from llmops.components.k3s import K3S_VERSION, Capacity, FlannelBackend, K3sCluster, K3sClusterArgs
     from llmops.components.pools import GpuNodePoolArgs
+    from llmops.infra import multicloud
 
     cloud = kit(cluster.cloud)
     stack = pulumi.get_stack()
-    flannel = FlannelBackend.WIREGUARD_NATIVE if cluster.wireguard else FlannelBackend.VXLAN
-    network = cloud.network(stack, network_spec(cluster))
-    servers = cloud.server_host(
-        network, cluster.server_instance_type, session_manager=cluster.session_manager
-    )
-    k3s = K3sCluster(
-        stack,
-        K3sClusterArgs(
-            host=servers,
-            server_count=cluster.servers,
-            flannel_backend=flannel,
-            k3s_version=cluster.version or K3S_VERSION,
-        ),
-    )
-    node_autoscaled = node_autoscaling_wanted(config)
-    gpu_pools = [
-        kit(pool.cloud).gpu_pool(
-            pool.name,
-            network,
-            k3s.agent_join,
-            GpuNodePoolArgs(**pool_args(pool), node_autoscaled=node_autoscaled),
-            session_manager=cluster.session_manager,
+    autoscaled = autoscaled_pool_names(config)
+    if multicloud.spans_clouds(config):
+        spanning = multicloud.build(config, cluster, stack, autoscaled=autoscaled)
+        k3s, servers, gpu_pools = spanning.k3s, spanning.servers, spanning.pools
+        network = spanning.networks[cluster.cloud.value]
+        pulumi.export("nodeAddresses", multicloud.address_export(config, spanning))
+        pulumi.export("nodeAutoscaling", multicloud.autoscaling_summary(config))
+    else:
+        flannel = FlannelBackend.WIREGUARD_NATIVE if cluster.wireguard else FlannelBackend.VXLAN
+        network = cloud.network(stack, network_spec(cluster))
+        servers = cloud.server_host(
+            network, cluster.server_instance_type, session_manager=cluster.session_manager
         )
-        for pool in config.pools
-    ]
+        k3s = K3sCluster(
+            stack,
+            K3sClusterArgs(
+                host=servers,
+                server_count=cluster.servers,
+                flannel_backend=flannel,
+                k3s_version=cluster.version or K3S_VERSION,
+            ),
+        )
+        gpu_pools = [
+            kit(pool.cloud).gpu_pool(
+                pool.name,
+                network,
+                k3s.agent_join,
+                GpuNodePoolArgs(**pool_args(pool), node_autoscaled=pool.name in autoscaled),
+                session_manager=cluster.session_manager,
+            )
+            for pool in config.pools
+        ]
     if store_parts is not None:
         from llmops.infra.model_store import CloudStoreParts
 
         # The cloud's model store admits NFS from this network's nodes and grants the GPU pools.
-        store_parts.append(CloudStoreParts(network=network, pools=gpu_pools))
-    if node_autoscaled:
+        store_parts.append(
+            CloudStoreParts(
+                network=network,
+                pools=[p for p, c in zip(gpu_pools, config.pools, strict=True) if c.cloud is cluster.cloud],
+            )
+        )
+    if autoscaled:
         from llmops.components.cloud import ScalablePool
 
         cloud.cluster_autoscaler(
             stack,
             servers,
             k3s.provider,
+            # One cloud provider per cluster-autoscaler: the servers' cloud's pools (docs/multicloud.md).
             [
                 ScalablePool(p.name, p.capacity.value, p.fallback_pool, pool=built)
                 for p, built in zip(config.pools, gpu_pools, strict=True)
+                if p.name in autoscaled
             ],
             idle_s=config.node_autoscaling.idle_s,
         )
-    if any(pool.capacity is not Capacity.ON_DEMAND for pool in config.pools):
-        # The cloud's handler cordons and drains on the spot notice, before the machine is gone.
-        cloud.spot_termination_handler(f"{stack}-spot", k3s.provider)
+    for used in multicloud.used_clouds(config):
+        if any(p.cloud.value == used and p.capacity is not Capacity.ON_DEMAND for p in config.pools):
+            # The cloud's handler cordons and drains on the spot notice, before the machine is gone.
+            name = f"{stack}-spot" if used == cluster.cloud.value else f"{stack}-{used}-spot"
+            kit(used).spot_termination_handler(name, k3s.provider)
     pulumi.export("apiEndpoint", k3s.api_endpoint)
     pulumi.export("kubeconfig", k3s.kubeconfig)
     return k3s.provider
@@ -318,13 +335,24 @@ def node_autoscaling_wanted(config: StackConfig) -> bool:
     # for KEDA.
     from llmops.components.pools import GpuNodePoolArgs
     from llmops.infra.config.fields import POOL_KEYS
+    from llmops.infra.multicloud import autoscaled_pools
 
     return not any(
         kit(pool.cloud).validate_pool(
             pool.name, GpuNodePoolArgs(**pool_args(pool), node_autoscaled=True), path="", keys=POOL_KEYS
         )
-        for pool in config.pools
+        for pool in autoscaled_pools(config)
     )
+
+
+def autoscaled_pool_names(config: StackConfig) -> set[str]:
+    """The pools cluster-autoscaler resizes: none without node autoscaling; else the servers' cloud's
+    pools (all of them in a one-cloud stack; docs/multicloud.md)."""
+    if not node_autoscaling_wanted(config):
+        return set()
+    from llmops.infra.multicloud import autoscaled_pools
+
+    return {pool.name for pool in autoscaled_pools(config)}
 
 
 def stack_region(config: StackConfig) -> str | None:

@@ -81,7 +81,14 @@ def stack_facts() -> StackFacts:
         config = load_from_pulumi()
     except ConfigError:
         return StackFacts(config=None)  # the program reports the config's problems itself
-    return StackFacts(config=config, region=pulumi.Config("aws").get("region"))
+    from llmops.components.cloud import kit
+
+    regions = {pool.cloud.value: kit(pool.cloud).region() for pool in config.pools}
+    return StackFacts(
+        config=config,
+        region=pulumi.Config("aws").get("region"),
+        regions={cloud: region for cloud, region in regions.items() if region},
+    )
 
 
 def _settings(rule: Rule, configured: Mapping[str, Any]) -> dict[str, Any]:

@@ -122,22 +122,28 @@ class AwsGpuNodePool(pulumi.ComponentResource):
             if join.flannel_backend is FlannelBackend.WIREGUARD_NATIVE
             else NodeExternalIp.NONE
         )
-        user_data = render_cloud_init(
-            role="agent",
-            k3s_config=agent_config(
-                server_address=join.server_address, node_labels=self.labels, node_taints=args.taints
-            ),
-            secrets=[
-                SecretFile(
-                    locator=parameter_path(join.cluster_name, "pools", name, "agent-token"), path=TOKEN_FILE
-                )
-            ],
-            bootstrap=BOOTSTRAP,
-            k3s_version=join.k3s_version,
-            node_external_ip=external_ip,
-            # cluster-autoscaler maps nodes to their Auto Scaling group by aws:///<zone>/<id>.
-            provider_id=True,
-        )
+
+        def user_data_for(server_address: str) -> str:
+            return render_cloud_init(
+                role="agent",
+                k3s_config=agent_config(
+                    server_address=server_address, node_labels=self.labels, node_taints=args.taints
+                ),
+                secrets=[
+                    SecretFile(
+                        locator=parameter_path(join.cluster_name, "pools", name, "agent-token"),
+                        path=TOKEN_FILE,
+                    )
+                ],
+                bootstrap=BOOTSTRAP,
+                k3s_version=join.k3s_version,
+                node_external_ip=external_ip,
+                # cluster-autoscaler maps nodes to their Auto Scaling group by aws:///<zone>/<id>.
+                provider_id=True,
+                overlay=join.overlay,
+            )
+
+        user_data = join.server_address_for("aws").apply(user_data_for)
         ami = aws.ssm.get_parameter_output(
             name=args.ami_parameter, opts=pulumi.InvokeOutputOptions(parent=self)
         )
@@ -152,8 +158,11 @@ class AwsGpuNodePool(pulumi.ComponentResource):
             description=f"llmops K3s GPU agents of pool {name}",
             image_id=ami.value,
             iam_instance_profile=aws.ec2.LaunchTemplateIamInstanceProfileArgs(arn=role.profile.arn),
-            vpc_security_group_ids=[args.network.nodes_security_group_id],
-            user_data=base64.b64encode(user_data.encode()).decode(),
+            vpc_security_group_ids=[
+                args.network.nodes_security_group_id,
+                *args.network.peer_group_ids("agents"),
+            ],
+            user_data=user_data.apply(lambda text: base64.b64encode(text.encode()).decode()),
             metadata_options=aws.ec2.LaunchTemplateMetadataOptionsArgs(
                 http_endpoint="enabled",
                 http_tokens="required",

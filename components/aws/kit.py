@@ -13,7 +13,15 @@ from typing import TYPE_CHECKING, Any
 from llmops.components.aws import machines, plan_mocks
 from llmops.components.aws.checks import BOOTSTRAP, INSTANCE_TYPE_EXAMPLE, server_problems, validate_aws_pool
 from llmops.components.aws.network_args import AwsNetworkArgs, validate_network_args
-from llmops.components.cloud import CloudKit, GpuMachine, ImageRegistry, NetworkSpec, ScalablePool
+from llmops.components.cloud import (
+    CloudKit,
+    GpuMachine,
+    ImageRegistry,
+    NetworkSpec,
+    NodeAddresses,
+    PeerRanges,
+    ScalablePool,
+)
 from llmops.components.errors import Problem
 from llmops.components.pools import GpuNodePoolArgs
 
@@ -83,6 +91,7 @@ class AwsKit:
             api_load_balancer=spec.api_load_balancer,
             allow_public_api=spec.allow_public_api,
             max_public_share=spec.max_public_share,
+            peer_firewall=spec.cross_cloud,
         )
 
     def network(self, name: str, spec: NetworkSpec) -> AwsNetwork:
@@ -115,10 +124,44 @@ class AwsKit:
         from llmops.components.aws.gpu_pool import AwsGpuNodePool, AwsGpuNodePoolArgs
 
         shared = {f.name: getattr(args, f.name) for f in dataclasses.fields(GpuNodePoolArgs)}
-        return AwsGpuNodePool(
+        pool = AwsGpuNodePool(
             name,
             AwsGpuNodePoolArgs(network=network, join=join, session_manager=session_manager, **shared),
         )
+        if join.overlay is not None and join.overlay.grants:
+            from llmops.components.aws import peers
+
+            peers.grant_claim(name, pool.role, join.overlay.grants, pool)
+        return pool
+
+    # --- clusters spanning clouds
+    public_ipv4_usd_per_hour = 0.005
+    public_ipv4_price_source = (
+        "aws.amazon.com/vpc/pricing (Public IPv4 address: $0.005 per IP per hour, in use or idle; "
+        "charged since 2024-02-01); not re-read offline"
+    )
+    cross_cloud_servers_unavailable: str | None = None
+
+    max_node_addresses: int | None = None
+
+    def reserved_addresses(self, count: int) -> int:
+        return count
+
+    internet_path_mtu = 1500
+    """EC2 uses 9001 inside a VPC, but traffic through an internet gateway is limited to 1500
+    (EC2 user guide, "Network maximum transmission unit (MTU) for your EC2 instance")."""
+
+    def reserve_node_addresses(self, name: str, network: Any, count: int) -> NodeAddresses:
+        """Elastic IPs tagged for the pool; each node associates a free one at boot."""
+        from llmops.components.aws import peers
+
+        del network
+        return peers.reserve(name, count)
+
+    def admit_peers(self, name: str, network: Any, peers: PeerRanges) -> list[pulumi.Resource]:
+        from llmops.components.aws import peers as aws_peers
+
+        return aws_peers.admit(name, network, peers)
 
     # --- model store
     model_store_kind: str | None = "efs"

@@ -33,6 +33,12 @@ class AwsNetwork(pulumi.ComponentResource):
     """Security group of every node (servers and agents): kubelet and overlay between nodes."""
     servers_security_group_id: pulumi.Output[str]
     """Security group of the servers: API from the nodes and the allowed ranges, etcd between servers."""
+    peer_security_groups: dict[str, aws.ec2.SecurityGroup]
+    """Role (`servers`, `agents`) -> the group opened to other clouds' nodes; empty in one cloud."""
+
+    def peer_group_ids(self, role: str) -> list[pulumi.Output[str]]:
+        group = self.peer_security_groups.get(role)
+        return [group.id] if group is not None else []
 
     def __init__(self, name: str, args: AwsNetworkArgs, opts: pulumi.ResourceOptions | None = None):
         raise_if(f"AwsNetwork {name!r}", validate_network_args(args))
@@ -178,6 +184,11 @@ class AwsNetwork(pulumi.ComponentResource):
         )
         self.nodes_security_group_id = nodes.id
         self.servers_security_group_id = servers.id
+        self.peer_security_groups = {}
+        if args.peer_firewall:
+            from llmops.components.aws.peers import peer_security_groups
+
+            self.peer_security_groups = peer_security_groups(name, self.vpc, self)
         self.register_outputs(
             {
                 "vpcId": self.vpc.id,

@@ -30,6 +30,9 @@ class AwsNetworkArgs:
     """Pod network between nodes; decides which overlay port is opened. Default: VXLAN."""
     wireguard_peer_cidrs: Sequence[str] = ()
     """Other clouds' node addresses allowed to reach WireGuard UDP; default: none (one cloud)."""
+    peer_firewall: bool = False
+    """Nodes span clouds: add the security groups `peers.admit_peers` opens to the other clouds' node
+    addresses (servers and agents apart); default: one cloud, none."""
     api_load_balancer: bool = False
     """Open 6443 to the VPC range for a load balancer's health checks; needed for 3 servers. Default: off."""
     allow_public_api: bool = False

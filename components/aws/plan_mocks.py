@@ -9,7 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from llmops.components.plan_addresses import is_node_address_resource, plan_node_address
+
 PLAN_AMI = "ami-0123456789abcdef0"
+
 PLAN_PUBLIC_IP = "203.0.113.10"
 DEFAULT_REGION = "us-east-1"
 PLAN_ACCOUNT_ID = "000000000000"
@@ -64,8 +67,21 @@ INVOKES: dict[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = {
     "aws:ecr/getAuthorizationToken:getAuthorizationToken": _ecr_token,
 }
 
+
+def _own_address(eip_name: str) -> bool:
+    """A pool's node addresses and every server's but the first (the API's) get one of their own."""
+    return is_node_address_resource(eip_name) or (
+        "-server-" in eip_name and not eip_name.endswith("-server-0-ip")
+    )
+
+
 COMPUTED_OUTPUTS: dict[str, Callable[[str], dict[str, Any]]] = {
-    "aws:ec2/eip:Eip": lambda name: {"publicIp": PLAN_PUBLIC_IP, "allocationId": f"eipalloc-{name}"},
+    "aws:ec2/eip:Eip": lambda name: {
+        # A pool's node addresses each their own (firewalls list them); a server's the plan's one.
+        "publicIp": plan_node_address(name) if _own_address(name) else PLAN_PUBLIC_IP,
+        "allocationId": f"eipalloc-{name}",
+        "arn": f"arn:aws:ec2:{plan_region()}:{PLAN_ACCOUNT_ID}:elastic-ip/eipalloc-{name}",
+    },
     "aws:lb/loadBalancer:LoadBalancer": lambda name: {"dnsName": f"{name}.elb.{plan_region()}.amazonaws.com"},
     "aws:ec2/launchTemplate:LaunchTemplate": lambda name: {"latestVersion": 1},
     # Names the provider generates (auto-naming) when the program gives none.

@@ -129,7 +129,11 @@ class AwsK3sServers(K3sServerHost):
                 instance_type=self.args.instance_type,
                 subnet_id=network.subnet_ids[index % len(network.subnet_ids)],
                 private_ip=endpoints.private_addresses[index],
-                vpc_security_group_ids=[network.nodes_security_group_id, network.servers_security_group_id],
+                vpc_security_group_ids=[
+                    network.nodes_security_group_id,
+                    network.servers_security_group_id,
+                    *network.peer_group_ids("servers"),
+                ],
                 iam_instance_profile=role.profile.name,
                 user_data=document,
                 metadata_options=aws.ec2.InstanceMetadataOptionsArgs(

@@ -145,7 +145,7 @@ class AzureGpuNodePool(pulumi.ComponentResource):
 
     scale_set: azure.compute.VirtualMachineScaleSet
     labels: dict[str, str]
-    user_data: str
+    user_data: pulumi.Output[str]
     """The agents' cloud-config (no secret in it: the agent token is read from Key Vault)."""
 
     def __init__(self, name: str, args: AzureGpuNodePoolArgs, opts: pulumi.ResourceOptions | None = None):
@@ -168,26 +168,33 @@ class AzureGpuNodePool(pulumi.ComponentResource):
             ACCELERATOR_LABEL: "nvidia",
             **driver_labels(size),
         }
-        k3s_config = agent_config(
-            server_address=join.server_address, node_labels=self.labels, node_taints=args.taints
-        )
-        k3s_config["kubelet-arg"] = list(SHUTDOWN_GRACE)
+
+        def user_data_for(server_address: str) -> str:
+            k3s_config = agent_config(
+                server_address=server_address, node_labels=self.labels, node_taints=args.taints
+            )
+            k3s_config["kubelet-arg"] = list(SHUTDOWN_GRACE)
+            return with_eviction_watcher(
+                render_cloud_init(
+                    role="agent",
+                    k3s_config=k3s_config,
+                    secrets=[
+                        SecretFile(locator=secret_locator(network.vault_name, token_name), path=TOKEN_FILE)
+                    ],
+                    bootstrap=BOOTSTRAP,
+                    k3s_version=join.k3s_version,
+                    node_external_ip=external_ip,
+                    provider_id=True,
+                    overlay=join.overlay,
+                )
+            )
+
         external_ip = (
             NodeExternalIp.FROM_CLOUD
             if join.flannel_backend is FlannelBackend.WIREGUARD_NATIVE
             else NodeExternalIp.NONE
         )
-        self.user_data = with_eviction_watcher(
-            render_cloud_init(
-                role="agent",
-                k3s_config=k3s_config,
-                secrets=[SecretFile(locator=secret_locator(network.vault_name, token_name), path=TOKEN_FILE)],
-                bootstrap=BOOTSTRAP,
-                k3s_version=join.k3s_version,
-                node_external_ip=external_ip,
-                provider_id=True,
-            )
-        )
+        self.user_data = join.server_address_for("azure").apply(user_data_for)
         spot = spot_settings(args.capacity)
         extensions = (
             azure.compute.VirtualMachineScaleSetExtensionProfileArgs(
@@ -230,7 +237,7 @@ class AzureGpuNodePool(pulumi.ComponentResource):
                 os_profile=azure.compute.VirtualMachineScaleSetOSProfileArgs(
                     computer_name_prefix=name[:9].rstrip("-"),
                     admin_username=ADMIN_USER,
-                    custom_data=custom_data(self.user_data),
+                    custom_data=self.user_data.apply(custom_data),
                     linux_configuration=linux_configuration(network.ssh_public_key),
                 ),
                 storage_profile=azure.compute.VirtualMachineScaleSetStorageProfileArgs(
@@ -260,6 +267,12 @@ class AzureGpuNodePool(pulumi.ComponentResource):
                         azure.compute.VirtualMachineScaleSetNetworkConfigurationArgs(
                             name="primary",
                             primary=True,
+                            # Across clouds: the NIC-level group admits exactly the other clouds' nodes.
+                            network_security_group=(
+                                azure.compute.SubResourceArgs(id=network.peer_security_group_id)
+                                if network.peer_security_group_id is not None
+                                else None
+                            ),
                             ip_configurations=[
                                 azure.compute.VirtualMachineScaleSetIPConfigurationArgs(
                                     name="primary",
@@ -270,6 +283,13 @@ class AzureGpuNodePool(pulumi.ComponentResource):
                                     public_ip_address_configuration=azure.compute.VirtualMachineScaleSetPublicIPAddressConfigurationArgs(
                                         name="public",
                                         sku=azure.compute.PublicIPAddressSkuArgs(name="Standard"),
+                                        # Across clouds: addresses from the pool's reserved prefix,
+                                        # which the other clouds' firewalls admit.
+                                        public_ip_prefix=(
+                                            azure.compute.SubResourceArgs(id=join.overlay.native_address_pool)
+                                            if join.overlay is not None and join.overlay.native_address_pool
+                                            else None
+                                        ),
                                     ),
                                 )
                             ],

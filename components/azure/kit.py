@@ -6,6 +6,7 @@ Pure at import time: pulumi_azure_native loads inside the methods that build res
 from __future__ import annotations
 
 import dataclasses
+import math
 import weakref
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -24,6 +25,8 @@ from llmops.components.cloud import (
     GpuMachine,
     ImageRegistry,
     NetworkSpec,
+    NodeAddresses,
+    PeerRanges,
     ScalablePool,
 )
 from llmops.components.errors import Problem
@@ -38,6 +41,15 @@ if TYPE_CHECKING:
 
 _BUILT_POOLS: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
 """The GPU pools built on each network, so the autoscaler's roles can name their scale sets."""
+
+
+MAX_PREFIX_ADDRESSES = 16
+"""A Public IP Prefix holds /28 (16) to /31 (2) IPv4 addresses."""
+
+
+def prefix_length(count: int) -> int:
+    """The smallest Public IP Prefix holding `count` addresses (at least /31, at most /28)."""
+    return 32 - max(1, math.ceil(math.log2(max(count, 2))))
 
 
 class AzureKit:
@@ -110,6 +122,7 @@ class AzureKit:
             flannel_backend=spec.flannel_backend,
             allow_public_api=spec.allow_public_api,
             max_public_share=spec.max_public_share,
+            peer_firewall=spec.cross_cloud,
         )
 
     def network(self, name: str, spec: NetworkSpec) -> AzureNetwork:
@@ -129,6 +142,38 @@ class AzureKit:
                 network=network, instance_type=instance_type or self.default_server_instance_type
             )
         )
+
+    # --- clusters spanning clouds
+    public_ipv4_usd_per_hour = 0.006
+    public_ipv4_price_source = (
+        "azure.microsoft.com/pricing/details/ip-addresses (Public IP Prefix: $0.006 per IP per hour; "
+        "a standard static address alone: $0.005); not re-read offline"
+    )
+    cross_cloud_servers_unavailable: str | None = (
+        "the servers' group would need the other clouds' agent addresses before the servers exist "
+        "(its rules are inline); Azure runs agents of a cluster spanning clouds, not its servers, "
+        "in this version"
+    )
+
+    max_node_addresses: int | None = MAX_PREFIX_ADDRESSES
+    """A Public IP Prefix holds /28 (16) to /31 (2) IPv4 addresses."""
+
+    def reserved_addresses(self, count: int) -> int:
+        return 2 ** (32 - prefix_length(count))
+
+    internet_path_mtu = 1500
+    """Azure virtual networks use 1500 (Azure docs, "Configure MTU for virtual machines in Azure")."""
+
+    def reserve_node_addresses(self, name: str, network: Any, count: int) -> NodeAddresses:
+        """A Public IP Prefix the pool's scale set takes one address per node from, natively."""
+        from llmops.components.azure import peers
+
+        return peers.reserve(name, network, count)
+
+    def admit_peers(self, name: str, network: Any, peers: PeerRanges) -> list[pulumi.Resource]:
+        from llmops.components.azure import peers as azure_peers
+
+        return azure_peers.admit(name, network, peers)
 
     def gpu_pool(
         self,

@@ -49,7 +49,7 @@ def nsg_rules(args: AzureNetworkArgs) -> list[NsgRule]:
         if args.flannel_backend is FlannelBackend.WIREGUARD_NATIVE
         else ("Udp", str(FLANNEL_VXLAN_PORT), "K3s flannel VXLAN overlay between nodes")
     )
-    return [
+    rules = [
         NsgRule(
             name="k3s-api-from-allowed",
             description="Kubernetes API from the stack's allowed ranges, to the servers",
@@ -91,6 +91,11 @@ def nsg_rules(args: AzureNetworkArgs) -> list[NsgRule]:
             ports=ETCD_PORTS,
         ),
     ]
+    if args.peer_firewall:
+        from llmops.components.azure.peers import subnet_openings
+
+        rules += subnet_openings(subnet)
+    return rules
 
 
 class AzureNetwork(pulumi.ComponentResource):
@@ -106,6 +111,8 @@ class AzureNetwork(pulumi.ComponentResource):
     vault_name: str
     """Known before deployment: the nodes' secret locators name it."""
     subscription_id: pulumi.Output[str]
+    peer_security_group_id: pulumi.Output[str] | None = None
+    """The NIC-level group admitting exactly the cluster's nodes (`peers.admit_peers`); None in one cloud."""
     ssh_public_key: pulumi.Output[str]
     """A key Azure requires on Linux VMs; no rule admits SSH and the private half is never used."""
 

@@ -31,6 +31,9 @@ class AzureNetworkArgs:
     """Pod network between nodes; decides which overlay port is opened. Default: VXLAN."""
     server_count: int = 1
     """Servers whose fixed addresses the rules name; default: one."""
+    peer_firewall: bool = False
+    """Nodes span clouds: the subnet's group lets the cross-cloud ports through, and a NIC-level group
+    (`peers.admit_peers`) narrows them to exactly the other clouds' nodes; default: one cloud."""
     allow_public_api: bool = False
     """Let `api_allowed_cidrs` cover more than `max_public_share` of the internet; default: refused."""
     max_public_share: float = DEFAULT_MAX_PUBLIC_SHARE

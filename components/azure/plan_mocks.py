@@ -9,8 +9,11 @@ import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from llmops.components.plan_addresses import plan_node_address
+
 PLAN_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 PLAN_TENANT = "00000000-0000-0000-0000-000000000001"
+
 PLAN_PUBLIC_IP = "203.0.113.20"
 DEFAULT_REGION = "eastus"
 
@@ -62,6 +65,11 @@ COMPUTED_OUTPUTS: dict[str, Callable[[str], dict[str, Any]]] = {
     "azure-native:resources:ResourceGroup": lambda name: {"name": f"{name}-plan", "location": plan_region()},
     "azure-native:network:PublicIPAddress": lambda name: {"ipAddress": PLAN_PUBLIC_IP, "name": name},
     "azure-native:network:VirtualNetwork": lambda name: {"name": name},
+    # The largest prefix a pool reserves (/28), at an address of its own.
+    "azure-native:network:PublicIPPrefix": lambda name: {
+        "ipPrefix": f"{plan_node_address(name, block=16)}/28",
+        "name": name,
+    },
     "azure-native:managedidentity:UserAssignedIdentity": lambda name: {
         "name": name,
         # One principal per identity, so role assignments can be traced to theirs.

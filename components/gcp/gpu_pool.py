@@ -130,6 +130,8 @@ class GcpGpuNodePool(pulumi.ComponentResource):
     """The pool's bounds (split over the zonal MIGs for cluster-autoscaler)."""
     labels: dict[str, str]
     """Node labels every agent of this pool carries (select workloads with them)."""
+    service_account: gcp.serviceaccount.Account
+    """The agents' service account (grants for node add-ons attach to it)."""
 
     def __init__(self, name: str, args: GcpGpuNodePoolArgs, opts: pulumi.ResourceOptions | None = None):
         raise_if(f"GcpGpuNodePool {name!r}", validate_gcp_pool(name, args))
@@ -143,7 +145,6 @@ class GcpGpuNodePool(pulumi.ComponentResource):
 
         account = node_service_account(name, f"K3s GPU agents of pool {name}: reads its agent token", self)
         self.service_account = account
-        """The agents' service account (the kit grants it reads of the serving image's repository)."""
         token = node_secret(
             f"{name}-agent-token",
             project=args.project,
@@ -160,26 +161,31 @@ class GcpGpuNodePool(pulumi.ComponentResource):
             # cluster-autoscaler counts a node with this label as not ready until its GPUs are
             # allocatable, instead of adding another node while the GPU operator starts.
             self.labels[GPU_LABEL] = self.machine.accelerator_type
-        config = agent_config(
-            server_address=join.server_address, node_labels=self.labels, node_taints=args.taints
-        )
-        # Preemption, host maintenance and scale-in all reach the VM as an ACPI shutdown.
-        config["kubelet-arg"] = graceful_shutdown_kubelet_args()
-        user_data = render_cloud_init(
-            role="agent",
-            k3s_config=config,
-            secrets=[SecretFile(locator=token.locator, path=TOKEN_FILE)],
-            bootstrap=BOOTSTRAP,
-            k3s_version=join.k3s_version,
-            # WireGuard between clouds: the node reads its external IPv4 from the metadata server.
-            node_external_ip=(
-                NodeExternalIp.FROM_CLOUD
-                if join.flannel_backend is FlannelBackend.WIREGUARD_NATIVE
-                else NodeExternalIp.NONE
-            ),
-            # gce://<project>/<zone>/<name>, as node autoscalers match nodes to MIG instances.
-            provider_id=True,
-        )
+
+        def user_data_for(server_address: str) -> str:
+            config = agent_config(
+                server_address=server_address, node_labels=self.labels, node_taints=args.taints
+            )
+            # Preemption, host maintenance and scale-in all reach the VM as an ACPI shutdown.
+            config["kubelet-arg"] = graceful_shutdown_kubelet_args()
+            return render_cloud_init(
+                role="agent",
+                k3s_config=config,
+                secrets=[SecretFile(locator=token.locator, path=TOKEN_FILE)],
+                bootstrap=BOOTSTRAP,
+                k3s_version=join.k3s_version,
+                # WireGuard between clouds: the node reads its external IPv4 from the metadata server.
+                node_external_ip=(
+                    NodeExternalIp.FROM_CLOUD
+                    if join.flannel_backend is FlannelBackend.WIREGUARD_NATIVE
+                    else NodeExternalIp.NONE
+                ),
+                # gce://<project>/<zone>/<name>, as node autoscalers match nodes to MIG instances.
+                provider_id=True,
+                overlay=join.overlay,
+            )
+
+        user_data = join.server_address_for("gcp").apply(user_data_for)
         resource_labels = _gce_labels(
             {"llmops-cluster": join.cluster_name, "llmops-pool": name, "llmops-capacity": args.capacity.value}
         )
@@ -190,7 +196,7 @@ class GcpGpuNodePool(pulumi.ComponentResource):
             description=f"llmops K3s GPU agents of pool {name} ({machine.gpu_count} x {machine.gpu})",
             machine_type=machine.machine_type,
             region=region,
-            tags=[args.network.node_tag],
+            tags=[args.network.node_tag, *args.network.agent_tags],
             labels=resource_labels,
             disks=[
                 gcp.compute.InstanceTemplateDiskArgs(

@@ -19,6 +19,8 @@ from llmops.components.cloud import (
     GpuMachine,
     ImageRegistry,
     NetworkSpec,
+    NodeAddresses,
+    PeerRanges,
     ScalablePool,
 )
 from llmops.components.errors import InputError, Problem, as_problem, key_path
@@ -200,12 +202,45 @@ class GcpKit:
         from llmops.components.gcp.gpu_pool import GcpGpuNodePool, GcpGpuNodePoolArgs
 
         shared = {f.name: getattr(args, f.name) for f in dataclasses.fields(GpuNodePoolArgs)}
-        return GcpGpuNodePool(
+        pool = GcpGpuNodePool(
             name,
             GcpGpuNodePoolArgs(
                 network=network, join=join, project=self._project(), region=self.region(), **shared
             ),
         )
+        if join.overlay is not None and join.overlay.address_set:
+            from llmops.components.gcp import peers
+
+            peers.grant_claim(name, pool.service_account, join.overlay.address_set, self._project(), pool)
+        return pool
+
+    # --- clusters spanning clouds
+    public_ipv4_usd_per_hour = 0.01
+    public_ipv4_price_source = (
+        "cloud.google.com/vpc/network-pricing (static external IPv4: $0.005/h in use by a standard VM, "
+        "$0.01/h reserved and unused; the plan counts the higher); not re-read offline"
+    )
+    cross_cloud_servers_unavailable: str | None = None
+
+    max_node_addresses: int | None = None
+
+    def reserved_addresses(self, count: int) -> int:
+        return count
+
+    internet_path_mtu = 1460
+    """a VPC network's default MTU is 1460 (Compute Engine docs, "Maximum transmission unit")."""
+
+    def reserve_node_addresses(self, name: str, network: Any, count: int) -> NodeAddresses:
+        """Reserved external addresses labelled for the pool; each node swaps its ephemeral one for
+        a free one at boot."""
+        from llmops.components.gcp import peers
+
+        return peers.reserve(name, self.region() or network.regions[0], count)
+
+    def admit_peers(self, name: str, network: Any, peers: PeerRanges) -> list[pulumi.Resource]:
+        from llmops.components.gcp import peers as gcp_peers
+
+        return gcp_peers.admit(name, network, peers)
 
     # --- model store
     model_store_kind: str | None = "filestore"

@@ -195,6 +195,8 @@ class GcpNetwork(pulumi.ComponentResource):
     server_tag: str
     """Network tag of the servers: API from the nodes and the allowed ranges, etcd between servers."""
     firewalls: list[gcp.compute.Firewall]
+    agent_tags: tuple[str, ...] = ()
+    """Extra network tags of the GPU agents (`peers.admit_peers` targets the kubelet rule with one)."""
 
     def __init__(self, name: str, args: GcpNetworkArgs, opts: pulumi.ResourceOptions | None = None):
         problems = validate_network_args(args)

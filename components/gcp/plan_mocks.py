@@ -12,7 +12,10 @@ import ipaddress
 from collections.abc import Mapping
 from typing import Any
 
+from llmops.components.plan_addresses import is_node_address_resource, plan_node_address
+
 PLAN_PROJECT = "llmops-plan-project"
+
 PLAN_STATIC_IP = "198.51.100.20"
 
 
@@ -39,7 +42,8 @@ def computed_outputs(
         out["email"] = f"{inputs.get('accountId', name)}@{project}.iam.gserviceaccount.com"
         out["member"] = f"serviceAccount:{out['email']}"
     elif typ == "gcp:compute/address:Address":
-        out["address"] = inputs.get("address") or address
+        node = is_node_address_resource(name)
+        out["address"] = inputs.get("address") or (plan_node_address(name) if node else address)
     elif typ == "gcp:secretmanager/secret:Secret":
         out["name"] = f"projects/{project}/secrets/{inputs.get('secretId', name)}"
     elif typ == "gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager":

@@ -14,6 +14,7 @@ import pulumi_tls as tls
 from llmops.components.errors import InputError, Problem, key_path, raise_if
 from llmops.components.k3s import pki
 from llmops.components.k3s.host import K3sServerHost
+from llmops.components.k3s.overlay import Overlay
 from llmops.components.k3s.readiness import wait_for_api
 from llmops.components.k3s.render import (
     AGENT_TOKEN_FILE,
@@ -50,6 +51,9 @@ class K3sClusterArgs:
     """More names for the API certificate (a DNS record you point at it); default: none."""
     disable: Sequence[str] = ("traefik",)
     """Bundled K3s add-ons to leave out; default: Traefik (models are reached through Services)."""
+    overlay: Overlay | None = None
+    """Nodes span clouds: WireGuard between static public addresses, flannel's MTU for it and the
+    pod and service ranges written out (components/k3s/overlay.py); default: one cloud."""
     api_ready_timeout_s: int = 900
     """On `pulumi up`, how long the provider waits for a new API to answer /readyz; default: 15
     minutes. 0 turns the wait off. Never waits in preview or under mocks."""
@@ -66,6 +70,19 @@ class K3sAgentJoin:
     """Agent join token (secret); it cannot join a server."""
     k3s_version: str
     flannel_backend: FlannelBackend
+    overlay: Overlay | None = None
+    """Set when the cluster spans clouds; a pool's copy names its own reserved address set."""
+    public_server_address: pulumi.Output[str] | None = None
+    """Static public address of the first server, for agents in another cloud than the servers."""
+    server_cloud: str = ""
+    """Cloud of the servers."""
+
+    def server_address_for(self, cloud: str) -> pulumi.Output[str]:
+        """The address an agent in `cloud` registers through: the private one inside the servers'
+        cloud, the public one from elsewhere."""
+        if self.public_server_address is not None and cloud != self.server_cloud:
+            return self.public_server_address
+        return pulumi.Output.from_input(self.server_address)
 
 
 ClusterArgsError = InputError
@@ -130,6 +147,8 @@ class K3sCluster(pulumi.ComponentResource):
     admin_certificate: tls.LocallySignedCert
     """The admin client certificate (`O=system:masters`), signed by the client CA."""
     servers: list[pulumi.Resource]
+    server_external_addresses: list[pulumi.Output[str]]
+    """Static public address of each server (WireGuard peers and firewalls of other clouds)."""
 
     def __init__(self, name: str, args: K3sClusterArgs, opts: pulumi.ResourceOptions | None = None):
         problems = validate_cluster_args(args)
@@ -246,6 +265,7 @@ class K3sCluster(pulumi.ComponentResource):
                     secrets=secret_files,
                     bootstrap=host.bootstrap,
                     k3s_version=args.k3s_version,
+                    overlay=args.overlay,
                 )
 
             return pulumi.Output.all(endpoints.api_address, endpoints.external_addresses[index]).apply(render)
@@ -259,6 +279,7 @@ class K3sCluster(pulumi.ComponentResource):
         )
 
         self.api_address = endpoints.api_address
+        self.server_external_addresses = list(endpoints.external_addresses)
         self.api_endpoint = endpoints.api_address.apply(lambda address: f"https://{address}:6443")
         server_ca = self.certificate_authorities[pki.SERVER_CA.role]
 
@@ -316,6 +337,9 @@ class K3sCluster(pulumi.ComponentResource):
             agent_token=agent_token_value,
             k3s_version=args.k3s_version,
             flannel_backend=args.flannel_backend,
+            overlay=args.overlay,
+            public_server_address=endpoints.external_addresses[0] if args.overlay else None,
+            server_cloud=host.cloud,
         )
         self.register_outputs(
             {

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
+from llmops.components.k3s.overlay import FLANNEL_CONF_PATH, Overlay
 from llmops.components.k3s.versions import K3S_VERSION
 
 SCRIPTS_DIR = Path(__file__).resolve().parent / "scripts"
@@ -207,8 +208,13 @@ def render_cloud_init(
     k3s_version: str = K3S_VERSION,
     node_external_ip: NodeExternalIp = NodeExternalIp.NONE,
     provider_id: bool = False,
+    overlay: Overlay | None = None,
 ) -> str:
-    """A `#cloud-config` document that writes the scripts and settings, then runs `<role>.sh`."""
+    """A `#cloud-config` document that writes the scripts and settings, then runs `<role>.sh`.
+
+    `overlay`: the node is part of a cluster spanning clouds (components/k3s/overlay.py): it
+    claims its reserved public address, writes flannel's config with the WireGuard MTU and sets
+    the cross-cloud K3s keys."""
     for secret in secrets:
         for part in (secret.locator, secret.path, secret.mode):
             if not part or any(ch.isspace() for ch in part):
@@ -223,6 +229,22 @@ def render_cloud_init(
         env["LLMOPS_PROVIDER_ID"] = "cloud"
     secrets_list = "".join(f"{s.locator} {s.path} {s.mode}\n" for s in secrets)
     entry = f"{NODE_LIB_DIR}/{role}.sh"
+    cloud_fragment = bootstrap.text()
+    overlay_files: list[dict[str, str]] = []
+    if overlay is not None:
+        k3s_config = {**k3s_config, **overlay.k3s_settings(role)}
+        if overlay.address_set:
+            env["LLMOPS_ADDRESS_SET"] = overlay.address_set
+        if overlay.claim_script is not None:
+            cloud_fragment += "\n" + overlay.claim_script.read_text()
+        overlay_files.append(
+            {
+                "path": FLANNEL_CONF_PATH,
+                "permissions": "0644",
+                "owner": "root:root",
+                "content": overlay.net_conf(),
+            }
+        )
     document = {
         "write_files": [
             {
@@ -235,7 +257,7 @@ def render_cloud_init(
                 "path": f"{NODE_LIB_DIR}/cloud.sh",
                 "permissions": "0644",
                 "owner": "root:root",
-                "content": bootstrap.text(),
+                "content": cloud_fragment,
             },
             {
                 "path": entry,
@@ -261,6 +283,7 @@ def render_cloud_init(
                 "owner": "root:root",
                 "content": yaml.safe_dump(dict(k3s_config), sort_keys=False),
             },
+            *overlay_files,
         ],
         "runcmd": [[entry]],
     }

@@ -45,6 +45,15 @@ def check_semantics(config: StackConfig) -> list[Problem]:
         )
     if isinstance(config.cluster, K3sClusterConfig):
         problems += _check_k3s_cluster(config.cluster)
+        from llmops.infra.multicloud_checks import spanning_problems
+
+        problems += spanning_problems(config.cluster, config.pools)
+    from llmops.infra.multicloud_checks import model_pools_problems
+
+    problems += model_pools_problems(config.models, config.pools)
+    from llmops.infra.multicloud_checks import store_problems as spanning_store_problems
+
+    problems += spanning_store_problems(config)
     if isinstance(config.cluster, K3sClusterConfig) and config.models and not config.pools:
         problems.append(
             Problem(
@@ -58,17 +67,6 @@ def check_semantics(config: StackConfig) -> list[Problem]:
     for i, pool in enumerate(config.pools):
         at = f"pools[{i}]"
         problems += _check_instance_types(at, pool)
-        if isinstance(config.cluster, K3sClusterConfig) and pool.cloud is not config.cluster.cloud:
-            problems.append(
-                Problem(
-                    f"{at}.cloud",
-                    pool.cloud.value,
-                    f"differs from cluster.cloud {config.cluster.cloud.value!r}; pools in another cloud "
-                    "than the servers are not composed yet",
-                    f"set cluster.cloud: {pool.cloud.value}, or move the pool to "
-                    f"{config.cluster.cloud.value}",
-                )
-            )
         if pool.capacity is not Capacity.MIXED and pool.on_demand_base:
             problems.append(
                 Problem(
@@ -237,11 +235,12 @@ def component_problems(config: StackConfig) -> list[Problem]:
         spec = network_spec(cluster)
         problems += cloud.validate_network(spec, path="cluster", keys=CLUSTER_KEYS)
         problems += cloud.validate_servers(cluster.servers, spec, path="cluster")
-    # Asked for explicitly, node autoscaling is checked against every pool (by default it is left
-    # out where a pool cannot take it: infra.program.node_autoscaling_wanted).
+    # Asked for explicitly, node autoscaling is checked against every pool it resizes: the servers'
+    # cloud's (by default it is left out where a pool cannot take it: node_autoscaling_wanted).
     autoscaled = config.node_autoscaling.enabled is True and isinstance(cluster, K3sClusterConfig)
     for i, pool in enumerate(config.pools):
-        args = GpuNodePoolArgs(**pool_args(pool), node_autoscaled=autoscaled)
+        resized = autoscaled and isinstance(cluster, K3sClusterConfig) and pool.cloud is cluster.cloud
+        args = GpuNodePoolArgs(**pool_args(pool), node_autoscaled=resized)
         problems += kit(pool.cloud).validate_pool(pool.name, args, path=f"pools[{i}]", keys=POOL_KEYS)
     return problems
 

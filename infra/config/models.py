@@ -19,7 +19,7 @@ from llmops.infra.config.values import MAX_POOL_SIZE, Cidr, Cron, ModelSource, N
 from llmops.infra.images_config import ImagesConfig
 from llmops.infra.model_store_config import ModelStoreConfig
 from llmops.infra.value_checks import ByteQuantity, K3sVersion, LabelKey, LabelValue, ServedName, TimeZone
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 from pydantic.config import JsonDict
 
@@ -235,9 +235,16 @@ class ModelConfig(_Strict):
     replicas: int = Field(1, ge=0, le=1000, description="pods; `0` scales the model down")
     pool: str | None = Field(
         None,
-        description="pool whose nodes run the model (then its chain of `fallbackPool`s); "
-        "required when the stack has pools",
+        description="pool whose nodes run the model (then its chain of `fallbackPool`s, unless "
+        "`pools` lists the order); required when the stack has pools",
         json_schema_extra=shown_default("any GPU node"),
+    )
+    pools: list[Name] = Field(
+        default_factory=list,
+        max_length=8,
+        description="pools in preference order, in any clouds: pods prefer the first and fall back down "
+        "the list; the first is the model's `pool`",
+        json_schema_extra=shown_default("`pool`, then its `fallbackPool`"),
     )
     node_selector: dict[LabelKey, LabelValue] = Field(
         default_factory=dict, description="extra node labels to require"
@@ -300,6 +307,16 @@ class ModelConfig(_Strict):
     @property
     def gpus(self) -> int:
         return self.tensor_parallel_size * self.pipeline_parallel_size
+
+    @model_validator(mode="before")
+    @classmethod
+    def _first_of_pools(cls, data: object) -> object:
+        """`pools` without `pool`: the first listed is the model's pool (what sizing checks read)."""
+        if isinstance(data, dict) and data.get("pools") and "pool" not in data:
+            pools = data["pools"]
+            if isinstance(pools, list) and pools and isinstance(pools[0], str):
+                return {**data, "pool": pools[0]}
+        return data
 
 
 class ObservabilityConfig(_Strict):

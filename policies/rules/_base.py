@@ -74,6 +74,8 @@ class StackFacts:
     config: StackConfig | None
     region: str | None = None
     estimate: StackEstimate | None = None
+    regions: dict[str, str] | None = None
+    """Cloud -> region, for the pools of a stack spanning clouds."""
 
     def cost(self) -> StackEstimate:
         """The stack's cost, fit and budget verdict (computed once, from the capacity model)."""
@@ -82,7 +84,7 @@ class StackFacts:
         if self.estimate is None:
             from llmops.infra import costing
 
-            self.estimate = costing.estimate(self.config, self.region)
+            self.estimate = costing.estimate(self.config, self.region, regions=self.regions)
         return self.estimate
 
 

@@ -304,9 +304,60 @@ BAD_CONFIGS = [
         "  gcp:project: p\n  gcp:region: us-central1\n"
         + K3S_CLUSTER
         + "  llmops:pools:\n    - {name: l4, cloud: gcp, gpuType: L4, instanceTypes: [g2-standard-4]}\n",
-        "pools[0].cloud: 'gcp' differs from cluster.cloud 'aws'; pools in another cloud than the servers are "
-        "not composed yet. Fix: set cluster.cloud: gcp, or move the pool to aws",
-        id="pool-in-another-cloud-than-the-servers",
+        "cluster.wireguard: false leaves WireGuard off, but pools[0] ('l4') runs on gcp, outside cluster.cloud "
+        "'aws'; nodes in different clouds reach each other only over the internet, encrypted by WireGuard. "
+        "Fix: set cluster.wireguard: true, or move pools[0] to aws",
+        id="pool-in-another-cloud-without-wireguard",
+    ),
+    pytest.param(
+        "  gcp:project: p\n  gcp:region: us-central1\n  azure-native:location: eastus\n"
+        "  llmops:cluster: {kind: k3s, cloud: azure, wireguard: true, allowedCidrs: [203.0.113.0/24]}\n"
+        "  llmops:pools:\n    - {name: l4, cloud: gcp, gpuType: L4, instanceTypes: [g2-standard-4]}\n",
+        "cluster.cloud: 'azure' cannot host the servers of a cluster with pools on gcp: the servers' group "
+        "would need the other clouds' agent addresses before the servers exist (its rules are inline); Azure "
+        "runs agents of a cluster spanning clouds, not its servers, in this version. Fix: set cluster.cloud: "
+        "gcp, or keep every pool on azure",
+        id="servers-on-a-cloud-that-cannot-host-a-cluster-spanning-clouds",
+    ),
+    pytest.param(
+        "  azure-native:location: eastus\n"
+        "  llmops:cluster: {kind: k3s, wireguard: true, allowedCidrs: [203.0.113.0/24]}\n"
+        "  llmops:pools:\n    - {name: t4, cloud: azure, gpuType: T4, instanceTypes: [Standard_NC4as_T4_v3], "
+        "capacity: on-demand, max: 20}\n",
+        "pools[0].max: 20 is more static node addresses than one Azure pool of a cluster spanning clouds "
+        "reserves (at most 16). Fix: set max <= 16, or split the pool in two",
+        id="cross-cloud-pool-larger-than-its-address-prefix",
+    ),
+    pytest.param(
+        "  azure-native:location: eastus\n"
+        "  llmops:cluster: {kind: k3s, wireguard: true, allowedCidrs: [203.0.113.0/24]}\n"
+        "  llmops:pools:\n"
+        "    - {name: l4, cloud: aws, gpuType: L4, instanceTypes: [g6.xlarge], capacity: on-demand, max: 2}\n"
+        "    - {name: t4, cloud: azure, gpuType: T4, instanceTypes: [Standard_NC4as_T4_v3], capacity: on-demand}\n"
+        "  llmops:models:\n    - {name: m, source: Qwen/Qwen2.5-0.5B-Instruct, pools: [l4, t4]}\n",
+        "models[0].pools[1]: 't4' carries T4 GPUs, the model's first pool 'l4' L4; the model is sized for one "
+        "GPU. Fix: list only pools of L4 GPUs",
+        id="model-pools-of-another-gpu",
+    ),
+    pytest.param(
+        K3S_CLUSTER
+        + "  llmops:pools:\n"
+        + L4_POOL
+        + "  llmops:models:\n    - {name: m, source: Qwen/Qwen2.5-0.5B-Instruct, pools: [l4, l4, nope]}\n",
+        "models[0].pools[2]: 'nope' is not a pool of this stack (pools: l4). Fix: name one of them",
+        id="model-pools-unknown-pool",
+    ),
+    pytest.param(
+        "  gcp:project: p\n  gcp:region: us-central1\n"
+        "  llmops:cluster: {kind: k3s, wireguard: true, allowedCidrs: [203.0.113.0/24]}\n"
+        "  llmops:pools:\n"
+        "    - {name: l4, cloud: aws, gpuType: L4, instanceTypes: [g6.xlarge], capacity: on-demand, max: 2}\n"
+        "    - {name: g, cloud: gcp, gpuType: L4, instanceTypes: [g2-standard-4], capacity: on-demand}\n"
+        "  llmops:models:\n    - {name: m, source: Qwen/Qwen2.5-0.5B-Instruct, pools: [l4, g]}\n",
+        "modelStore.kind: 'efs' is reachable from aws nodes only, but models[0] ('m') may run on 'g' in gcp. "
+        "Fix: set llmops:modelStore: {kind: none} (each node downloads the weights), or keep the model's "
+        "pools in the servers' cloud",
+        id="cloud-file-system-for-a-model-on-pools-in-another-cloud",
     ),
     pytest.param(
         LOCAL_CLUSTER + "  llmops:observability: {enabled: true, logRetentionHours: 100}\n",

@@ -36,8 +36,8 @@ def outcome(directory: Path, content: bytes) -> str:
     try:
         raw = read_stack_file(stacks, "fuzz")
         plan = run_plan(raw, "fuzz")
-        region = raw.other.get("aws:region")
-        costing.estimate(plan.config, region if isinstance(region, str) else None)
+        # As `llmops plan` reads it: the region of the stack's one cloud, none where pools span clouds.
+        costing.estimate(plan.config, costing.stack_region(plan.config, raw.other))
     except ConfigError as exc:
         assert exc.problems and all(str(p) for p in exc.problems)
         return "config error"

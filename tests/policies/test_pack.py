@@ -105,7 +105,7 @@ def test_every_shipped_stack_passes_the_pack(repo_root: Path, stack: str, previe
     # The plan evaluates the same rules and finds the same things.
     region_value = raw.other.get("aws:region")
     region = region_value if isinstance(region_value, str) else None
-    estimate = costing.estimate(plan.config, region)
+    estimate = costing.estimate(plan.config, region, regions=costing.cloud_regions(plan.config, raw.other))
     report = policy_check.check(plan, region, estimate, policy_check.load_pack_config())
     from_plan = sorted((v.id, v.level.value, v.message) for v in report.verdicts)
     from_pack = sorted((d.policy, d.level, d.message.split("\n")[1]) for d in found)
@@ -128,7 +128,8 @@ def test_every_waiver_is_still_needed(repo_root: Path) -> None:
         plan = run_plan(raw, stack)
         region_value = raw.other.get("aws:region")
         region = region_value if isinstance(region_value, str) else None
-        report = policy_check.check(plan, region, costing.estimate(plan.config, region), {})
+        regions = costing.cloud_regions(plan.config, raw.other)
+        report = policy_check.check(plan, region, costing.estimate(plan.config, region, regions=regions), {})
         violated |= {v.id for v in report.verdicts}
     stale = sorted(set(shipped.WAIVERS) - violated)
     assert stale == [], (

@@ -9,6 +9,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 load_bootstrap_env
 fetch_all_secrets "${LLMOPS_ETC}/secrets.list"
+claim_external_address
 write_external_ip
 write_provider_id
 # Before K3s starts: the kubelet reads its credential providers once, at start.

@@ -27,7 +27,7 @@ write_atomic() {
   mv -f "$tmp" "$dest"
 }
 
-# The cloud's fragment (cloud.sh beside this file) replaces these four. Without one, a node
+# The cloud's fragment (cloud.sh beside this file) replaces these five. Without one, a node
 # that needs a secret, its external address or its provider id goes on without it or stops
 # with a clear message.
 cloud_prepare_secrets() {
@@ -50,6 +50,13 @@ cloud_provider_id() {
 # Install the cloud's kubelet image credential provider (the kit's registry); none by default.
 cloud_image_credentials() {
   return 0
+}
+
+# Take one free address of the reserved set $1 for this machine (clouds that assign it natively
+# need no claim and keep this default).
+cloud_claim_address() {
+  log "the cloud fragment cannot claim an address of set $1"
+  return 1
 }
 
 _llmops_lib_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -82,6 +89,15 @@ fetch_all_secrets() {
     fetch_secret "$locator" "$dest" "$mode"
     log "placed ${dest}"
   done <"$list"
+}
+
+# A node of a cluster spanning clouds takes one of its pool's reserved public addresses before K3s
+# starts: the other clouds' firewalls admit exactly those (bootstrap.env LLMOPS_ADDRESS_SET).
+claim_external_address() {
+  local set=${LLMOPS_ADDRESS_SET:-}
+  [ -n "$set" ] || return 0
+  cloud_claim_address "$set" || die "cannot claim a public address of set ${set}"
+  log "claimed a public address of set ${set}"
 }
 
 # K3s reads drop-ins from config.yaml.d after config.yaml; the external address is only known

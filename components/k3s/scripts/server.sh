@@ -11,6 +11,7 @@ load_bootstrap_env
 # The CAs must be on disk before K3s first starts, or it generates its own and the
 # kubeconfig built by Pulumi would not match.
 fetch_all_secrets "${LLMOPS_ETC}/secrets.list"
+claim_external_address
 write_external_ip
 write_provider_id
 install_k3s server
