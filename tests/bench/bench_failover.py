@@ -25,8 +25,8 @@ from llmops.components.capacity.traces import read_trace
 from tests.bench.bench_replay import scaled
 from tests.conftest import REPO_ROOT, _shared_root
 
-STACK = "aws-dev"
-"""The stack replayed: a spot pool with an on-demand fallback (multicloud-prod once it exists)."""
+STACK = "multicloud-prod"
+"""The stack replayed: its autoscaled model runs on spot pools in two clouds."""
 SERIES = "servegen-language-m-mid.minute.csv"
 LOSS_S = 6 * 3600.0
 TARGET = 0.99
