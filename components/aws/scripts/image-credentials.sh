@@ -31,15 +31,6 @@ cloud_image_credentials() {
   host=$(aws_registry_host) || die "cannot read the account and region from instance metadata"
   install_credential_provider ecr-credential-provider "$AWS_ECR_PROVIDER_URL" "$AWS_ECR_PROVIDER_SHA256"
   # An ECR token lasts 12 hours; the provider says so in its answer, the cache duration is the fallback.
-  write_credential_provider_config <<EOF
-apiVersion: kubelet.config.k8s.io/v1
-kind: CredentialProviderConfig
-providers:
-  - name: ecr-credential-provider
-    apiVersion: credentialprovider.kubelet.k8s.io/v1
-    matchImages:
-      - "${host}"
-    defaultCacheDuration: 12h
-EOF
+  write_credential_provider_config ecr-credential-provider "$host" 12h
   log "ECR credential provider ${AWS_ECR_PROVIDER_VERSION} for ${host}"
 }

@@ -58,17 +58,6 @@ cloud_image_credentials() {
   "userAssignedIdentityID": "${client_id}"
 }
 JSON
-  write_credential_provider_config <<CONFIG
-apiVersion: kubelet.config.k8s.io/v1
-kind: CredentialProviderConfig
-providers:
-  - name: acr-credential-provider
-    apiVersion: credentialprovider.kubelet.k8s.io/v1
-    matchImages:
-      - "${host}"
-    args:
-      - ${CREDENTIAL_PROVIDER_DIR}/azure.json
-    defaultCacheDuration: 10m
-CONFIG
+  write_credential_provider_config acr-credential-provider "$host" 10m "${CREDENTIAL_PROVIDER_DIR}/azure.json"
   log "ACR credential provider ${AZURE_ACR_PROVIDER_VERSION} for ${host}"
 }

@@ -28,17 +28,6 @@ cloud_image_credentials() {
   prefix=$(gcp_registry_prefix) || die "cannot read the project and zone from the metadata server"
   install_credential_provider auth-provider-gcp "$GCP_AUTH_PROVIDER_URL" "$GCP_AUTH_PROVIDER_SHA256"
   # Access tokens from the metadata server last an hour; the provider gives each answer's lifetime.
-  write_credential_provider_config <<CONFIG
-apiVersion: kubelet.config.k8s.io/v1
-kind: CredentialProviderConfig
-providers:
-  - name: auth-provider-gcp
-    apiVersion: credentialprovider.kubelet.k8s.io/v1
-    matchImages:
-      - "${prefix}"
-    args:
-      - get-credentials
-    defaultCacheDuration: 1m
-CONFIG
+  write_credential_provider_config auth-provider-gcp "$prefix" 1m get-credentials
   log "GCP credential provider ${GCP_AUTH_PROVIDER_VERSION} for ${prefix}"
 }

@@ -166,10 +166,24 @@ install_credential_provider() {
   log "installed ${name} (sha256 ${sha256})"
 }
 
-# stdin: the kubelet's CredentialProviderConfig. The K3s drop-in names both paths, so the
+# The kubelet's CredentialProviderConfig for one provider: its name, the image prefix it serves,
+# the cache duration of its answers, then its arguments. The K3s drop-in names both paths, so the
 # provider stays wired if K3s's defaults ever move.
 write_credential_provider_config() {
-  write_atomic "${CREDENTIAL_PROVIDER_DIR}/config.yaml" 0644
+  local name=$1 match=$2 cache=$3 arg
+  shift 3
+  {
+    printf 'apiVersion: kubelet.config.k8s.io/v1\nkind: CredentialProviderConfig\nproviders:\n'
+    printf '  - name: %s\n    apiVersion: credentialprovider.kubelet.k8s.io/v1\n' "$name"
+    printf '    matchImages:\n      - "%s"\n' "$match"
+    if [ "$#" -gt 0 ]; then
+      printf '    args:\n'
+      for arg in "$@"; do
+        printf '      - %s\n' "$arg"
+      done
+    fi
+    printf '    defaultCacheDuration: %s\n' "$cache"
+  } | write_atomic "${CREDENTIAL_PROVIDER_DIR}/config.yaml" 0644
   printf 'image-credential-provider-bin-dir: "%s"\nimage-credential-provider-config: "%s"\n' \
     "${CREDENTIAL_PROVIDER_DIR}/bin" "${CREDENTIAL_PROVIDER_DIR}/config.yaml" |
     write_atomic "${K3S_ETC}/config.yaml.d/70-image-credentials.yaml" 0644
