@@ -250,7 +250,7 @@ class ModelConfig(_Strict):
         "ordered",
         description="`ordered`: replicas fill the pools in order, the first while it has room; `spread`: "
         "evenly over the leading pools of the first pool's capacity (e.g. its spot pools in two clouds), "
-        "later pools staying fallbacks ([autoscaling](autoscaling.md#placement))",
+        "later pools staying fallbacks ([autoscaling](autoscaling.md#placement-across-pools-and-clouds))",
     )
     node_selector: dict[LabelKey, LabelValue] = Field(
         default_factory=dict, description="extra node labels to require"
