@@ -6,8 +6,9 @@ the same numbers from here.
 
 from __future__ import annotations
 
+import itertools
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +34,24 @@ def model_pools(model: ModelConfig, pools: Mapping[str, PoolConfig]) -> list[Poo
         out.append(pool)
         pool = pools.get(pool.fallback_pool) if pool.fallback_pool else None
     return out
+
+
+def even_pools(model: ModelConfig, pools: Mapping[str, PoolConfig]) -> list[PoolConfig]:
+    """The pools the model's replicas spread evenly over, equally preferred: with `placement:
+    spread`, the leading pools of its order that share the first one's capacity (spot with spot);
+    otherwise the first pool alone. The later pools stay fallbacks in order (decision 143)."""
+    order = model_pools(model, pools)
+    if model.placement != "spread":
+        return order[:1]
+    return list(itertools.takewhile(lambda pool: pool.capacity == order[0].capacity, order))
+
+
+def even_spread_key(tier: Sequence[PoolConfig]) -> str:
+    """The label the even spread counts replicas by: the cloud while each of the pools is in its own
+    cloud, else the pool (two pools in one cloud would be one cloud domain)."""
+    from llmops.components.serving.spread import CLOUD_LABEL, POOL_LABEL
+
+    return CLOUD_LABEL if len({pool.cloud for pool in tier}) == len(tier) else POOL_LABEL
 
 
 def model_gpu(model: ModelConfig, pools: Mapping[str, PoolConfig]) -> str | None:

@@ -430,9 +430,10 @@ def model_args(
     """Map one model's stack config onto the serving component's args."""
     pools = pools or {}
     monitored = observability is not None and observability.enabled
-    from llmops.infra.autoscaling import model_pools
+    from llmops.infra.autoscaling import even_pools, even_spread_key, model_pools
 
     node_pools = [pool.name for pool in model_pools(model, pools)] or ([model.pool] if model.pool else [])
+    even = even_pools(model, pools)
     return VllmModelArgs(
         engine=EngineSpec(
             model=model.source,
@@ -456,6 +457,8 @@ def model_args(
         shm_size=model.shm_size,
         node_selector=dict(model.node_selector),
         node_pools=node_pools,
+        even_pools=max(1, len(even)),
+        spread_over=(even_spread_key(even),) if len(even) > 1 else None,
         startup_timeout_s=model.startup_timeout_s,
         hf_token_secret=model.hf_token_secret,
         api_key_secret=model.api_key_secret,

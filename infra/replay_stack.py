@@ -102,10 +102,17 @@ def stack_model(config: StackConfig, name: str) -> StackModel:
             ) from None
         planning = replica_capacity(perf, TokenMix(*PLANNING_MIX), Slo())
         rule = DemandRule(planning.prefill_s_per_token, planning.decode_s_per_token, startup_s)
-    from llmops.infra.autoscaling import replica_room
+    from llmops.infra.autoscaling import even_pools, replica_room
 
     rooms = replica_room(model, pools)
-    sizes = None if rooms is None else tuple(PoolRoom(r.pool, r.nodes * r.replicas_per_node) for r in rooms)
+    lead = max(1, len(even_pools(model, pools))) - 1  # equally preferred pools share rank 0
+    sizes = (
+        None
+        if rooms is None
+        else tuple(
+            PoolRoom(r.pool, r.nodes * r.replicas_per_node, max(0, i - lead)) for i, r in enumerate(rooms)
+        )
+    )
     return StackModel(model, gpu, spec, rule, startup_s, sizes)
 
 

@@ -42,10 +42,13 @@ LOSS_POLICIES = tuple(p for p in POLICIES if p != "oracle")
 
 @dataclass(frozen=True)
 class PoolRoom:
-    """One of the model's pools: its name and how many replicas it holds at its largest."""
+    """One of the model's pools: its name, how many replicas it holds at its largest, and its rank
+    in the model's preference (None: its place in the list). Consecutive pools of one rank are
+    equally preferred (placement `spread`): replicas go round-robin over them."""
 
     name: str
     replicas: int
+    rank: int | None = None
 
 
 @dataclass(frozen=True)
@@ -126,12 +129,42 @@ class PoolFleet:
         self.down = set()
         self.waiting = 0
         self.evicting = []
-        left = initial_ready
+        for _ in range(initial_ready):
+            i = self._next_pool()
+            if i is None:
+                self.waiting += 1
+            else:
+                self.ready_by_pool[i] += 1
+
+    def _tiers(self) -> list[list[int]]:
+        """Pool indices grouped by rank, most preferred first (consecutive pools of one rank)."""
+        tiers: list[list[int]] = []
+        last: int | None = None
         for i, pool in enumerate(self.pools):
-            placed = min(left, pool.replicas)
-            self.ready_by_pool[i] = placed
-            left -= placed
-        self.waiting = left
+            rank = i if pool.rank is None else pool.rank
+            if tiers and rank == last:
+                tiers[-1].append(i)
+            else:
+                tiers.append([i])
+            last = rank
+        return tiers
+
+    def _next_pool(self) -> int | None:
+        """Where the scheduler puts one more replica: the most preferred rank with room, and within
+        it the pool holding the fewest (the even spread; the earlier on a tie). None: no room."""
+        for tier in self._tiers():
+            room = [i for i in tier if i not in self.down and self._on(i) < self.pools[i].replicas]
+            if room:
+                return min(room, key=lambda i: (self._on(i), i))
+        return None
+
+    def _removal_order(self) -> list[int]:
+        """Pools to take a replica from, first choice first: the least preferred rank, and within it
+        the pool holding the most (which keeps the spread even)."""
+        order: list[int] = []
+        for tier in reversed(self._tiers()):
+            order += sorted(tier, key=lambda i: (-self._on(i), -i))
+        return order
 
     def _starting(self, i: int) -> int:
         return sum(self.arriving[i].values())
@@ -172,21 +205,18 @@ class PoolFleet:
         self._place(t)
 
     def _place(self, t: int) -> None:
-        """Start waiting replicas on the pools with room, most preferred first."""
-        for i, pool in enumerate(self.pools):
-            if not self.waiting:
+        """Start waiting replicas on the pools with room, most preferred first (round-robin over
+        equally preferred pools)."""
+        while self.waiting:
+            i = self._next_pool()
+            if i is None:
                 return
-            if i in self.down:
-                continue
-            placed = min(self.waiting, pool.replicas - self._on(i))
-            if placed <= 0:
-                continue
-            self.waiting -= placed
+            self.waiting -= 1
             if self.startup_bins == 0:
-                self.ready_by_pool[i] += placed
+                self.ready_by_pool[i] += 1
             else:
                 slot = t + self.startup_bins
-                self.arriving[i][slot] = self.arriving[i].get(slot, 0) + placed
+                self.arriving[i][slot] = self.arriving[i].get(slot, 0) + 1
 
     def scale(self, t: int, target: int) -> None:
         current = self.desired
@@ -196,7 +226,7 @@ class PoolFleet:
             return
         surplus = current - target
         # Scale-down removes pods without a node first, then those still starting, then ready
-        # ones, from the least preferred pool up.
+        # ones, from the least preferred pool up (among equally preferred pools, the fullest).
         for source in ("waiting", "evicting"):
             if not surplus:
                 return
@@ -220,10 +250,12 @@ class PoolFleet:
                 if not self.arriving[i][slot]:
                     del self.arriving[i][slot]
                 surplus -= cut
-        for i in reversed(range(len(self.pools))):
-            cut = min(surplus, self.ready_by_pool[i])
-            self.ready_by_pool[i] -= cut
-            surplus -= cut
+        while surplus:
+            held = [i for i in self._removal_order() if self.ready_by_pool[i]]
+            if not held:
+                return
+            self.ready_by_pool[held[0]] -= 1
+            surplus -= 1
 
 
 @dataclass(frozen=True)
@@ -258,7 +290,10 @@ class PoolLossResult:
         return {
             **self.baseline.to_json(),
             "pool_loss": {
-                "pools": [{"name": p.name, "replicas": p.replicas} for p in self.pools],
+                "pools": [
+                    {"name": p.name, "replicas": p.replicas, "rank": i if p.rank is None else p.rank}
+                    for i, p in enumerate(self.pools)
+                ],
                 "losses": [
                     {
                         "pool": loss.pool,

@@ -35,14 +35,16 @@ def preference_weight(rank: int) -> int:
     return max(1, MAX_PREFERENCE_WEIGHT >> rank)
 
 
-def pool_affinity(pools: Sequence[str]) -> k8s.core.v1.AffinityArgs | None:
-    """Run only on the given pools, preferring the earlier ones (spot first, then its fallbacks)."""
+def pool_affinity(pools: Sequence[str], even: int = 1) -> k8s.core.v1.AffinityArgs | None:
+    """Run only on the given pools, preferring the earlier ones (spot first, then its fallbacks).
+    The first `even` pools share the top weight (placement `spread`); the rest follow at 50, 25, ..."""
     if not pools:
         return None
+    lead = max(1, min(even, len(pools))) - 1
     in_pools = k8s.core.v1.NodeSelectorRequirementArgs(key=POOL_LABEL, operator="In", values=list(pools))
     preferred = [
         k8s.core.v1.PreferredSchedulingTermArgs(
-            weight=preference_weight(rank),
+            weight=preference_weight(max(0, rank - lead)),
             preference=k8s.core.v1.NodeSelectorTermArgs(
                 match_expressions=[
                     k8s.core.v1.NodeSelectorRequirementArgs(key=POOL_LABEL, operator="In", values=[pool])
@@ -71,7 +73,7 @@ def default_spread_keys(pools: Sequence[str]) -> tuple[str, ...]:
     return (CLOUD_LABEL,) if pools else (ZONE_LABEL,)
 
 
-def spread_max_skew(keys: Sequence[str], pools: Sequence[str], ceiling: int) -> int:
+def spread_max_skew(keys: Sequence[str], pools: Sequence[str], ceiling: int, even: int = 1) -> int:
     """`maxSkew` of every (soft) spread constraint, the per-node one included: large enough that the
     pool order outweighs the spread while one domain (or node) holds up to `ceiling` replicas more
     than another; 1 (full strength) without pools, where there is no order to protect.
@@ -80,8 +82,10 @@ def spread_max_skew(keys: Sequence[str], pools: Sequence[str], ceiling: int) -> 
     the plugin normalises to 100 x (max + min - score) / max. The preferred node's affinity score
     leads the next pool's by at least half (weights halve by rank), which outweighs the spread's lead
     as long as the constant terms exceed the count terms: sum(maxSkew - 1) > ceiling x sum(ln(d+2)).
-    The normalisation rounds down, so a lead of one replica still breaks ties within a pool."""
-    if not pools:
+    The normalisation rounds down, so a lead of one replica still breaks ties within a pool, or
+    between the `even` equally preferred pools of placement `spread`; when those are all the pools
+    there is no order to protect either, and the spread runs at full strength (decision 143)."""
+    if not pools or even >= len(pools):
         return 1
     every = [HOSTNAME_LABEL, *keys]
     domains = [
@@ -95,7 +99,7 @@ def spread_max_skew(keys: Sequence[str], pools: Sequence[str], ceiling: int) -> 
 
 
 def spread_constraints(
-    select: Mapping[str, str], pools: Sequence[str], keys: Sequence[str], ceiling: int
+    select: Mapping[str, str], pools: Sequence[str], keys: Sequence[str], ceiling: int, even: int = 1
 ) -> list[k8s.core.v1.TopologySpreadConstraintArgs]:
     """Soft spread over nodes and the `keys` domains. `ScheduleAnyway` everywhere: a hard constraint
     would leave a replica Pending on a surviving pool whenever another domain had fewer replicas,
@@ -106,7 +110,7 @@ def spread_constraints(
     never holds the minimum down. `pod-template-hash`: a rollout's new pods spread among themselves,
     not against the old ReplicaSet's."""
     selector = k8s.meta.v1.LabelSelectorArgs(match_labels=dict(select))
-    skew = spread_max_skew(keys, pools, ceiling)
+    skew = spread_max_skew(keys, pools, ceiling, even)
 
     def constraint(key: str, max_skew: int) -> k8s.core.v1.TopologySpreadConstraintArgs:
         return k8s.core.v1.TopologySpreadConstraintArgs(

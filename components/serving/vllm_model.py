@@ -113,6 +113,9 @@ class VllmModelArgs:
     """Node labels (failure domains) the replicas spread over besides the node, softly: the pool
     order wins, spread breaks ties (components/serving/spread.py). Every node that may run the model
     must carry each label. Default: `llmops.io/cloud` with node_pools, else the zone label."""
+    even_pools: int = 1
+    """How many of node_pools, from the first, are equally preferred (placement `spread`): replicas
+    spread evenly over them and the later pools stay fallbacks; 1: the plain order."""
     tolerate_gpu_taint: bool = True
     """Tolerate the nvidia.com/gpu=true:NoSchedule taint that llmops puts on GPU nodes; default: on."""
     startup_timeout_s: int = 1200
@@ -535,13 +538,14 @@ class VllmModel(pulumi.ComponentResource):
                 seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
             ),
             node_selector=dict(args.node_selector) or None,
-            affinity=pool_affinity(args.node_pools),
+            affinity=pool_affinity(args.node_pools, args.even_pools),
             tolerations=tolerations,
             topology_spread_constraints=spread_constraints(
                 select,
                 args.node_pools,
                 default_spread_keys(args.node_pools) if args.spread_over is None else args.spread_over,
                 args.autoscaling.max_replicas if args.autoscaling is not None else args.replicas,
+                args.even_pools,
             ),
             termination_grace_period_seconds=30,
             volumes=[

@@ -246,6 +246,12 @@ class ModelConfig(_Strict):
         "the list; the first is the model's `pool`",
         json_schema_extra=shown_default("`pool`, then its `fallbackPool`"),
     )
+    placement: Literal["ordered", "spread"] = Field(
+        "ordered",
+        description="`ordered`: replicas fill the pools in order, the first while it has room; `spread`: "
+        "evenly over the leading pools of the first pool's capacity (e.g. its spot pools in two clouds), "
+        "later pools staying fallbacks ([autoscaling](autoscaling.md#placement-across-pools-and-clouds))",
+    )
     node_selector: dict[LabelKey, LabelValue] = Field(
         default_factory=dict, description="extra node labels to require"
     )

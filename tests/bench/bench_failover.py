@@ -87,6 +87,7 @@ def main() -> None:
     survivors = sum(p.replicas for p in found.pools[1:])
     bin_s = baseline.bin_s
     pools = ", ".join(f"{p.name} ({p.replicas} replicas)" for p in found.pools)
+    pools += f", placement {found.model.placement}"
     print(
         f"{STACK}/{found.model.name}: {settings.model_id} on {settings.gpu}, start-up {settings.startup_s:.0f} s, "
         f"maxReplicas {ceiling}; pools {pools}; series {SERIES} x{factor:.3g} (static size {needed})"

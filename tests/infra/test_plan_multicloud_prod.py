@@ -366,6 +366,25 @@ def test_model_affinity_lists_its_pools_in_order(plan: Plan, model: str, pools: 
     assert [t["preference"]["matchExpressions"][0]["values"] for t in preferred] == [[p] for p in pools]
 
 
+def test_the_7b_spreads_evenly_over_both_spot_clouds_in_a_valid_deployment(plan: Plan) -> None:
+    import kubernetes_validate
+
+    deployment = _deployment(plan, "qwen2-5-7b")
+    kubernetes_validate.validate(
+        {"apiVersion": "apps/v1", "kind": "Deployment", **deployment}, "1.33.0", strict=True
+    )
+    pod = deployment["spec"]["template"]["spec"]
+    preferred = pod["affinity"]["nodeAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"]
+    assert [t["weight"] for t in preferred] == [100, 100]  # placement: spread
+    spread = [
+        (c["topologyKey"], c["maxSkew"], c["whenUnsatisfiable"]) for c in pod["topologySpreadConstraints"]
+    ]
+    assert spread == [
+        ("kubernetes.io/hostname", 1, "ScheduleAnyway"),
+        ("llmops.io/cloud", 1, "ScheduleAnyway"),
+    ]
+
+
 def test_only_the_servers_cloud_pools_autoscale(plan: Plan) -> None:
     assert plan.outputs["nodeAutoscaling"]["autoscaled"] == ["aws-l4-spot"]
     assert set(plan.outputs["nodeAutoscaling"]["fixed"]) == {

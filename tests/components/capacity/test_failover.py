@@ -182,3 +182,38 @@ def test_durations() -> None:
     assert parse_duration_s("2d6h") == 2 * 86400 + 6 * 3600
     assert parse_duration_s("45s") == 45
     assert parse_duration_s("") is None and parse_duration_s("6x") is None
+
+
+def test_spread_pools_take_replicas_in_turn_and_a_loss_takes_only_its_share() -> None:
+    spread = PoolFleet([PoolRoom("a", 4, 0), PoolRoom("b", 4, 0), PoolRoom("c", 4, 1)], 1, {1: [0]}, {}, 2)
+    spread.start(5)
+    assert spread.provisioned_on() == [3, 2, 0]
+    spread.begin_bin(1)
+    assert spread.ready == 2  # b's share keeps serving
+    ordered = PoolFleet([PoolRoom("a", 4), PoolRoom("b", 4), PoolRoom("c", 4)], 1, {1: [0]}, {}, 2)
+    ordered.start(5)
+    assert ordered.provisioned_on() == [4, 1, 0]
+    ordered.begin_bin(1)
+    assert ordered.ready == 1
+
+
+def test_spread_pools_fill_each_to_its_max_then_the_fallback_and_shrink_evenly() -> None:
+    fleet = PoolFleet([PoolRoom("a", 1, 0), PoolRoom("b", 3, 0), PoolRoom("c", 4, 1)], 0, {}, {}, 0)
+    fleet.start(6)
+    assert fleet.provisioned_on() == [1, 3, 2]
+    fleet.scale(0, 3)  # the fallback first, then the fuller spread pool
+    assert fleet.provisioned_on() == [1, 2, 0]
+
+
+def test_losing_one_of_two_spread_pools_keeps_about_half_serving() -> None:
+    size = static_size()
+    trace = minute_trace(LOAD)
+    spread = [PoolRoom("spot", 12, 0), PoolRoom("spot-b", 12, 0)]
+    ordered = [PoolRoom("spot", 12), PoolRoom("spot-b", 12)]
+    even = replay_pool_loss(trace, SETTINGS, spread, [LOSS], ("static",))
+    first = replay_pool_loss(trace, SETTINGS, ordered, [LOSS], ("static",))
+    (window,) = even.windows
+    kept = even.policies["static"].result.ready[window[0]]
+    assert size // 2 <= kept <= (size + 1) // 2
+    assert first.policies["static"].result.ready[window[0]] == 0
+    assert even.policies["static"].window_attainment > first.policies["static"].window_attainment
