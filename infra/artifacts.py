@@ -84,6 +84,10 @@ def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name)
 
 
+_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+"""libyaml's safe dumper where PyYAML was built with it (the same documents, several times faster)."""
+
+
 def write(plan: Plan, out_dir: Path, extra: dict[str, Any] | None = None) -> Path:
     """Write <out>/<stack>/plan.json and manifests/ atomically: all of it, or the old files untouched."""
     target = out_dir / plan.stack
@@ -97,7 +101,7 @@ def write(plan: Plan, out_dir: Path, extra: dict[str, Any] | None = None) -> Pat
         manifest_dir = staging / "manifests"
         manifest_dir.mkdir()
         for file_name, document in manifests(plan).items():
-            (manifest_dir / file_name).write_text(yaml.safe_dump(document, sort_keys=False))
+            (manifest_dir / file_name).write_text(yaml.dump(document, Dumper=_DUMPER, sort_keys=False))
         # One atomic swap: a kill at any moment leaves the old folder or the new one, never none.
         replace_dir(staging, target)
     except BaseException:

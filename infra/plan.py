@@ -10,9 +10,10 @@ plausible values: each cloud's kit brings its answers (components/<cloud>/plan_m
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -285,10 +286,31 @@ def run_plan(raw: RawStack, stack: str, *, preview: bool = False) -> Plan:
         return pulumi.Output.from_input(asyncio.ensure_future(_collect_outputs(exported, outputs)))
 
     # pulumi.runtime.test runs the function and waits for every outstanding registration.
-    pulumi.runtime.test(program_then_outputs)()
+    with _no_source_stack_traces():
+        pulumi.runtime.test(program_then_outputs)()
     # Sorted by URN: registration order depends on when outputs resolve; plans must diff cleanly.
     resources = sorted(monitor.records, key=lambda r: r.urn)
     return Plan(stack=stack, preview=preview, config=config, resources=resources, outputs=outputs)
+
+
+@contextlib.contextmanager
+def _no_source_stack_traces() -> Iterator[None]:
+    """Skip the call stack the SDK captures for every resource (`traceback.extract_stack`, about
+    3 ms each): it is diagnostics for the Pulumi engine's messages, and the plan's monitor records
+    no source positions. Only while the plan runs; the SDK's own function where it has none."""
+    from pulumi.runtime import resource as sdk_resource
+
+    original = getattr(sdk_resource, "_get_stack_trace", None)
+    if original is None:
+        yield
+        return
+    from pulumi.runtime.proto import source_pb2
+
+    sdk_resource._get_stack_trace = source_pb2.StackTrace  # pyright: ignore[reportAttributeAccessIssue]
+    try:
+        yield
+    finally:
+        sdk_resource._get_stack_trace = original  # pyright: ignore[reportAttributeAccessIssue]
 
 
 async def _collect_outputs(exported: Mapping[str, Any], into: dict[str, Any]) -> bool:
