@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 from llmops.components.addons.charts import CSI_DRIVER_NFS, load_values
+from llmops.components.addons.static_volume import static_claim
 
 CHART = CSI_DRIVER_NFS
 NFS_CSI_DRIVER = "nfs.csi.k8s.io"
@@ -60,42 +61,23 @@ class NfsModelStore(pulumi.ComponentResource):
                     opts=cluster,
                 )
             )
-        volume_name = f"{name}-models"
-        labels = {"app.kubernetes.io/managed-by": "llmops"}
-        volume = k8s.core.v1.PersistentVolume(
-            f"{name}-volume",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=volume_name, labels=labels),
-            spec=k8s.core.v1.PersistentVolumeSpecArgs(
-                capacity={"storage": f"{args.size_gib}Gi"},
-                access_modes=["ReadWriteMany"],
-                persistent_volume_reclaim_policy="Retain",
-                storage_class_name="",
-                mount_options=list(args.mount_options),
-                csi=k8s.core.v1.CSIPersistentVolumeSourceArgs(
-                    driver=NFS_CSI_DRIVER,
-                    # The driver's own handle format: server#share#subdir (no subdir here).
-                    volume_handle=pulumi.Output.concat(args.server, "#", args.path, "#"),
-                    volume_attributes={
-                        "server": args.server,
-                        "share": args.path,
-                        **({"mountPermissions": args.mount_permissions} if args.mount_permissions else {}),
-                    },
-                ),
+        self.claim_name = static_claim(
+            name,
+            parent=self,
+            provider=args.provider,
+            namespace=args.namespace,
+            size_gib=args.size_gib,
+            mount_options=args.mount_options,
+            csi=k8s.core.v1.CSIPersistentVolumeSourceArgs(
+                driver=NFS_CSI_DRIVER,
+                # The driver's own handle format: server#share#subdir (no subdir here).
+                volume_handle=pulumi.Output.concat(args.server, "#", args.path, "#"),
+                volume_attributes={
+                    "server": args.server,
+                    "share": args.path,
+                    **({"mountPermissions": args.mount_permissions} if args.mount_permissions else {}),
+                },
             ),
-            opts=pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=depends),
+            depends_on=depends,
         )
-        claim = k8s.core.v1.PersistentVolumeClaim(
-            f"{name}-claim",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=volume_name, namespace=args.namespace, labels=labels),
-            spec=k8s.core.v1.PersistentVolumeClaimSpecArgs(
-                access_modes=["ReadWriteMany"],
-                storage_class_name="",
-                volume_name=volume.metadata.apply(lambda m: m.name or volume_name),
-                resources=k8s.core.v1.VolumeResourceRequirementsArgs(
-                    requests={"storage": f"{args.size_gib}Gi"}
-                ),
-            ),
-            opts=cluster,
-        )
-        self.claim_name = claim.metadata.apply(lambda m: m.name or volume_name)
         self.register_outputs({"claimName": self.claim_name})

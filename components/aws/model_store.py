@@ -19,6 +19,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 from llmops.components.addons.charts import AWS_EFS_CSI_DRIVER, deep_merge, load_values
+from llmops.components.addons.static_volume import static_claim
 
 CHART = AWS_EFS_CSI_DRIVER
 NFS_PORT = 2049
@@ -260,44 +261,19 @@ class AwsModelStore(pulumi.ComponentResource):
             values=driver_values(args),
             opts=cluster,
         )
-        volume_name = f"{name}-models"
-        volume = k8s.core.v1.PersistentVolume(
-            f"{name}-volume",
-            metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=volume_name, labels={"app.kubernetes.io/managed-by": "llmops"}
+        self.claim_name = static_claim(
+            name,
+            parent=self,
+            provider=args.provider,
+            namespace=args.namespace,
+            size_gib=args.size_gib,
+            mount_options=["iam"],
+            csi=k8s.core.v1.CSIPersistentVolumeSourceArgs(
+                driver=EFS_CSI_DRIVER,
+                volume_handle=pulumi.Output.concat(self.file_system.id, "::", access_point.id),
+                volume_attributes={"encryptInTransit": "true"},
             ),
-            spec=k8s.core.v1.PersistentVolumeSpecArgs(
-                capacity={"storage": f"{args.size_gib}Gi"},
-                access_modes=["ReadWriteMany"],
-                persistent_volume_reclaim_policy="Retain",
-                storage_class_name="",
-                volume_mode="Filesystem",
-                mount_options=["iam"],
-                csi=k8s.core.v1.CSIPersistentVolumeSourceArgs(
-                    driver=EFS_CSI_DRIVER,
-                    volume_handle=pulumi.Output.concat(self.file_system.id, "::", access_point.id),
-                    volume_attributes={"encryptInTransit": "true"},
-                ),
-            ),
-            opts=pulumi.ResourceOptions(
-                parent=self, provider=args.provider, depends_on=[driver, *mount_targets]
-            ),
+            depends_on=[driver, *mount_targets],
         )
-        claim = k8s.core.v1.PersistentVolumeClaim(
-            f"{name}-claim",
-            metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=volume_name, namespace=args.namespace, labels={"app.kubernetes.io/managed-by": "llmops"}
-            ),
-            spec=k8s.core.v1.PersistentVolumeClaimSpecArgs(
-                access_modes=["ReadWriteMany"],
-                storage_class_name="",
-                volume_name=volume.metadata.apply(lambda m: m.name or volume_name),
-                resources=k8s.core.v1.VolumeResourceRequirementsArgs(
-                    requests={"storage": f"{args.size_gib}Gi"}
-                ),
-            ),
-            opts=cluster,
-        )
-        self.claim_name = claim.metadata.apply(lambda m: m.name or volume_name)
         self.file_system_id = self.file_system.id
         self.register_outputs({"claimName": self.claim_name, "fileSystemId": self.file_system_id})

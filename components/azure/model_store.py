@@ -22,6 +22,7 @@ import pulumi
 import pulumi_azure_native as azure
 import pulumi_kubernetes as k8s
 from llmops.components.addons.charts import AZUREFILE_CSI_DRIVER, deep_merge, load_values
+from llmops.components.addons.static_volume import static_claim
 from llmops.components.azure.network import AzureNetwork
 
 CHART = AZUREFILE_CSI_DRIVER
@@ -239,38 +240,19 @@ class AzureFilesModelStore(pulumi.ComponentResource):
             values=driver_values(args),
             opts=cluster,
         )
-        volume_name = f"{name}-models"
-        labels = {"app.kubernetes.io/managed-by": "llmops"}
-        quota = provisioned_gib(args.size_gib)
-        volume = k8s.core.v1.PersistentVolume(
-            f"{name}-volume",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=volume_name, labels=labels),
-            spec=k8s.core.v1.PersistentVolumeSpecArgs(
-                capacity={"storage": f"{quota}Gi"},
-                access_modes=["ReadWriteMany"],
-                persistent_volume_reclaim_policy="Retain",
-                storage_class_name="",
-                volume_mode="Filesystem",
-                mount_options=list(MOUNT_OPTIONS),
-                csi=k8s.core.v1.CSIPersistentVolumeSourceArgs(
-                    driver=AZUREFILE_CSI,
-                    # The driver's handle: resource group#account#share.
-                    volume_handle=pulumi.Output.concat(group, "#", account_name, "#", SHARE_NAME),
-                    volume_attributes=volume_attributes(account_name),
-                ),
+        self.claim_name = static_claim(
+            name,
+            parent=self,
+            provider=args.provider,
+            namespace=args.namespace,
+            size_gib=provisioned_gib(args.size_gib),
+            mount_options=MOUNT_OPTIONS,
+            csi=k8s.core.v1.CSIPersistentVolumeSourceArgs(
+                driver=AZUREFILE_CSI,
+                # The driver's handle: resource group#account#share.
+                volume_handle=pulumi.Output.concat(group, "#", account_name, "#", SHARE_NAME),
+                volume_attributes=volume_attributes(account_name),
             ),
-            opts=pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[driver]),
+            depends_on=[driver],
         )
-        claim = k8s.core.v1.PersistentVolumeClaim(
-            f"{name}-claim",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=volume_name, namespace=args.namespace, labels=labels),
-            spec=k8s.core.v1.PersistentVolumeClaimSpecArgs(
-                access_modes=["ReadWriteMany"],
-                storage_class_name="",
-                volume_name=volume.metadata.apply(lambda m: m.name or volume_name),
-                resources=k8s.core.v1.VolumeResourceRequirementsArgs(requests={"storage": f"{quota}Gi"}),
-            ),
-            opts=cluster,
-        )
-        self.claim_name = claim.metadata.apply(lambda m: m.name or volume_name)
         self.register_outputs({"claimName": self.claim_name, "accountName": account_name})
