@@ -81,6 +81,11 @@ def allowance_for(resource: Resource, labels: Mapping[str, str], rule_id: str) -
     return None
 
 
+def _at(resource: Resource, where: str, path: str, container: Mapping[str, Any]) -> str:
+    """Where a finding is, for messages: `kind name <pod template>spec.<path> (<container>)`."""
+    return f"{short(resource)} {where}spec.{path} ({container.get('name')})"
+
+
 def _pods(resource: Resource, rule_id: str) -> Iterator[tuple[str, Mapping[str, Any]]]:
     """(path, pod spec) of the workload's pods, unless the allow-list exempts them from the rule."""
     for where, template in pod_templates(resource):
@@ -109,9 +114,7 @@ def workload_non_root(resource: Resource, _: Mapping[str, Any]) -> Iterator[str]
             non_root = truthy(_context(pod, container, "runAsNonRoot"))
             user = _context(pod, container, "runAsUser")
             if user == 0 or (non_root is not True and not (isinstance(user, int) and user > 0)):
-                yield (
-                    f"{short(resource)} {where}spec.{path} ({container.get('name')}): may run as root (UID 0)"
-                )
+                yield (f"{_at(resource, where, path, container)}: may run as root (UID 0)")
 
 
 @resource_rule(
@@ -127,10 +130,7 @@ def workload_read_only_root(resource: Resource, _: Mapping[str, Any]) -> Iterato
     for where, pod in _pods(resource, "workload-read-only-root"):
         for path, container in containers(pod):
             if truthy(get(container, "securityContext", "readOnlyRootFilesystem")) is not True:
-                yield (
-                    f"{short(resource)} {where}spec.{path} "
-                    f"({container.get('name')}): root filesystem is writable"
-                )
+                yield (f"{_at(resource, where, path, container)}: root filesystem is writable")
 
 
 @resource_rule(
@@ -147,7 +147,7 @@ def workload_seccomp(resource: Resource, _: Mapping[str, Any]) -> Iterator[str]:
             profile = get(_context(pod, container, "seccompProfile"), "type")
             if profile not in ("RuntimeDefault", "Localhost"):
                 yield (
-                    f"{short(resource)} {where}spec.{path} ({container.get('name')}): seccomp profile is "
+                    f"{_at(resource, where, path, container)}: seccomp profile is "
                     f"{profile or 'unset'} (Unconfined)"
                 )
 
@@ -204,11 +204,11 @@ def workload_not_privileged(resource: Resource, _: Mapping[str, Any]) -> Iterato
                 )
         for path, container in containers(pod):
             if truthy(get(container, "securityContext", "privileged")):
-                yield f"{short(resource)} {where}spec.{path} ({container.get('name')}) is privileged"
+                yield f"{_at(resource, where, path, container)} is privileged"
             added = {str(c).upper() for c in items(get(container, "securityContext", "capabilities", "add"))}
             if added & _DANGEROUS_CAPABILITIES:
                 yield (
-                    f"{short(resource)} {where}spec.{path} ({container.get('name')}) "
+                    f"{_at(resource, where, path, container)} "
                     f"adds {', '.join(sorted(added & _DANGEROUS_CAPABILITIES))}"
                 )
 
@@ -226,16 +226,10 @@ def workload_no_privilege_escalation(resource: Resource, _: Mapping[str, Any]) -
         for path, container in containers(pod):
             context = mapping(container.get("securityContext"))
             if truthy(context.get("allowPrivilegeEscalation")) is not False:
-                yield (
-                    f"{short(resource)} {where}spec.{path} ({container.get('name')}): "
-                    "allowPrivilegeEscalation is not false"
-                )
+                yield (f"{_at(resource, where, path, container)}: allowPrivilegeEscalation is not false")
             dropped = {str(c).upper() for c in items(get(context, "capabilities", "drop"))}
             if "ALL" not in dropped:
-                yield (
-                    f"{short(resource)} {where}spec.{path} "
-                    f"({container.get('name')}): capabilities.drop lacks ALL"
-                )
+                yield (f"{_at(resource, where, path, container)}: capabilities.drop lacks ALL")
 
 
 # Values keys through which charts grant host access or root.
