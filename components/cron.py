@@ -82,6 +82,36 @@ def cron_problem(expression: str) -> str | None:
     return None
 
 
+DAY_NUMBERS = {name: i for i, name in enumerate(FIELDS[4].names)}
+"""Weekday names to cron numbers (SUN = 0)."""
+
+
+def expand(text: str, low: int, high: int, names: dict[str, int] | None = None) -> set[int]:
+    """The values one cron field matches between `low` and `high`: `*`, `a`, `a-b`, lists, `/step`
+    (a bare `a/step` runs to `high`), and `names`. Raises ValueError for a value outside the bounds
+    or a range that runs backwards; `cron_problem` gives the full check."""
+
+    def number(token: str) -> int:
+        return names[token] if names and token in names else int(token)
+
+    values: set[int] = set()
+    for part in text.upper().split(","):
+        base, _, step_text = part.partition("/")
+        step = int(step_text) if step_text else 1
+        if base == "*":
+            start, end = low, high
+        elif "-" in base:
+            first, last = base.split("-", 1)
+            start, end = number(first), number(last)
+        else:
+            start = number(base)
+            end = high if step_text else start
+        if start < low or end > high or start > end:
+            raise ValueError(f"{part!r} is outside {low}..{high}")
+        values.update(range(start, end + 1, step))
+    return values
+
+
 @functools.cache
 def known_timezones() -> frozenset[str]:
     return frozenset(zoneinfo.available_timezones())

@@ -12,31 +12,8 @@ from typing import Any
 
 from llmops.components.capacity import PoolCost, ScheduleWindow, model_fit, stack_cost
 from llmops.components.capacity.catalog import CatalogError, load_catalog
+from llmops.components.cron import DAY_NUMBERS, expand
 from llmops.infra.config import BudgetConfig, K3sClusterConfig, PoolConfig, ScheduleConfig, StackConfig
-
-_DAY_NAMES = {name: i for i, name in enumerate(["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"])}
-
-
-def _cron_values(field: str, low: int, high: int, names: dict[str, int] | None = None) -> set[int]:
-    """The values a cron field matches: `*`, `a`, `a-b`, lists, `/step`, and day names."""
-
-    def number(text: str) -> int:
-        return names[text] if names and text in names else int(text)
-
-    values: set[int] = set()
-    for part in field.upper().split(","):
-        base, _, step_text = part.partition("/")
-        step = int(step_text) if step_text else 1
-        if base == "*":
-            start, end = low, high
-        elif "-" in base:
-            first, last = base.split("-", 1)
-            start, end = number(first), number(last)
-        else:
-            start = number(base)
-            end = high if step_text else start
-        values.update(range(start, end + 1, step))
-    return values
 
 
 def _fire_times(schedule: ScheduleConfig) -> list[int]:
@@ -46,8 +23,8 @@ def _fire_times(schedule: ScheduleConfig) -> list[int]:
     from 08:00. Day-of-month and month fields are treated as every day, every month.
     """
     minute, hour, _, _, weekday = schedule.cron.split()
-    hours = _cron_values(hour, 0, 23)
-    cron_days = _cron_values(weekday, 0, 7, _DAY_NAMES)
+    hours = expand(hour, 0, 23)
+    cron_days = expand(weekday, 0, 7, DAY_NUMBERS)
     days = {(d + 6) % 7 for d in cron_days}  # cron: 0 and 7 are Sunday; ours: Monday = 0
     del minute
     return sorted(day * 24 + h for day in days for h in hours)

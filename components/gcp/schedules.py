@@ -16,13 +16,13 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from llmops.components.cron import DAY_NUMBERS, expand
 from llmops.components.k3s.pool import ScalingSchedule
 
 MINUTES_PER_WEEK = 7 * 24 * 60
 MIN_DURATION_S = 300
 """The shortest scaling schedule the MIG autoscaler accepts."""
-_DAY_NAMES = {name: i for i, name in enumerate(["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"])}
-_DAY_SPELLING = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"]
+_DAY_SPELLING = tuple(DAY_NUMBERS)
 
 
 @dataclass(frozen=True)
@@ -37,28 +37,6 @@ class MigScalingSchedule:
     time_zone: str
 
 
-def _field_values(text: str, low: int, high: int, names: dict[str, int] | None = None) -> set[int]:
-    def number(token: str) -> int:
-        return names[token] if names and token in names else int(token)
-
-    values: set[int] = set()
-    for part in text.upper().split(","):
-        base, _, step_text = part.partition("/")
-        step = int(step_text) if step_text else 1
-        if base == "*":
-            start, end = low, high
-        elif "-" in base:
-            first, last = base.split("-", 1)
-            start, end = number(first), number(last)
-        else:
-            start = number(base)
-            end = high if step_text else start
-        if start < low or end > high or start > end:
-            raise ValueError(f"{part!r} is outside {low}..{high}")
-        values.update(range(start, end + 1, step))
-    return values
-
-
 def fire_minutes(recurrence: str) -> set[int]:
     """Minutes of the week (Sunday 00:00 = 0) at which a five-field cron fires."""
     fields = recurrence.split()
@@ -67,9 +45,9 @@ def fire_minutes(recurrence: str) -> set[int]:
     minute, hour, day_of_month, month, weekday = fields
     if day_of_month != "*" or month != "*":
         raise ValueError("sets day of month or month; MIG windows here repeat weekly, use '*' for both")
-    minutes = _field_values(minute, 0, 59)
-    hours = _field_values(hour, 0, 23)
-    days = {d % 7 for d in _field_values(weekday, 0, 7, _DAY_NAMES)}
+    minutes = expand(minute, 0, 59)
+    hours = expand(hour, 0, 23)
+    days = {d % 7 for d in expand(weekday, 0, 7, DAY_NUMBERS)}
     return {day * 1440 + h * 60 + m for day in days for h in hours for m in minutes}
 
 

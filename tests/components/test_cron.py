@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from llmops.components.cron import cron_problem, timezone_problem
-from llmops.infra.costing import _DAY_NAMES, _cron_values
+from llmops.components.cron import DAY_NUMBERS, cron_problem, expand, timezone_problem
 
 atoms = st.sampled_from(["*", "0", "1", "5", "7", "23", "59", "60", "MON", "fri", "JAN", "x", "", "-1"])
 items = st.builds(
@@ -24,11 +23,11 @@ def test_accepted_expressions_evaluate(expression: str) -> None:
     if cron_problem(expression) is not None:
         return
     minute, hour, _, _, weekday = expression.split()
-    hours = _cron_values(hour, 0, 23)
-    days = _cron_values(weekday, 0, 7, _DAY_NAMES)
+    hours = expand(hour, 0, 23)
+    days = expand(weekday, 0, 7, DAY_NUMBERS)
     assert hours and hours <= set(range(24))
     assert days and days <= set(range(8))
-    assert _cron_values(minute, 0, 59) <= set(range(60))
+    assert expand(minute, 0, 59) <= set(range(60))
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,7 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 from llmops.components.capacity.catalog import load_catalog
+from llmops.components.cron import DAY_NUMBERS, expand
 from llmops.infra import costing
 from llmops.infra.cli import app
 from llmops.infra.config import StackConfig, load_stack_file, parse, split_namespace
@@ -44,10 +45,10 @@ def week_node_hours(config: StackConfig) -> float:
 
 
 def test_cron_fields() -> None:
-    assert costing._cron_values("1-5", 0, 7, costing._DAY_NAMES) == {1, 2, 3, 4, 5}
-    assert costing._cron_values("MON-FRI", 0, 7, costing._DAY_NAMES) == {1, 2, 3, 4, 5}
-    assert costing._cron_values("*/6", 0, 23) == {0, 6, 12, 18}
-    assert costing._cron_values("8,20", 0, 23) == {8, 20}
+    assert expand("1-5", 0, 7, DAY_NUMBERS) == {1, 2, 3, 4, 5}
+    assert expand("MON-FRI", 0, 7, DAY_NUMBERS) == {1, 2, 3, 4, 5}
+    assert expand("*/6", 0, 23) == {0, 6, 12, 18}
+    assert expand("8,20", 0, 23) == {8, 20}
 
 
 def test_workday_schedule_runs_two_nodes_twelve_hours_on_weekdays() -> None:
