@@ -13,7 +13,7 @@ capacity) import this without loading Pulumi. The Pulumi program's entry point t
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -68,6 +68,14 @@ def key_path(prefix: str, key: str) -> str:
     if not key:
         return prefix
     return f"{prefix}{key}" if key.startswith("[") else f"{prefix}.{key}"
+
+
+def field_path(path: str, keys: Mapping[str, str], *parts: str) -> str:
+    """`path` joined with each of `parts`, a component field renamed to the stack key `keys` maps it
+    to (`pools[0]`, {"min_size": "min"}, "min_size" -> `pools[0].min`)."""
+    for part in parts:
+        path = key_path(path, keys.get(part, part))
+    return path
 
 
 class InputError(ValueError):

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from llmops.components.cron import cron_problem, timezone_problem
-from llmops.components.errors import MISSING, Problem, key_path
+from llmops.components.errors import MISSING, Problem, field_path
 from llmops.components.k3s.render import GPU_TAINT, NodeTaint
 
 
@@ -106,10 +106,7 @@ def validate_pool(
     keys = keys or {}
 
     def at(*parts: str) -> str:
-        out = path
-        for part in parts:
-            out = key_path(out, keys.get(part, part))
-        return out
+        return field_path(path, keys, *parts)
 
     problems: list[Problem] = []
     known = ", ".join(sorted(known_families))
@@ -224,7 +221,7 @@ def validate_pool(
         if schedule.name in names:
             problems.append(
                 Problem(
-                    key_path(where, keys.get("name", "name")),
+                    field_path(where, keys, "name"),
                     schedule.name,
                     "is used twice in this pool's schedules",
                     "give each schedule its own name",
@@ -235,7 +232,7 @@ def validate_pool(
         if (cron := cron_problem(schedule.recurrence.strip())) is not None:
             problems.append(
                 Problem(
-                    key_path(where, keys.get("recurrence", "recurrence")),
+                    field_path(where, keys, "recurrence"),
                     schedule.recurrence,
                     cron,
                     "write e.g. '0 8 * * MON-FRI'",
@@ -244,7 +241,7 @@ def validate_pool(
         if timezone_problem(schedule.time_zone) is not None:
             problems.append(
                 Problem(
-                    key_path(where, keys.get("time_zone", "time_zone")),
+                    field_path(where, keys, "time_zone"),
                     schedule.time_zone,
                     "is not an IANA time zone",
                     "write e.g. 'Europe/Berlin'",

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from llmops.components.aws.subnets import vpc_cidr_problems
-from llmops.components.errors import MISSING, InputError, Problem, key_path
+from llmops.components.errors import MISSING, InputError, Problem, field_path
 from llmops.components.k3s.render import FlannelBackend
 from llmops.components.netguard import DEFAULT_MAX_PUBLIC_SHARE, range_problems
 
@@ -48,7 +48,7 @@ def validate_network_args(
     keys = keys or {}
 
     def at(field: str) -> str:
-        return key_path(path, keys.get(field, field))
+        return field_path(path, keys, field)
 
     problems: list[Problem] = []
     for line in vpc_cidr_problems(args.vpc_cidr, args.az_count, args.subnet_prefix, path=path):

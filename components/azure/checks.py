@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from llmops.components.azure.machines import gpu_families, gpu_of
-from llmops.components.errors import Problem, key_path
+from llmops.components.errors import Problem, field_path, key_path
 from llmops.components.k3s.render import NodeBootstrap
 from llmops.components.pools import Capacity, GpuNodePoolArgs, validate_pool
 
@@ -84,7 +84,7 @@ def validate_azure_pool(
     keys = keys or {}
 
     def at(field: str, *rest: str) -> str:
-        out = key_path(path, keys.get(field, field))
+        out = field_path(path, keys, field)
         for part in rest:
             out = key_path(out, part)
         return out
@@ -100,7 +100,7 @@ def validate_azure_pool(
     if not re.fullmatch(r"[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?", name):
         problems.append(
             Problem(
-                key_path(path, keys.get("name", "name")),
+                field_path(path, keys, "name"),
                 name,
                 "is not 1-40 lower-case letters, digits and hyphens; it names the scale set and "
                 "prefixes its machines' host names",

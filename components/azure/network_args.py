@@ -8,7 +8,7 @@ import ipaddress
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from llmops.components.errors import Problem, key_path
+from llmops.components.errors import Problem, field_path
 from llmops.components.k3s.render import FlannelBackend
 from llmops.components.netguard import DEFAULT_MAX_PUBLIC_SHARE, range_problems
 
@@ -64,7 +64,7 @@ def validate_network_args(
     keys = keys or {}
 
     def at(field: str) -> str:
-        return key_path(path, keys.get(field, field))
+        return field_path(path, keys, field)
 
     problems: list[Problem] = []
     try:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from llmops.components.errors import MISSING, Problem, key_path
+from llmops.components.errors import MISSING, Problem, field_path
 from llmops.components.gcp.machines import EXAMPLES, MachineTypeError, gpu_machine
 from llmops.components.gcp.offerings import regions_offering, zones_offering
 from llmops.components.gcp.schedules import fire_minutes
@@ -42,10 +42,7 @@ def gcp_pool_problems(
     keys = keys or {}
 
     def at(*parts: str) -> str:
-        out = path
-        for part in parts:
-            out = key_path(out, keys.get(part, part))
-        return out
+        return field_path(path, keys, *parts)
 
     shared = validate_pool(args, gpu_of=gpu_of, example=EXAMPLES, path=path, keys=keys)
     # The GCP table says why a machine type is refused (an N1 host without GPUs, a G2 type with
@@ -120,7 +117,7 @@ def gcp_pool_problems(
         except (ValueError, KeyError) as exc:
             problems.append(
                 Problem(
-                    key_path(at("schedules", f"[{index}]"), keys.get("recurrence", "recurrence")),
+                    at("schedules", f"[{index}]", "recurrence"),
                     schedule.recurrence,
                     str(exc),
                     "write e.g. '0 8 * * MON-FRI'",

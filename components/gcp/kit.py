@@ -23,7 +23,7 @@ from llmops.components.cloud import (
     PeerRanges,
     ScalablePool,
 )
-from llmops.components.errors import InputError, Problem, as_problem, key_path
+from llmops.components.errors import InputError, Problem, as_problem, field_path, key_path
 from llmops.components.gcp import plan_mocks
 from llmops.components.gcp.bootstrap import BOOTSTRAP
 from llmops.components.gcp.checks import gcp_pool_problems, provider_problems
@@ -108,7 +108,7 @@ class GcpKit:
                 elsewhere = ", ".join(regions_offering(instance_type)[:6])
                 problems.append(
                     Problem(
-                        key_path(key_path(path, keys.get("instance_types", "instance_types")), "[0]"),
+                        key_path(field_path(path, keys, "instance_types"), "[0]"),
                         instance_type,
                         f"is not sold in any zone of {self.region_key} {region!r}",
                         f"pick a region that has it ({elsewhere}) or another machine type",

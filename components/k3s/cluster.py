@@ -11,7 +11,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 import pulumi_tls as tls
-from llmops.components.errors import InputError, Problem, key_path, raise_if
+from llmops.components.errors import InputError, Problem, field_path, raise_if
 from llmops.components.k3s import pki
 from llmops.components.k3s.host import K3sServerHost
 from llmops.components.k3s.overlay import Overlay
@@ -98,7 +98,7 @@ def cluster_problems(
     if server_count not in SERVER_COUNTS:
         problems.append(
             Problem(
-                key_path(path, keys.get("server_count", "server_count")),
+                field_path(path, keys, "server_count"),
                 server_count,
                 "is not 1 or 3",
                 "use 1 (single server) or 3 (HA on embedded etcd, which needs an odd quorum)",
@@ -107,7 +107,7 @@ def cluster_problems(
     if not k3s_version.startswith("v") or "+k3s" not in k3s_version:
         problems.append(
             Problem(
-                key_path(path, keys.get("k3s_version", "k3s_version")),
+                field_path(path, keys, "k3s_version"),
                 k3s_version,
                 "is not a K3s release tag",
                 f"write it like {K3S_VERSION!r}",

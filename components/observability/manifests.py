@@ -13,7 +13,7 @@ from importlib import resources
 from typing import Any
 
 import yaml
-from llmops.components.errors import Problem, key_path, raise_if
+from llmops.components.errors import Problem, field_path, raise_if
 
 MONITORING_API_VERSION = "monitoring.coreos.com/v1"
 
@@ -44,7 +44,7 @@ def scrape_problems(
     if not isinstance(interval, str) or not is_duration(interval) or duration_seconds(interval) <= 0:
         problems.append(
             Problem(
-                key_path(path, keys.get("interval", "interval")),
+                field_path(path, keys, "interval"),
                 interval,
                 "is not a Prometheus duration",
                 "write it like '2s', '500ms' or '1m'",
@@ -55,7 +55,7 @@ def scrape_problems(
     if not is_duration(scrape_timeout):
         problems.append(
             Problem(
-                key_path(path, keys.get("scrape_timeout", "scrape_timeout")),
+                field_path(path, keys, "scrape_timeout"),
                 scrape_timeout,
                 "is not a Prometheus duration",
                 "write it like '2s'",
@@ -64,7 +64,7 @@ def scrape_problems(
     elif not problems and duration_seconds(scrape_timeout) > duration_seconds(interval):
         problems.append(
             Problem(
-                key_path(path, keys.get("scrape_timeout", "scrape_timeout")),
+                field_path(path, keys, "scrape_timeout"),
                 scrape_timeout,
                 f"is longer than the interval {interval!r}, which Prometheus rejects",
                 "use a timeout <= the interval",
