@@ -7,22 +7,11 @@ that need more than one key are in infra/autoscaling_checks.py.
 from __future__ import annotations
 
 from llmops.components.serving.autoscaling import DEFAULT_SCALE_DOWN_WINDOW_S, DEFAULT_TARGET
-from pydantic import BaseModel, ConfigDict, Field
-from pydantic.alias_generators import to_camel
+from llmops.infra.config_block import ConfigBlock
+from pydantic import Field
 
 
-class _Block(BaseModel):
-    # The same conventions as infra.config: camelCase keys, unknown keys are errors.
-    model_config = ConfigDict(
-        extra="forbid",
-        alias_generator=to_camel,
-        populate_by_name=False,
-        frozen=True,
-        str_strip_whitespace=True,
-    )
-
-
-class WindowConfig(_Block):
+class WindowConfig(ConfigBlock):
     """A time of day in which the model keeps at least `replicas` replicas (a KEDA cron trigger)."""
 
     name: str = Field(description="names the trigger: window-<name>")
@@ -33,7 +22,7 @@ class WindowConfig(_Block):
     timezone: str = Field("UTC", description="IANA time zone of start and end, e.g. Europe/Berlin")
 
 
-class AutoscalingConfig(_Block):
+class AutoscalingConfig(ConfigBlock):
     """Scale the model's replicas with KEDA: the maximum of a reactive, a predictive and cron triggers."""
 
     min_replicas: int = Field(1, ge=1, le=1000, description="fewest replicas; at least 1 (see docs)")
@@ -50,7 +39,7 @@ class AutoscalingConfig(_Block):
     )
 
 
-class NodeAutoscalingConfig(_Block):
+class NodeAutoscalingConfig(ConfigBlock):
     """cluster-autoscaler for the stack's GPU pools (K3s clusters this stack builds)."""
 
     enabled: bool | None = Field(

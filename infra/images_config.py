@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field
-from pydantic.alias_generators import to_camel
+from llmops.infra.config_block import ConfigBlock
+from pydantic import Field
 
 if TYPE_CHECKING:
     from llmops.infra.config import StackConfig
@@ -37,16 +37,8 @@ REFERENCE = re.compile(
 )
 
 
-class ImagesConfig(BaseModel):
+class ImagesConfig(ConfigBlock):
     """The serving image of every model that names none of its own."""
-
-    model_config = ConfigDict(
-        extra="forbid",
-        alias_generator=to_camel,
-        populate_by_name=False,
-        frozen=True,
-        str_strip_whitespace=True,
-    )
 
     vllm: str | None = Field(
         None,

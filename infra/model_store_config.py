@@ -12,8 +12,8 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Literal
 
 from llmops.components.serving.download import is_git_ref
-from pydantic import BaseModel, ConfigDict, Field
-from pydantic.alias_generators import to_camel
+from llmops.infra.config_block import ConfigBlock
+from pydantic import Field
 
 if TYPE_CHECKING:
     from llmops.infra.config import ModelConfig, StackConfig
@@ -39,16 +39,8 @@ def is_cloud_kind(kind: StoreKind) -> bool:
     return kind in CLOUD_KINDS
 
 
-class ModelStoreConfig(BaseModel):
+class ModelStoreConfig(ConfigBlock):
     """The shared model store (the cloud kit's store, components/addons/nfs_store.py, or a claim)."""
-
-    model_config = ConfigDict(
-        extra="forbid",
-        alias_generator=to_camel,
-        populate_by_name=False,
-        frozen=True,
-        str_strip_whitespace=True,
-    )
 
     kind: StoreKind | None = Field(
         None,

@@ -16,27 +16,14 @@ from llmops.components.pools import MIN_DISK_GB, Capacity
 from llmops.components.serving.vllm_args import Dtype, Quantization
 from llmops.infra.autoscaling_config import AutoscalingConfig, NodeAutoscalingConfig
 from llmops.infra.config.values import MAX_POOL_SIZE, Cidr, Cron, ModelSource, Name, Quantity
+from llmops.infra.config_block import ConfigBlock
 from llmops.infra.images_config import ImagesConfig
 from llmops.infra.model_store_config import ModelStoreConfig
 from llmops.infra.value_checks import ByteQuantity, K3sVersion, LabelKey, LabelValue, ServedName, TimeZone
-from pydantic import BaseModel, ConfigDict, Field, model_validator
-from pydantic.alias_generators import to_camel
+from pydantic import Field, model_validator
 from pydantic.config import JsonDict
 
 # --------------------------------------------------------------------------- the model
-
-
-class _Strict(BaseModel):
-    # camelCase in YAML (Pulumi's own convention), snake_case in Python; unknown keys
-    # are errors, never silently ignored.
-    model_config = ConfigDict(
-        extra="forbid",
-        alias_generator=to_camel,
-        populate_by_name=False,
-        frozen=True,
-        str_strip_whitespace=True,
-        use_enum_values=False,
-    )
 
 
 def shown_default(text: str) -> JsonDict:
@@ -47,7 +34,7 @@ def shown_default(text: str) -> JsonDict:
     return {"shown_default": text}
 
 
-class ExistingClusterConfig(_Strict):
+class ExistingClusterConfig(ConfigBlock):
     """`kind: existing`: a cluster you already have (a laptop K3s, or one your kubeconfig reaches)."""
 
     kind: Literal["existing"] = Field(description="selects this shape")
@@ -61,7 +48,7 @@ class ExistingClusterConfig(_Strict):
     )
 
 
-class K3sClusterConfig(_Strict):
+class K3sClusterConfig(ConfigBlock):
     """`kind: k3s`: a K3s cluster this stack builds on cloud VMs."""
 
     kind: Literal["k3s"] = Field(description="selects this shape")
@@ -101,7 +88,7 @@ class K3sClusterConfig(_Strict):
 ClusterConfig = Annotated[ExistingClusterConfig | K3sClusterConfig, Field(discriminator="kind")]
 
 
-class ScheduleConfig(_Strict):
+class ScheduleConfig(ConfigBlock):
     """A time window in which a pool (and the models on it) keeps a given size."""
 
     name: Name = Field(description="unique within the pool; names the scheduled action")
@@ -143,7 +130,7 @@ class PoolSizes:
     desired: int
 
 
-class PoolConfig(_Strict):
+class PoolConfig(ConfigBlock):
     """A group of identical GPU machines in one cloud; pools exist only with `cluster.kind: k3s`."""
 
     name: Name = Field(description="pool name; nodes get the label `llmops.io/pool=<name>`")
@@ -183,14 +170,14 @@ class PoolConfig(_Strict):
     )
 
 
-class WritablePathConfig(_Strict):
+class WritablePathConfig(ConfigBlock):
     """An extra writable directory for an engine that writes outside the caches llmops provides."""
 
     path: str = Field(description="absolute path inside the serving container")
     size_limit: Quantity = Field("1Gi", description="most the directory may hold")
 
 
-class ModelConfig(_Strict):
+class ModelConfig(ConfigBlock):
     """One model served by vLLM."""
 
     name: Name = Field(description="Kubernetes name (lower-case, digits, `-`, at most 40 characters)")
@@ -325,7 +312,7 @@ class ModelConfig(_Strict):
         return data
 
 
-class ObservabilityConfig(_Strict):
+class ObservabilityConfig(ConfigBlock):
     """The metrics, logs and dashboards stack (`llmops.components.observability.ObservabilityStack`)."""
 
     enabled: bool = Field(
@@ -370,7 +357,7 @@ class ObservabilityConfig(_Strict):
     )
 
 
-class BudgetConfig(_Strict):
+class BudgetConfig(ConfigBlock):
     """What the stack may cost."""
 
     monthly_usd: float | None = Field(None, gt=0, description="monthly ceiling for the stack in USD")
@@ -381,7 +368,7 @@ class BudgetConfig(_Strict):
     )
 
 
-class NetworkPoliciesConfig(_Strict):
+class NetworkPoliciesConfig(ConfigBlock):
     """Default-deny ingress NetworkPolicies in the serving and monitoring namespaces."""
 
     enabled: bool = Field(True, description="create the policies; K3s enforces them out of the box")
@@ -399,7 +386,7 @@ class NetworkPoliciesConfig(_Strict):
     )
 
 
-class GpuOperatorConfig(_Strict):
+class GpuOperatorConfig(ConfigBlock):
     """NVIDIA's GPU operator (components.addons.gpu_operator): GPU nodes then advertise nvidia.com/gpu."""
 
     enabled: bool | None = Field(
@@ -435,7 +422,7 @@ class GpuOperatorConfig(_Strict):
         return self.enabled if self.enabled is not None else isinstance(cluster, K3sClusterConfig)
 
 
-class StackConfig(_Strict):
+class StackConfig(ConfigBlock):
     """Everything under the `llmops` namespace of one stack file."""
 
     namespace: Name = Field("llmops", description="Kubernetes namespace of the serving workloads")
